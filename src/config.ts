@@ -1,0 +1,125 @@
+// Server configuration: a pure function of the command-line arguments and the environment.
+// Every flag has an environment twin; a flag beats its twin, and the twin beats the default.
+
+import { parseArgs } from "node:util";
+
+export class UsageError extends Error {}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  maxClients: number;
+  log: string;
+  /** Seconds between report lines. */
+  reportInterval: number;
+  /** Longest time, in seconds, a new number may wait in memory before it is handed to the OS. */
+  flushInterval: number;
+}
+
+/** One option of a command: its flag, environment twin, default and how to read a value. */
+export interface OptionSpec<T> {
+  flag: string;
+  env: string;
+  default: string;
+  help: string;
+  read: (text: string, name: string) => T;
+}
+
+export const integer = (min: number, max: number) => (text: string, name: string): number => {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
+  return n;
+};
+
+export const seconds = (text: string, name: string): number => {
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0 && n <= 86400)) throw new UsageError(`${name} must be a number of seconds above 0 (at most 86400), got '${text}'`);
+  return n;
+};
+
+export const nonEmpty = (text: string, name: string): string => {
+  if (text === "") throw new UsageError(`${name} must not be empty`);
+  return text;
+};
+
+export const HOST: OptionSpec<string> = {
+  flag: "host", env: "NUMBERS_HOST", default: "127.0.0.1", read: nonEmpty,
+  help: "address to listen on (0.0.0.0 opens it to the network)",
+};
+export const PORT: OptionSpec<number> = {
+  flag: "port", env: "NUMBERS_PORT", default: "4000", read: integer(0, 65535),
+  help: "TCP port; 0 picks a free one",
+};
+
+export const SERVER_OPTIONS = {
+  host: HOST,
+  port: PORT,
+  maxClients: {
+    flag: "max-clients", env: "NUMBERS_MAX_CLIENTS", default: "5", read: integer(1, 10000),
+    help: "clients connected at once; more are closed on connect",
+  },
+  log: {
+    flag: "log", env: "NUMBERS_LOG", default: "numbers.log", read: nonEmpty,
+    help: "log file, emptied at start once the port is bound",
+  },
+  reportInterval: {
+    flag: "report-interval", env: "NUMBERS_REPORT_INTERVAL", default: "10", read: seconds,
+    help: "seconds between report lines on stdout",
+  },
+  flushInterval: {
+    flag: "flush-interval", env: "NUMBERS_FLUSH_INTERVAL", default: "1", read: seconds,
+    help: "longest seconds a new number waits in memory before it is written",
+  },
+} satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
+
+type Specs = Record<string, OptionSpec<unknown>>;
+type Values<S extends Specs> = { [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
+
+export type Parsed<T> = { help: true } | { help: false; config: T; positionals: string[] };
+
+/**
+ * Reads the options in `specs` from `argv` (strict: unknown flags are errors) and `env`.
+ * `positionals` says how many bare arguments the command takes.
+ */
+export function parseOptions<S extends Specs>(
+  specs: S,
+  argv: string[],
+  env: Record<string, string | undefined>,
+  positionals = 0,
+): Parsed<Values<S>> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const spec of Object.values(specs)) options[spec.flag] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split("\n")[0]);
+  }
+  if (parsed.values.help) return { help: true };
+  if (parsed.positionals.length > positionals) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[positionals]}'`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(specs)) {
+    const flagValue = parsed.values[spec.flag] as string | undefined;
+    if (flagValue !== undefined) config[key] = spec.read(flagValue, `--${spec.flag}`);
+    else if (env[spec.env] !== undefined) config[key] = spec.read(env[spec.env]!, spec.env);
+    else config[key] = spec.read(spec.default, `--${spec.flag}`);
+  }
+  return { help: false, config: config as Values<S>, positionals: parsed.positionals };
+}
+
+export function parseServerConfig(argv: string[], env: Record<string, string | undefined>): Parsed<ServerConfig> {
+  return parseOptions(SERVER_OPTIONS, argv, env);
+}
+
+/** The option table for `--help`. */
+export function describeOptions(specs: Specs): string {
+  const rows = Object.values(specs).map((s) => [`--${s.flag} <v>`, s.env, s.default, s.help]);
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows
+    .map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`)
+    .join("\n");
+}

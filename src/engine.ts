@@ -1,0 +1,201 @@
+// The pure core: parses raw bytes from each connection, de-duplicates the numbers in a
+// bitmap and collects each new number's 10 bytes in a log buffer. It does no socket,
+// timer or file work: the caller hands it chunks and a `write` callback for full buffers.
+//
+// Every valid line is exactly 10 bytes: nine digits and LF, or "terminate" and LF. A
+// chunk is processed in three passes so that the random bitmap misses overlap instead of
+// waiting on one another: parse a run of whole lines into a scratch array, test-and-set
+// them in a branch-free loop that only records which were new, then copy the new lines'
+// bytes into the log buffer.
+
+import { createBitmap } from "./bitmap.ts";
+
+export const LINE_BYTES = 10;
+const LF = 10;
+const ZERO = 48;
+const TERMINATE = new TextEncoder().encode("terminate");
+
+/** What the caller must do with the connection after a chunk. */
+export const KEEP = 0;
+export const CLOSE = 1;
+export const TERMINATE_SERVER = 2;
+export type Verdict = typeof KEEP | typeof CLOSE | typeof TERMINATE_SERVER;
+
+/** Lines parsed per pass; a 512 KiB chunk is about 52k lines, so most chunks take one pass. */
+const SCRATCH_LINES = 65536;
+/** The log buffer holds at least one full pass of new lines. */
+export const LOG_BUFFER_BYTES = 1 << 20;
+
+/** Per-connection parser state: the bytes of a line cut at the end of the previous chunk. */
+export interface LineCarry {
+  carry: Uint8Array;
+  carryLen: number;
+}
+
+export function newLineCarry(): LineCarry {
+  return { carry: new Uint8Array(LINE_BYTES), carryLen: 0 };
+}
+
+export interface EngineOptions {
+  /** The 10^9-bit set; a fresh one when omitted. */
+  bitmap?: Uint8Array;
+  /** Receives full log buffers and the rest on drain(); the bytes are only valid during the call. */
+  write: (bytes: Uint8Array) => void;
+}
+
+export class Engine {
+  readonly bits: Uint8Array;
+  /** New unique numbers since the last takeCounts(). */
+  unique = 0;
+  /** Duplicates since the last takeCounts(). */
+  duplicates = 0;
+  /** All unique numbers ever counted (including any loaded with preload). */
+  total = 0;
+
+  private readonly write: (bytes: Uint8Array) => void;
+  private readonly values = new Uint32Array(SCRATCH_LINES);
+  private readonly fresh = new Uint32Array(SCRATCH_LINES);
+  private readonly out = new Uint8Array(LOG_BUFFER_BYTES);
+  private outLen = 0;
+
+  constructor(options: EngineOptions) {
+    this.bits = options.bitmap ?? createBitmap();
+    this.write = options.write;
+  }
+
+  /**
+   * Consumes one chunk from a connection. Lines before an invalid line or `terminate`
+   * count; that line and everything after it are ignored, and the verdict says so.
+   */
+  feed(conn: LineCarry, chunk: Uint8Array): Verdict {
+    const n = chunk.length;
+    let i = 0;
+    if (conn.carryLen > 0) {
+      const carry = conn.carry;
+      let k = conn.carryLen;
+      while (k < LINE_BYTES && i < n) carry[k++] = chunk[i++];
+      if (k < LINE_BYTES) {
+        conn.carryLen = k;
+        return partialLineIsValid(carry, k) ? KEEP : CLOSE;
+      }
+      conn.carryLen = 0;
+      const value = parseLine(carry, 0);
+      if (value < 0) return isTerminate(carry, 0) ? TERMINATE_SERVER : CLOSE;
+      this.values[0] = value;
+      this.record(carry, 0, 1);
+    }
+    while (n - i >= LINE_BYTES) {
+      const start = i;
+      const end = Math.min(n - LINE_BYTES, start + (SCRATCH_LINES - 1) * LINE_BYTES);
+      const values = this.values;
+      let count = 0;
+      for (; i <= end; i += LINE_BYTES) {
+        const value = parseLine(chunk, i);
+        if (value < 0) break;
+        values[count++] = value;
+      }
+      this.record(chunk, start, count);
+      if (i <= end) return isTerminate(chunk, i) ? TERMINATE_SERVER : CLOSE;
+    }
+    const rest = n - i;
+    if (rest > 0) {
+      const carry = conn.carry;
+      for (let k = 0; k < rest; k++) carry[k] = chunk[i + k];
+      conn.carryLen = rest;
+      if (!partialLineIsValid(carry, rest)) return CLOSE;
+    }
+    return KEEP;
+  }
+
+  /** Hands every buffered log byte to `write`. */
+  drain(): void {
+    if (this.outLen === 0) return;
+    this.write(this.out.subarray(0, this.outLen));
+    this.outLen = 0;
+  }
+
+  /** Returns the counts since the last call and starts a new period. */
+  takeCounts(): { unique: number; duplicates: number; total: number } {
+    const counts = { unique: this.unique, duplicates: this.duplicates, total: this.total };
+    this.unique = 0;
+    this.duplicates = 0;
+    return counts;
+  }
+
+  /**
+   * Test-and-sets `values[0..count)`, whose lines start at `src[base + 10k]`, and copies
+   * each new line to the log buffer.
+   */
+  private record(src: Uint8Array, base: number, count: number): void {
+    if (count === 0) return;
+    const values = this.values;
+    const fresh = this.fresh;
+    const bits = this.bits;
+    let found = 0;
+    for (let k = 0; k < count; k++) {
+      const v = values[k];
+      const at = v >>> 3;
+      const shift = v & 7;
+      const old = bits[at];
+      bits[at] = old | (1 << shift);
+      fresh[found] = k;
+      found += ((old >>> shift) & 1) ^ 1;
+    }
+    this.unique += found;
+    this.total += found;
+    this.duplicates += count - found;
+    if (found === 0) return;
+    if (this.outLen + found * LINE_BYTES > LOG_BUFFER_BYTES) this.drain();
+    const out = this.out;
+    let o = this.outLen;
+    for (let f = 0; f < found; f++) {
+      const from = base + fresh[f] * LINE_BYTES;
+      for (let b = 0; b < LINE_BYTES; b++) out[o + b] = src[from + b];
+      o += LINE_BYTES;
+    }
+    this.outLen = o;
+  }
+}
+
+/** The value of the 10-byte line at `at`, or -1 when it is not nine digits and LF. */
+export function parseLine(b: Uint8Array, at: number): number {
+  const d0 = b[at] - ZERO;
+  const d1 = b[at + 1] - ZERO;
+  const d2 = b[at + 2] - ZERO;
+  const d3 = b[at + 3] - ZERO;
+  const d4 = b[at + 4] - ZERO;
+  const d5 = b[at + 5] - ZERO;
+  const d6 = b[at + 6] - ZERO;
+  const d7 = b[at + 7] - ZERO;
+  const d8 = b[at + 8] - ZERO;
+  // An unsigned compare catches bytes below '0' (negative) and above '9' at once.
+  if (
+    (d0 >>> 0) > 9 || (d1 >>> 0) > 9 || (d2 >>> 0) > 9 || (d3 >>> 0) > 9 || (d4 >>> 0) > 9 ||
+    (d5 >>> 0) > 9 || (d6 >>> 0) > 9 || (d7 >>> 0) > 9 || (d8 >>> 0) > 9 || b[at + 9] !== LF
+  ) {
+    return -1;
+  }
+  return ((((d0 * 10 + d1) * 10 + d2) * 10 + d3) * 10 + d4) * 10000 +
+    (((d5 * 10 + d6) * 10 + d7) * 10 + d8);
+}
+
+/** Whether the 10 bytes at `at` are exactly "terminate\n". */
+export function isTerminate(b: Uint8Array, at: number): boolean {
+  for (let k = 0; k < TERMINATE.length; k++) if (b[at + k] !== TERMINATE[k]) return false;
+  return b[at + TERMINATE.length] === LF;
+}
+
+/**
+ * Whether the first `len` (< 10) bytes of a line can still become a valid line, so a bad
+ * byte closes the connection when it arrives rather than when the line is complete.
+ */
+export function partialLineIsValid(b: Uint8Array, len: number): boolean {
+  let digits = true;
+  let word = true;
+  for (let k = 0; k < len; k++) {
+    const c = b[k];
+    if (c < ZERO || c > ZERO + 9) digits = false;
+    if (c !== TERMINATE[k]) word = false;
+  }
+  return digits || word;
+}

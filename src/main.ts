@@ -1,0 +1,33 @@
+#!/usr/bin/env bun
+// Entry point of numbers-server: picks the command, parses its configuration, runs it and
+// maps failures to exit codes (2 for usage errors, 1 for everything else).
+
+import { UsageError } from "./config.ts";
+import { COMMANDS, usage } from "./commands.ts";
+import pkg from "../package.json" with { type: "json" };
+
+const args = process.argv.slice(2);
+const name = args[0] !== undefined && args[0] in COMMANDS ? args.shift()! : "serve";
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`numbers-server: ${message}\n`);
+  process.exit(code);
+}
+
+if (name === "serve" && (args[0] === "--version" || args[0] === "-v")) {
+  process.stdout.write(`${pkg.version}\n`);
+  process.exit(0);
+}
+
+try {
+  const command = COMMANDS[name as keyof typeof COMMANDS];
+  const parsed = command.parse(args, process.env);
+  if (parsed.help) {
+    process.stdout.write(usage(name as keyof typeof COMMANDS));
+    process.exit(0);
+  }
+  process.exit(await command.run(parsed.config as never));
+} catch (err) {
+  if (err instanceof UsageError) fail(`${err.message} (see --help)`, 2);
+  fail((err as Error).message, 1);
+}

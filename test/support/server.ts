@@ -1,0 +1,104 @@
+// Spawns the real server for integration tests: from source, or the compiled executable
+// when NUMBERS_SERVER_BIN points at it. Waits for the readiness line, never for time.
+
+import type { Subprocess } from "bun";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const MAIN = resolve(import.meta.dir, "../../src/main.ts");
+
+/** The argv prefix that runs the numbers-server executable (without a command). */
+export function serverCommand(): string[] {
+  const bin = process.env.NUMBERS_SERVER_BIN;
+  return bin ? [resolve(bin)] : [process.execPath, MAIN];
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "numbers-test-"));
+}
+
+/** Reads a stream line by line; `next()` resolves with the next line, or null at EOF. */
+export class Lines {
+  private buffered: string[] = [];
+  private waiters: ((line: string | null) => void)[] = [];
+  private ended = false;
+  readonly all: string[] = [];
+  /** Everything read so far, lines and any unterminated rest. */
+  text = "";
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    void this.pump(stream);
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>) {
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of stream) {
+      const s = decoder.decode(chunk, { stream: true });
+      this.text += s;
+      rest += s;
+      let nl;
+      while ((nl = rest.indexOf("\n")) >= 0) {
+        this.push(rest.slice(0, nl));
+        rest = rest.slice(nl + 1);
+      }
+    }
+    this.ended = true;
+    for (const w of this.waiters.splice(0)) w(null);
+  }
+
+  private push(line: string) {
+    this.all.push(line);
+    const w = this.waiters.shift();
+    if (w) w(line);
+    else this.buffered.push(line);
+  }
+
+  next(): Promise<string | null> {
+    if (this.buffered.length > 0) return Promise.resolve(this.buffered.shift()!);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+export interface Spawned {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  stdout: Lines;
+  stderr: Lines;
+  exited: Promise<number>;
+}
+
+/** Spawns `numbers-server <args>` in `cwd`. */
+export function spawnServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Spawned {
+  const proc = Bun.spawn([...serverCommand(), ...args], {
+    cwd: options.cwd ?? tempDir(),
+    env: { ...process.env, ...options.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { proc, stdout: new Lines(proc.stdout), stderr: new Lines(proc.stderr), exited: proc.exited };
+}
+
+export interface Server extends Spawned {
+  port: number;
+  dir: string;
+  log: string;
+}
+
+/**
+ * Starts `numbers-server serve --port 0 <args>` in a fresh temp dir (or `dir`) and resolves
+ * once it prints its readiness line.
+ */
+export async function startServer(args: string[] = [], options: { dir?: string; env?: Record<string, string> } = {}): Promise<Server> {
+  const dir = options.dir ?? tempDir();
+  const spawned = spawnServer(["serve", "--port", "0", ...args], { cwd: dir, env: options.env });
+  const line = await spawned.stderr.next();
+  const m = line && /^listening on (.+):(\d+)$/.exec(line);
+  if (!m) {
+    spawned.proc.kill();
+    throw new Error(`server did not start: ${line ?? "(no output)"} ${spawned.stderr.text}`);
+  }
+  return { ...spawned, port: Number(m[2]), dir, log: join(dir, "numbers.log") };
+}
