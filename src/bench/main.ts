@@ -1,0 +1,178 @@
+#!/usr/bin/env bun
+// The benchmark (`bun run bench`): for each workload, runs a fresh server per run, drives
+// it from a separate load process with 5 connections of pre-built payloads, times the
+// first byte sent to the last connection closed by the server, stops the server with
+// `terminate`, and checks that numbers.log holds exactly the expected numbers. The same
+// driver against a discard-only sink gives the loopback ceiling. Progress goes to stderr,
+// the table to stdout. Any failure, above all a wrong log, exits non-zero.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describeOptions, UsageError } from "../config.ts";
+import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
+import { BenchError, Driver, killAll, startTarget } from "./procs.ts";
+import { markdownTable, median, textTable, type Row } from "./table.ts";
+import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
+import type { WorkloadName } from "./workloads.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const BINARY = join(ROOT, "dist/numbers-server");
+const SINK = join(import.meta.dir, "sink.ts");
+const LINE_BYTES = 10;
+
+const binary = existsSync(BINARY);
+const serverCommand = binary ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
+
+function progress(text: string) {
+  process.stderr.write(text + "\n");
+}
+
+const rateText = (rate: number, ms: number) => `${(rate / 1e6).toFixed(1)} M numbers/s (${(ms / 1000).toFixed(2)} s)`;
+
+/** The peak resident set of a live process, in KiB (Linux). */
+function peakRssKiB(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new BenchError(`no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** Sends the driver's payloads to a target and checks that every byte went through. */
+async function timedSend(driver: Driver, host: string, port: number, what: string): Promise<number> {
+  const sent = await driver.send(host, port);
+  if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
+    throw new BenchError(`${what} closed ${sent.cutShort} connection(s) early: ${sent.sentBytes} of ${driver.ready.bytes} bytes sent`);
+  }
+  return sent.elapsedMs;
+}
+
+/** Asks the server to shut down over a new connection, as any client may. */
+async function terminate(host: string, port: number) {
+  await Bun.connect({
+    hostname: host,
+    port,
+    socket: { open: (s) => void s.write("terminate\n"), data() {}, error() {} },
+  });
+}
+
+interface ServerRun {
+  ms: number;
+  rssKiB: number;
+}
+
+/** One run on a fresh server in a fresh directory; throws unless its log is exactly right. */
+async function serverRun(driver: Driver, expected: NumberSet, workers: number | undefined): Promise<ServerRun> {
+  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
+  const args = ["serve", "--port", "0", "--report-interval", "3600", ...(workers === undefined ? [] : ["--workers", String(workers)])];
+  const server = await startTarget([...serverCommand, ...args], dir).catch((err) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  try {
+    const ms = await timedSend(driver, server.host, server.port, "the server");
+    if (server.proc.exitCode !== null) {
+      throw new BenchError(`the server exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
+    }
+    const rssKiB = peakRssKiB(server.proc.pid);
+    await terminate(server.host, server.port);
+    const code = await server.proc.exited;
+    if (code !== 0) throw new BenchError(`the server exited with code ${code} after terminate:\n${server.stderr()}`);
+    const report = verifyLog(join(dir, "numbers.log"), expected);
+    if (!report.ok) throw new BenchError(`WRONG OUTPUT: ${describeReport(report)}`);
+    return { ms, rssKiB };
+  } finally {
+    server.proc.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function sinkRun(driver: Driver): Promise<number> {
+  const sink = await startTarget([process.execPath, SINK], tmpdir());
+  try {
+    return await timedSend(driver, sink.host, sink.port, "the sink");
+  } finally {
+    sink.proc.kill();
+    await sink.proc.exited;
+  }
+}
+
+async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promise<Row[]> {
+  const { count, runs } = config;
+  // The driver generates its payloads while this process regenerates the expected set.
+  const starting = Driver.start(workload, count);
+  const expected = expectedSet(workload, count);
+  const driver = await starting;
+  progress(`${workload}: ${count} numbers (${expected.size} unique) in ${(driver.ready.generateMs / 1000).toFixed(1)} s of generating`);
+  const variants = config.workers.length > 0 ? config.workers : [undefined];
+  const server = variants.map(() => [] as ServerRun[]);
+  const sink: number[] = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      for (const [v, workers] of variants.entries()) {
+        const r = await serverRun(driver, expected, workers);
+        server[v].push(r);
+        const label = workers === undefined ? "server" : `server --workers ${workers}`;
+        progress(`${workload} run ${run}/${runs} ${label}: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
+          `peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, log verified`);
+      }
+      const ms = await sinkRun(driver);
+      sink.push(ms);
+      progress(`${workload} run ${run}/${runs} sink: ${rateText(count / (ms / 1000), ms)}`);
+    }
+  } finally {
+    await driver.close();
+  }
+  const rates = (ms: number[]) => ms.map((t) => count / (t / 1000));
+  return variants.map((workers, v) => ({
+    workload,
+    workers,
+    rates: rates(server[v].map((r) => r.ms)),
+    sinkRates: rates(sink),
+    bytesPerNumber: LINE_BYTES,
+    peakRssKiB: Math.max(...server[v].map((r) => r.rssKiB)),
+  }));
+}
+
+function machine(config: BenchConfig): string {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
+  const form = binary ? "binary dist/numbers-server" : "source (bun src/main.ts)";
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${form}; ` +
+    `${config.count} numbers per run over 5 connections, median of ${config.runs} run(s)`;
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseBenchConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message} (see --help)\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`Usage: bun run bench [options]\n\nOptions (flag, environment variable, default):\n${describeOptions(BENCH_OPTIONS)}\n`);
+    return 0;
+  }
+  const config = parsed.config;
+  const rows: Row[] = [];
+  try {
+    for (const workload of config.workloads) rows.push(...(await benchWorkload(config, workload)));
+  } catch (err) {
+    if (!(err instanceof BenchError)) throw err;
+    process.stderr.write(`bench: FAILED: ${err.message}\n`);
+    return 1;
+  } finally {
+    killAll();
+  }
+  const text = `${machine(config)}\n\n${textTable(rows)}\n\n${markdownTable(rows)}\n`;
+  process.stdout.write(text);
+  return 0;
+}
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(code);
+  });
+}
+process.exit(await main());

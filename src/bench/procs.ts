@@ -1,0 +1,104 @@
+// The benchmark's child processes: targets (the server or the sink) started until their
+// readiness line, and the driver spoken to over stdin/stdout. Every child is registered
+// so that a failure anywhere can kill whatever is still running.
+
+import type { Subprocess } from "bun";
+import { resolve } from "node:path";
+import type { DriverError, DriverReady, DriverSent } from "./driver.ts";
+import type { WorkloadName } from "./workloads.ts";
+
+export class BenchError extends Error {}
+
+const running = new Set<Subprocess>();
+
+function track<P extends Subprocess>(proc: P): P {
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
+  return proc;
+}
+
+/** Kills every child that has not exited yet (for failure paths). */
+export function killAll(): void {
+  for (const proc of running) proc.kill("SIGKILL");
+}
+
+/** Reads a byte stream as text lines, without their LF. */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+    }
+  }
+  if (rest !== "") yield rest;
+}
+
+export interface Target {
+  proc: Subprocess<"ignore", "ignore", "pipe">;
+  host: string;
+  port: number;
+  /** Everything the target wrote to stderr after its readiness line, so far. */
+  stderr(): string;
+}
+
+/** Spawns `cmd` in `cwd` and resolves once it prints `listening on HOST:PORT` on stderr. */
+export async function startTarget(cmd: string[], cwd: string): Promise<Target> {
+  const proc = track(Bun.spawn(cmd, { cwd, stdin: "ignore", stdout: "ignore", stderr: "pipe" }));
+  const errLines = lines(proc.stderr);
+  const first = await errLines.next();
+  const m = !first.done && /^listening on (.+):(\d+)$/.exec(first.value);
+  let text = "";
+  // Keep reading so a chatty target never blocks on a full pipe.
+  const drained = (async () => {
+    for await (const line of errLines) text += line + "\n";
+  })();
+  if (!m) {
+    proc.kill("SIGKILL");
+    await drained;
+    throw new BenchError(`${cmd.join(" ")} did not start: ${first.value ?? "(no output)"}\n${text}`);
+  }
+  return { proc, host: m[1], port: Number(m[2]), stderr: () => text };
+}
+
+const DRIVER = resolve(import.meta.dir, "driver.ts");
+
+/** The load process for one workload; its payloads are built once and sent on each `send`. */
+export class Driver {
+  private constructor(
+    private readonly proc: Subprocess<"pipe", "pipe", "inherit">,
+    private readonly out: AsyncGenerator<string>,
+    readonly ready: DriverReady,
+  ) {}
+
+  /** Spawns the driver and resolves once it has generated all payloads. */
+  static async start(workload: WorkloadName, count: number): Promise<Driver> {
+    const cmd = [process.execPath, DRIVER, "--workload", workload, "--count", String(count)];
+    const proc = track(Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" }));
+    const out = lines(proc.stdout);
+    return new Driver(proc, out, (await Driver.reply(out)) as DriverReady);
+  }
+
+  /** Sends every payload to host:port and returns the driver's timing. */
+  async send(host: string, port: number): Promise<DriverSent> {
+    this.proc.stdin.write(`send ${host} ${port}\n`);
+    this.proc.stdin.flush();
+    return (await Driver.reply(this.out)) as DriverSent;
+  }
+
+  async close(): Promise<void> {
+    this.proc.stdin.end();
+    await this.proc.exited;
+  }
+
+  private static async reply(out: AsyncGenerator<string>): Promise<DriverReady | DriverSent> {
+    const line = await out.next();
+    if (line.done) throw new BenchError("the driver exited unexpectedly");
+    const message = JSON.parse(line.value) as DriverReady | DriverSent | DriverError;
+    if ("error" in message) throw new BenchError(`driver: ${message.error}`);
+    return message;
+  }
+}

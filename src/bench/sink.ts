@@ -1,0 +1,18 @@
+// The benchmark's ceiling: a TCP server that reads and discards everything, in its own
+// process, on the same Bun.listen path as the real server. Like the server, it keeps no
+// `end` handler, so Bun closes a connection as soon as the client half-closes: the same
+// end condition the driver times. Prints the server's readiness line; stop it with SIGTERM.
+
+import { writeSync } from "node:fs";
+
+const HOST = "127.0.0.1";
+
+const listener = Bun.listen({
+  hostname: HOST,
+  port: 0,
+  socket: {
+    data() {},
+    error() {},
+  },
+});
+writeSync(2, `listening on ${HOST}:${listener.port}\n`);

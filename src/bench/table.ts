@@ -1,0 +1,56 @@
+// The benchmark's statistics and result table, as aligned text and as Markdown.
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export interface Row {
+  workload: string;
+  /** The server's --workers value, when the run passed one. */
+  workers?: number;
+  /** Numbers per second of each run of the server. */
+  rates: number[];
+  /** Numbers per second of each run of the sink. */
+  sinkRates: number[];
+  /** Payload bytes per number (10: nine digits and LF). */
+  bytesPerNumber: number;
+  /** The highest VmHWM of the server over the runs, in KiB. */
+  peakRssKiB: number;
+}
+
+const millions = (rate: number) => (rate / 1e6).toFixed(1);
+
+function cells(rows: Row[]): string[][] {
+  const withWorkers = rows.some((r) => r.workers !== undefined);
+  const head = ["workload", ...(withWorkers ? ["workers"] : []), "M numbers/s", "MB/s", "min-max M/s", "sink M/s", "of sink", "peak RSS MiB"];
+  const body = rows.map((r) => {
+    const rate = median(r.rates);
+    const sink = median(r.sinkRates);
+    return [
+      r.workload,
+      ...(withWorkers ? [r.workers === undefined ? "-" : String(r.workers)] : []),
+      millions(rate),
+      ((rate * r.bytesPerNumber) / 1e6).toFixed(0),
+      `${millions(Math.min(...r.rates))}-${millions(Math.max(...r.rates))}`,
+      millions(sink),
+      `${((rate / sink) * 100).toFixed(0)}%`,
+      (r.peakRssKiB / 1024).toFixed(0),
+    ];
+  });
+  return [head, ...body];
+}
+
+/** Columns padded to line up; numbers right-aligned. */
+export function textTable(rows: Row[]): string {
+  const all = cells(rows);
+  const widths = all[0].map((_, c) => Math.max(...all.map((r) => r[c].length)));
+  return all.map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  ")).join("\n");
+}
+
+export function markdownTable(rows: Row[]): string {
+  const [head, ...body] = cells(rows);
+  const line = (r: string[]) => `| ${r.join(" | ")} |`;
+  return [line(head), `|${head.map((_, c) => (c === 0 ? " --- " : " ---: ")).join("|")}|`, ...body.map(line)].join("\n");
+}

@@ -1,0 +1,112 @@
+// The benchmark's verifier must catch every way a log can be wrong, and the benchmark
+// itself must run end to end against the real server.
+
+import { describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import { createBitmap, testAndSet } from "../src/bitmap.ts";
+import { LogChecker, expectedSet, type NumberSet } from "../src/bench/verify.ts";
+import { CONNECTIONS, connectionNumbers, shares } from "../src/bench/workloads.ts";
+
+function setOf(values: number[]): NumberSet {
+  const bits = createBitmap();
+  let size = 0;
+  for (const v of values) if (testAndSet(bits, v)) size++;
+  return { bits, size };
+}
+
+/** Checks `log` against the expected values, fed in chunks of `chunk` bytes. */
+function check(values: number[], log: string, chunk = 4096) {
+  const checker = new LogChecker(setOf(values));
+  const bytes = new TextEncoder().encode(log);
+  for (let i = 0; i < bytes.length; i += chunk) checker.feed(bytes.subarray(i, i + chunk));
+  return checker.finish();
+}
+
+const VALUES = [0, 7, 123456789, 999999999];
+const LOG = "000000000\n123456789\n000000007\n999999999\n";
+
+describe("LogChecker", () => {
+  test("accepts exactly the expected numbers in any order, however the bytes are chunked", () => {
+    for (const chunk of [1, 3, 10, 7, 4096]) {
+      const r = check(VALUES, LOG, chunk);
+      expect(r).toMatchObject({ ok: true, lines: 4, expected: 4, missing: 0, extra: 0, duplicates: 0, malformed: 0 });
+    }
+  });
+
+  test("detects a missing number", () => {
+    const r = check(VALUES, "000000000\n123456789\n999999999\n");
+    expect(r).toMatchObject({ ok: false, missing: 1, extra: 0 });
+    expect(r.examples).toContain("000000007 is missing");
+  });
+
+  test("detects a number that was never sent", () => {
+    const r = check(VALUES, LOG + "000000042\n");
+    expect(r).toMatchObject({ ok: false, missing: 0, extra: 1 });
+    expect(r.examples).toContain("000000042 was never sent");
+  });
+
+  test("detects a duplicate line", () => {
+    const r = check(VALUES, LOG + "123456789\n", 3);
+    expect(r).toMatchObject({ ok: false, lines: 5, duplicates: 1, missing: 0, extra: 0 });
+    expect(r.examples).toContain("line 5: 123456789 is a duplicate");
+  });
+
+  test("detects malformed lines of every kind", () => {
+    const bad = ["12345678", "1234567890", "12345678a", "123456789\r", "", " 23456789", "0000000000000000000000000"];
+    for (const line of bad) {
+      for (const chunk of [1, 4096]) {
+        const r = check(VALUES, LOG + line + "\n", chunk);
+        expect(r).toMatchObject({ ok: false, lines: 5, malformed: 1, missing: 0, extra: 0 });
+      }
+    }
+    expect(check(VALUES, LOG + "0000000000000000000000000\n").examples[0]).toBe(
+      'line 5: "0000000000000000"... (25 bytes) is not nine digits',
+    );
+  });
+
+  test("detects a last line without its LF", () => {
+    const r = check(VALUES, LOG.slice(0, -1));
+    expect(r).toMatchObject({ ok: false, malformed: 1, missing: 1 });
+    expect(r.examples[0]).toBe('line 4: "999999999" has no LF at the end of the file');
+  });
+
+  test("an empty log matches only an empty set", () => {
+    expect(check([], "").ok).toBe(true);
+    expect(check(VALUES, "")).toMatchObject({ ok: false, missing: 4 });
+  });
+});
+
+describe("workloads", () => {
+  test("shares split the count over the connections, seq as contiguous ranges", () => {
+    expect(shares(12)).toEqual([3, 3, 2, 2, 2]);
+    const seq = Array.from({ length: CONNECTIONS }, (_, c) => [...connectionNumbers("seq", 12, c)]).flat();
+    expect(seq).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
+  test("the expected set counts unique numbers only", () => {
+    expect(expectedSet("seq", 1000).size).toBe(1000);
+    const dup = expectedSet("dup", 20000);
+    expect(dup.size).toBeLessThanOrEqual(1000);
+    expect(dup.size).toBeGreaterThan(990);
+  });
+});
+
+test("bun run bench runs end to end and verifies every log", async () => {
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../src/bench/main.ts"), "--count", "20000", "--runs", "1"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
+  for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
+  expect(err.match(/log verified/g)).toHaveLength(3);
+});
+
+test("bad options are usage errors", async () => {
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../src/bench/main.ts"), "--workloads", "random,nope"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  expect(await proc.exited).toBe(2);
+  expect(await new Response(proc.stderr).text()).toContain("--workloads takes a comma list of random, seq, dup; got 'nope'");
+});
