@@ -28,7 +28,7 @@ function progress(text: string) {
   process.stderr.write(text + "\n");
 }
 
-const rateText = (rate: number, ms: number) => `${(rate / 1e6).toFixed(1)} M numbers/s (${(ms / 1000).toFixed(2)} s)`;
+const rateText = (rate: number, ms: number) => `${(rate / 1e6).toFixed(1)} M numbers/s (${(ms / 1000).toFixed(3)} s)`;
 
 /** The peak resident set of a live process, in KiB (Linux). */
 function peakRssKiB(pid: number): number {
