@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
-import { BenchError, Driver, killAll, startTarget } from "./procs.ts";
+import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
 import { markdownTable, median, textTable, type Row } from "./table.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
 import type { WorkloadName } from "./workloads.ts";
@@ -38,10 +38,12 @@ function peakRssKiB(pid: number): number {
 }
 
 /** Sends the driver's payloads to a target and checks that every byte went through. */
-async function timedSend(driver: Driver, host: string, port: number, what: string): Promise<number> {
-  const sent = await driver.send(host, port);
+async function timedSend(driver: Driver, target: Target, what: string): Promise<number> {
+  const sent = await driver.send(target.host, target.port);
   if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
-    throw new BenchError(`${what} closed ${sent.cutShort} connection(s) early: ${sent.sentBytes} of ${driver.ready.bytes} bytes sent`);
+    const state = target.proc.exitCode === null ? "" : ` and exited with code ${target.proc.exitCode}`;
+    throw new BenchError(`${what} closed ${sent.cutShort} connection(s) early${state}: ` +
+      `${sent.sentBytes} of ${driver.ready.bytes} bytes sent\n${target.stderr()}`);
   }
   return sent.elapsedMs;
 }
@@ -69,7 +71,7 @@ async function serverRun(driver: Driver, expected: NumberSet, workers: number | 
     throw err;
   });
   try {
-    const ms = await timedSend(driver, server.host, server.port, "the server");
+    const ms = await timedSend(driver, server, "the server");
     if (server.proc.exitCode !== null) {
       throw new BenchError(`the server exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
     }
@@ -89,7 +91,7 @@ async function serverRun(driver: Driver, expected: NumberSet, workers: number | 
 async function sinkRun(driver: Driver): Promise<number> {
   const sink = await startTarget([process.execPath, SINK], tmpdir());
   try {
-    return await timedSend(driver, sink.host, sink.port, "the sink");
+    return await timedSend(driver, sink, "the sink");
   } finally {
     sink.proc.kill();
     await sink.proc.exited;
