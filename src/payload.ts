@@ -54,3 +54,20 @@ export function encodeLines(values: Uint32Array): Uint8Array {
   }
   return out;
 }
+
+/** Line counts of each connection's share of `count`; they differ by at most one. */
+export function shares(count: number, connections: number): number[] {
+  const base = Math.floor(count / connections);
+  return Array.from({ length: connections }, (_, c) => base + (c < count % connections ? 1 : 0));
+}
+
+/**
+ * The numbers connection `conn` of `connections` sends when they share `count` numbers:
+ * seq continues from the shares before it, random and dup draw with seed + conn.
+ */
+export function connectionNumbers(dist: Dist, count: number, connections: number, conn: number, seed: number): Uint32Array {
+  const all = shares(count, connections);
+  let first = 0;
+  for (let c = 0; c < conn; c++) first += all[c];
+  return numbers(dist, all[conn], first, seed + conn);
+}
