@@ -1,0 +1,51 @@
+#!/usr/bin/env bun
+// Compiles src/main.ts into one standalone executable, dist/numbers-server, that carries the
+// Bun runtime: `bun run build [--target bun-linux-x64]` (the host by default). Targets other
+// than the host need Bun to download that runtime once.
+
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const OUTFILE = resolve(import.meta.dir, "dist/numbers-server");
+
+let target: Bun.Build.CompileTarget | undefined;
+try {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { target: { type: "string" } }, strict: true });
+  target = values.target as Bun.Build.CompileTarget | undefined;
+} catch (err) {
+  console.error(`${(err as Error).message}\nUsage: bun run build [--target bun-<os>-<arch>[-<variant>]]`);
+  process.exit(2);
+}
+
+const started = performance.now();
+let result;
+try {
+  result = await Bun.build({
+    entrypoints: [resolve(import.meta.dir, "src/main.ts")],
+    compile: {
+      outfile: OUTFILE,
+      // Bun rejects `target: undefined`, so the key is left out for the host.
+      ...(target ? { target } : {}),
+      // The binary must behave the same wherever it is started, so it ignores any .env,
+      // bunfig.toml, package.json or tsconfig.json in the working directory.
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      autoloadPackageJson: false,
+      autoloadTsconfig: false,
+    },
+    throw: false,
+  });
+} catch (err) {
+  // An unknown target is thrown rather than logged.
+  console.error(`build failed: ${(err as Error).message}`);
+  process.exit(1);
+}
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  console.error("build failed");
+  process.exit(1);
+}
+const mib = statSync(OUTFILE).size / (1 << 20);
+const ms = performance.now() - started;
+console.log(`built ${OUTFILE} (${mib.toFixed(1)} MiB, ${target ?? "host target"}) in ${(ms / 1000).toFixed(1)} s`);
