@@ -143,6 +143,19 @@ describe("large chunks", () => {
     expect(run.log.join("")).toBe(text(stream));
   });
 
+  // 1 MiB is not a whole number of lines: the buffer holds 104857 and the next one must not overflow it.
+  for (const count of [104_857, 104_858, 104_859]) {
+    test(`${count} new lines, in one chunk and line by line, around the log buffer's size`, () => {
+      const { stream } = repeating(count, count);
+      const lineByLine = Array.from({ length: count - 1 }, (_, k) => (k + 1) * 10);
+      for (const slices of [cutAt(0, stream.length, []), cutAt(0, stream.length, lineByLine)]) {
+        const run = driveEngine([stream], slices);
+        for (const w of run.writes) expect(w).toBeLessThanOrEqual(LOG_BUFFER_BYTES);
+        expect(run.log.join("")).toBe(text(stream));
+      }
+    });
+  }
+
   test("more than 1 MiB of new lines: the log buffer is handed over mid-feed, nothing lost", () => {
     const { stream, log } = repeating(300_000, 250_000);
     const next = rng(7);
