@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { encodeLines } from "../payload.ts";
 import { sendPayloads } from "../sender.ts";
-import { CONNECTIONS, connectionNumbers, isWorkload } from "./workloads.ts";
+import { CONNECTIONS, isWorkload, workloadNumbers } from "./workloads.ts";
 
 export interface DriverReady {
   ready: true;
@@ -41,7 +41,7 @@ if (import.meta.main) {
   }
 
   const started = performance.now();
-  const payloads = Array.from({ length: CONNECTIONS }, (_, c) => encodeLines(connectionNumbers(workload, count, c)));
+  const payloads = Array.from({ length: CONNECTIONS }, (_, c) => encodeLines(workloadNumbers(workload, count, c)));
   // Collect the generator's garbage now rather than during a measured send.
   Bun.gc(true);
   const bytes = payloads.reduce((sum, p) => sum + p.length, 0);

@@ -5,7 +5,7 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import { BITMAP_BYTES, createBitmap, testAndSet } from "../bitmap.ts";
-import { CONNECTIONS, connectionNumbers, type WorkloadName } from "./workloads.ts";
+import { CONNECTIONS, workloadNumbers, type WorkloadName } from "./workloads.ts";
 
 export interface NumberSet {
   bits: Uint8Array;
@@ -17,7 +17,7 @@ export function expectedSet(workload: WorkloadName, count: number): NumberSet {
   const bits = createBitmap();
   let size = 0;
   for (let c = 0; c < CONNECTIONS; c++) {
-    const values = connectionNumbers(workload, count, c);
+    const values = workloadNumbers(workload, count, c);
     for (let i = 0; i < values.length; i++) if (testAndSet(bits, values[i])) size++;
   }
   return { bits, size };

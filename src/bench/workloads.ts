@@ -1,8 +1,8 @@
-// The benchmark's workloads and how each run's numbers are split over the connections.
+// The benchmark's workloads: their distributions and the fixed seed of their numbers.
 // The driver (which sends them) and the verifier (which regenerates them to know the
-// expected set) both call `connectionNumbers`, so the two always agree on the numbers.
+// expected set) both call `workloadNumbers`, so the two always agree on the numbers.
 
-import { numbers, parseDist, type Dist } from "../payload.ts";
+import { connectionNumbers, parseDist, type Dist } from "../payload.ts";
 
 /** Connections per run: the server's client limit, all of them busy. */
 export const CONNECTIONS = 5;
@@ -25,16 +25,7 @@ export function isWorkload(name: string): name is WorkloadName {
   return Object.hasOwn(WORKLOADS, name);
 }
 
-/** Line counts of each connection's share of `count`; they differ by at most one. */
-export function shares(count: number): number[] {
-  const base = Math.floor(count / CONNECTIONS);
-  return Array.from({ length: CONNECTIONS }, (_, c) => base + (c < count % CONNECTIONS ? 1 : 0));
-}
-
 /** The numbers connection `conn` sends in a run of `count` numbers of `workload`. */
-export function connectionNumbers(workload: WorkloadName, count: number, conn: number): Uint32Array {
-  const all = shares(count);
-  let first = 0;
-  for (let c = 0; c < conn; c++) first += all[c];
-  return numbers(WORKLOADS[workload], all[conn], first, SEED + conn);
+export function workloadNumbers(workload: WorkloadName, count: number, conn: number): Uint32Array {
+  return connectionNumbers(WORKLOADS[workload], count, CONNECTIONS, conn, SEED);
 }
