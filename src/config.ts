@@ -2,6 +2,7 @@
 // Every flag has an environment twin; a flag beats its twin, and the twin beats the default.
 
 import { parseArgs } from "node:util";
+import { parseDist, type Dist } from "./payload.ts";
 
 export class UsageError extends Error {}
 
@@ -14,11 +15,17 @@ export interface ServerConfig {
   reportInterval: number;
   /** Longest time, in seconds, a new number may wait in memory before it is handed to the OS. */
   flushInterval: number;
+  /** Load an existing log into the set and append to it, instead of emptying it. */
+  resume: boolean;
+  /** Seconds a client may stay silent before it is closed; 0 = never. */
+  idleTimeout: number;
 }
 
 /** One option of a command: its flag, environment twin, default and how to read a value. */
 export interface OptionSpec<T> {
   flag: string;
+  /** A switch takes no value on the command line; its env twin says true/false. */
+  switch?: true;
   env: string;
   default: string;
   help: string;
@@ -35,6 +42,15 @@ export const seconds = (text: string, name: string): number => {
   const n = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
   if (!(n > 0 && n <= 86400)) throw new UsageError(`${name} must be a number of seconds above 0 (at most 86400), got '${text}'`);
   return n;
+};
+
+export const secondsOrOff = (text: string, name: string): number =>
+  /^0*(\.0*)?$/.test(text) && text !== "" && text !== "." ? 0 : seconds(text, name);
+
+export const bool = (text: string, name: string): boolean => {
+  if (/^(1|true|yes|on)$/i.test(text)) return true;
+  if (/^(0|false|no|off)$/i.test(text)) return false;
+  throw new UsageError(`${name} must be true or false, got '${text}'`);
 };
 
 export const nonEmpty = (text: string, name: string): string => {
@@ -70,6 +86,14 @@ export const SERVER_OPTIONS = {
     flag: "flush-interval", env: "NUMBERS_FLUSH_INTERVAL", default: "1", read: seconds,
     help: "longest seconds a new number waits in memory before it is written",
   },
+  resume: {
+    flag: "resume", env: "NUMBERS_RESUME", default: "false", read: bool, switch: true,
+    help: "keep an existing log: load its numbers and append (after a crash)",
+  },
+  idleTimeout: {
+    flag: "idle-timeout", env: "NUMBERS_IDLE_TIMEOUT", default: "0", read: secondsOrOff,
+    help: "close a client silent this many seconds; 0 = never",
+  },
 } satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
 
 type Specs = Record<string, OptionSpec<unknown>>;
@@ -90,7 +114,7 @@ export function parseOptions<S extends Specs>(
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
-  for (const spec of Object.values(specs)) options[spec.flag] = { type: "string" };
+  for (const spec of Object.values(specs)) options[spec.flag] = { type: spec.switch ? "boolean" : "string" };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
@@ -103,7 +127,8 @@ export function parseOptions<S extends Specs>(
   }
   const config: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(specs)) {
-    const flagValue = parsed.values[spec.flag] as string | undefined;
+    const raw = parsed.values[spec.flag];
+    const flagValue = typeof raw === "boolean" ? String(raw) : raw;
     if (flagValue !== undefined) config[key] = spec.read(flagValue, `--${spec.flag}`);
     else if (env[spec.env] !== undefined) config[key] = spec.read(env[spec.env]!, spec.env);
     else config[key] = spec.read(spec.default, `--${spec.flag}`);
@@ -117,9 +142,69 @@ export function parseServerConfig(argv: string[], env: Record<string, string | u
 
 /** The option table for `--help`. */
 export function describeOptions(specs: Specs): string {
-  const rows = Object.values(specs).map((s) => [`--${s.flag} <v>`, s.env, s.default, s.help]);
+  const rows = Object.values(specs).map((s) => [`--${s.flag}${s.switch ? "" : " <v>"}`, s.env, s.default, s.help]);
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
   return rows
     .map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`)
     .join("\n");
+}
+
+export interface ClientConfig {
+  host: string;
+  port: number;
+  connections: number;
+  /** Numbers sent, split over the connections; with a duration, the numbers of one pass. */
+  count: number;
+  /** Seconds to keep sending, repeating the count numbers; 0 = send them once. */
+  duration: number;
+  dist: Dist;
+  seed: number;
+}
+
+const dist = (text: string, name: string): Dist => {
+  const d = parseDist(text);
+  if (!d) throw new UsageError(`${name} must be random, seq or dup:K (K from 1 to 1000000000), got '${text}'`);
+  return d;
+};
+
+const SERVER_ADDRESS = { host: { ...HOST, help: "server address" }, port: { ...PORT, help: "server TCP port" } };
+
+export const CLIENT_OPTIONS = {
+  ...SERVER_ADDRESS,
+  connections: {
+    flag: "connections", env: "NUMBERS_CLIENT_CONNECTIONS", default: "5", read: integer(1, 5),
+    help: "connections sending at once, each its share of the numbers",
+  },
+  // The payload is built in memory before sending, 10 bytes per number.
+  count: {
+    flag: "count", env: "NUMBERS_CLIENT_COUNT", default: "1000000", read: integer(1, 100_000_000),
+    help: "numbers to send (at most 100000000)",
+  },
+  duration: {
+    flag: "duration", env: "NUMBERS_CLIENT_DURATION", default: "0", read: secondsOrOff,
+    help: "send for this many seconds, repeating the count numbers; 0 = send them once",
+  },
+  dist: {
+    flag: "dist", env: "NUMBERS_CLIENT_DIST", default: "random", read: dist,
+    help: "random, seq (0,1,2,...) or dup:K (drawn from K values)",
+  },
+  seed: {
+    flag: "seed", env: "NUMBERS_CLIENT_SEED", default: "1", read: integer(0, 0xffffffff),
+    help: "seed of the random numbers; the same seed sends the same numbers",
+  },
+} satisfies Record<keyof ClientConfig, OptionSpec<unknown>>;
+
+export function parseClientConfig(argv: string[], env: Record<string, string | undefined>): Parsed<ClientConfig> {
+  return parseOptions(CLIENT_OPTIONS, argv, env);
+}
+
+export interface TerminateConfig {
+  host: string;
+  port: number;
+}
+
+export const TERMINATE_OPTIONS = SERVER_ADDRESS satisfies Record<keyof TerminateConfig, OptionSpec<unknown>>;
+
+export function parseTerminateConfig(argv: string[], env: Record<string, string | undefined>): Parsed<TerminateConfig> {
+  return parseOptions(TERMINATE_OPTIONS, argv, env);
 }

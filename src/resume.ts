@@ -1,0 +1,67 @@
+// Crash recovery (--resume): loads an existing log into the bitmap so a restarted server
+// never writes a number twice. A torn last line (the tail of a write cut off by a crash)
+// is reported so the caller can cut it; any other damage is an error that leaves the file
+// as it was.
+
+import { closeSync, openSync, readSync } from "node:fs";
+import { LINE_BYTES, parseLine } from "./engine.ts";
+
+export class ResumeError extends Error {}
+
+export interface LoadedLog {
+  /** Numbers loaded (all distinct). */
+  count: number;
+  /** Length of the valid part; bytes past it are a torn last line. */
+  validBytes: number;
+}
+
+/** Bytes read per system call; a multiple of the line length so lines never straddle reads. */
+const READ_BYTES = LINE_BYTES * (1 << 20);
+
+/** Reads the log at `path` (a missing file is an empty log) and sets each number's bit. */
+export function loadLog(path: string, bits: Uint8Array): LoadedLog {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { count: 0, validBytes: 0 };
+    throw new ResumeError(`cannot read log file '${path}' to resume: ${(err as Error).message}`);
+  }
+  try {
+    const buf = new Uint8Array(READ_BYTES);
+    let count = 0;
+    let offset = 0;
+    for (;;) {
+      let len = 0;
+      while (len < buf.length) {
+        const n = readSync(fd, buf, len, buf.length - len, offset + len);
+        if (n === 0) break;
+        len += n;
+      }
+      let at = 0;
+      for (; at + LINE_BYTES <= len; at += LINE_BYTES) {
+        const v = parseLine(buf, at);
+        if (v < 0) throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
+        const i = v >>> 3;
+        const mask = 1 << (v & 7);
+        if (bits[i] & mask) throw damaged(path, (offset + at) / LINE_BYTES + 1, "repeats an earlier number");
+        bits[i] |= mask;
+        count++;
+      }
+      if (len < buf.length) {
+        const tail = buf.subarray(at, len);
+        if (!tail.every((b) => b >= 48 && b <= 57)) {
+          throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
+        }
+        return { count, validBytes: offset + at };
+      }
+      offset += len;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function damaged(path: string, line: number, what: string): ResumeError {
+  return new ResumeError(`cannot resume from '${path}': line ${line} ${what}; the file was left as it was`);
+}
