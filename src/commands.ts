@@ -5,7 +5,7 @@ import { startServer } from "./server.ts";
 import { writeSync } from "node:fs";
 
 async function serve(config: ServerConfig): Promise<number> {
-  const server = startServer(config);
+  const server = await startServer(config);
   writeSync(2, `listening on ${config.host}:${server.port}\n`);
   return server.done;
 }

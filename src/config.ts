@@ -19,6 +19,8 @@ export interface ServerConfig {
   resume: boolean;
   /** Seconds a client may stay silent before it is closed; 0 = never. */
   idleTimeout: number;
+  /** Serving threads; "auto" = one per core, at most maxClients. */
+  workers: number | "auto";
 }
 
 /** One option of a command: its flag, environment twin, default and how to read a value. */
@@ -93,6 +95,11 @@ export const SERVER_OPTIONS = {
   idleTimeout: {
     flag: "idle-timeout", env: "NUMBERS_IDLE_TIMEOUT", default: "0", read: secondsOrOff,
     help: "close a client silent this many seconds; 0 = never",
+  },
+  workers: {
+    flag: "workers", env: "NUMBERS_WORKERS", default: "auto",
+    read: (text: string, name: string) => (text === "auto" ? "auto" : integer(1, 64)(text, name)),
+    help: "serving threads sharing one bitmap; auto = min(cores, max-clients)",
   },
 } satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
 

@@ -23,6 +23,8 @@ export type Verdict = typeof KEEP | typeof CLOSE | typeof TERMINATE_SERVER;
 
 /** Lines parsed per pass; a 512 KiB chunk is about 52k lines, so most chunks take one pass. */
 const SCRATCH_LINES = 65536;
+/** Numbers read plainly before their atomic ORs; their cache lines must stay warm between. */
+const ATOMIC_BLOCK = 512;
 /** The log buffer holds at least one full pass of new lines. */
 export const LOG_BUFFER_BYTES = 1 << 20;
 
@@ -39,6 +41,8 @@ export function newLineCarry(): LineCarry {
 export interface EngineOptions {
   /** The 10^9-bit set; a fresh one when omitted. */
   bitmap?: Uint8Array;
+  /** The bitmap is shared with other threads: set bits with atomic operations. */
+  atomic?: boolean;
   /** Receives full log buffers and the rest on drain(); the bytes are only valid during the call. */
   write: (bytes: Uint8Array) => void;
 }
@@ -55,12 +59,15 @@ export class Engine {
   private readonly write: (bytes: Uint8Array) => void;
   private readonly values = new Uint32Array(SCRATCH_LINES);
   private readonly fresh = new Uint32Array(SCRATCH_LINES);
+  private readonly candidates = new Uint32Array(ATOMIC_BLOCK);
+  private readonly atomic: boolean;
   private readonly out = new Uint8Array(LOG_BUFFER_BYTES);
   private outLen = 0;
 
   constructor(options: EngineOptions) {
     this.bits = options.bitmap ?? createBitmap();
     this.write = options.write;
+    this.atomic = options.atomic ?? false;
   }
 
   /**
@@ -128,6 +135,25 @@ export class Engine {
    */
   private record(src: Uint8Array, base: number, count: number): void {
     if (count === 0) return;
+    const found = this.atomic ? this.testAndSetShared(count) : this.testAndSet(count);
+    this.unique += found;
+    this.total += found;
+    this.duplicates += count - found;
+    if (found === 0) return;
+    if (this.outLen + found * LINE_BYTES > LOG_BUFFER_BYTES) this.drain();
+    const out = this.out;
+    const fresh = this.fresh;
+    let o = this.outLen;
+    for (let f = 0; f < found; f++) {
+      const from = base + fresh[f] * LINE_BYTES;
+      for (let b = 0; b < LINE_BYTES; b++) out[o + b] = src[from + b];
+      o += LINE_BYTES;
+    }
+    this.outLen = o;
+  }
+
+  /** Test-and-sets values[0..count), listing the new ones in `fresh`; returns how many. */
+  private testAndSet(count: number): number {
     const values = this.values;
     const fresh = this.fresh;
     const bits = this.bits;
@@ -141,19 +167,40 @@ export class Engine {
       fresh[found] = k;
       found += ((old >>> shift) & 1) ^ 1;
     }
-    this.unique += found;
-    this.total += found;
-    this.duplicates += count - found;
-    if (found === 0) return;
-    if (this.outLen + found * LINE_BYTES > LOG_BUFFER_BYTES) this.drain();
-    const out = this.out;
-    let o = this.outLen;
-    for (let f = 0; f < found; f++) {
-      const from = base + fresh[f] * LINE_BYTES;
-      for (let b = 0; b < LINE_BYTES; b++) out[o + b] = src[from + b];
-      o += LINE_BYTES;
+    return found;
+  }
+
+  /**
+   * The same on a bitmap other threads write too. An atomic OR is a full barrier on x86, so
+   * a loop of them would take the cache misses one at a time. Instead each block is first
+   * read plainly (misses overlap, and a set bit is final: those are duplicates), then only
+   * the numbers that looked new get the atomic OR, on cache lines that are now warm; its
+   * old value decides, so two threads can never both count a number as new.
+   */
+  private testAndSetShared(count: number): number {
+    const values = this.values;
+    const fresh = this.fresh;
+    const candidates = this.candidates;
+    const bits = this.bits;
+    let found = 0;
+    for (let start = 0; start < count; start += ATOMIC_BLOCK) {
+      const end = Math.min(count, start + ATOMIC_BLOCK);
+      let open = 0;
+      for (let k = start; k < end; k++) {
+        const v = values[k];
+        candidates[open] = k;
+        open += ((bits[v >>> 3] >>> (v & 7)) & 1) ^ 1;
+      }
+      for (let c = 0; c < open; c++) {
+        const k = candidates[c];
+        const v = values[k];
+        const shift = v & 7;
+        const old = Atomics.or(bits, v >>> 3, 1 << shift);
+        fresh[found] = k;
+        found += ((old >>> shift) & 1) ^ 1;
+      }
     }
-    this.outLen = o;
+    return found;
   }
 }
 

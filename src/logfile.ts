@@ -1,9 +1,9 @@
-// The numbers log on disk: a file descriptor we open (and so truncate) ourselves, written
-// through a Bun FileSink. Bun.file(path).writer() would not empty an existing file
-// (oven-sh/bun#25968), so the fd is opened with node:fs and handed to Bun.file.
+// The numbers log on disk: file descriptors we open (and truncate) ourselves, written
+// through Bun FileSinks. Bun.file(path).writer() would not empty an existing file
+// (oven-sh/bun#25968), so the fds are opened with node:fs and handed to Bun.file.
 // A failed write (ENOSPC, EIO, ...) is never ignored: it goes to `onError`.
 
-import { closeSync, fsyncSync, openSync, truncateSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync } from "node:fs";
 
 export interface LogFile {
   /** Appends bytes; chunks of 4 KiB and more reach the OS before this returns. */
@@ -15,25 +15,35 @@ export interface LogFile {
 }
 
 export class LogOpenError extends Error {}
-export class LogWriteError extends Error {}
 
-export interface LogOptions {
-  /** Keep the first `keepBytes` bytes and append after them, instead of emptying the file. */
-  keepBytes?: number;
-  /** Called once with the first write error; later writes are dropped. */
-  onError: (err: LogWriteError) => void;
+/**
+ * Creates the log at `path`, or cuts it to its first `keepBytes` bytes (0: empties it).
+ * Called once, after the port is bound and before any thread appends.
+ */
+export function prepareLog(path: string, keepBytes = 0): void {
+  try {
+    const fd = openSync(path, "a");
+    try {
+      // A device or pipe (/dev/full, /dev/stdout) has no length to cut.
+      if (fstatSync(fd).isFile()) ftruncateSync(fd, keepBytes);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
+  }
 }
 
-/** Creates or empties the log at `path` (or, with keepBytes, cuts it to that length). */
-export function openLog(path: string, options: LogOptions): LogFile {
+/**
+ * Opens the prepared log for appending. O_APPEND lets several threads each append whole
+ * buffers of whole lines without a shared offset; every buffer handed to write() ends at a
+ * line boundary, so lines never interleave. `onError` gets the first write failure; later
+ * writes are dropped.
+ */
+export function appendLog(path: string, onError: (message: string) => void): LogFile {
   let fd: number;
   try {
-    if (options.keepBytes === undefined) {
-      fd = openSync(path, "w");
-    } else {
-      fd = openSync(path, "a");
-      truncateSync(path, options.keepBytes);
-    }
+    fd = openSync(path, "a");
   } catch (err) {
     throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
   }
@@ -43,7 +53,7 @@ export function openLog(path: string, options: LogOptions): LogFile {
   const fail = (err: unknown) => {
     if (failed) return;
     failed = true;
-    options.onError(new LogWriteError(`cannot write log file '${path}': ${describe(err)}`));
+    onError(`cannot write log file '${path}': ${describe(err)}`);
   };
   // A FileSink reports a failed write of 4 KiB or more as a rejected promise and a failed
   // flush as a throw; both end up in fail(). Writes that did not finish at once (the log is

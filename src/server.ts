@@ -1,145 +1,141 @@
-// The socket glue around the engine: admission of at most maxClients connections, the
-// report, flush and idle timers, and the one shutdown path used by terminate, signals and
-// log write failures.
+// The coordinator: claims the port, then prepares the log (emptied, or loaded and cut with
+// --resume), starts the acceptors (one in this thread, one per extra --workers thread),
+// prints the reports, and owns the one shutdown path used by terminate, signals and log
+// write failures.
 
-import type { Socket, TCPSocketListener } from "bun";
 import { createBitmap } from "./bitmap.ts";
+import { startAcceptor, type Counts } from "./acceptor.ts";
 import type { ServerConfig } from "./config.ts";
-import { CLOSE, Engine, KEEP, newLineCarry, type LineCarry } from "./engine.ts";
-import { openLog, type LogFile } from "./logfile.ts";
+import { Gate } from "./gate.ts";
+import { prepareLog } from "./logfile.ts";
 import { printError, printReport } from "./output.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
-
-/** Per-connection state, kept on socket.data. */
-interface Client extends LineCarry {
-  admitted: boolean;
-  /** performance.now() of the last data, for --idle-timeout. */
-  lastSeen: number;
-}
+import { startWorker } from "./threads.ts";
 
 export interface RunningServer {
   port: number;
+  /** Serving threads, this one included. */
+  threads: number;
   /** Resolves with the exit code once the server has shut down and the log is closed. */
   done: Promise<number>;
-  shutdown(code?: number): Promise<void>;
 }
 
 export class StartError extends Error {}
 
-export function startServer(config: ServerConfig): RunningServer {
-  const clients = new Set<Socket<Client>>();
-  let engine: Engine;
+/** --workers auto: a thread per core, but no more than there can be busy clients. */
+export function resolveWorkers(workers: number | "auto", maxClients: number): number {
+  return workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, maxClients)) : workers;
+}
+
+interface Stoppable {
+  report(): Counts | Promise<Counts>;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const threads = resolveWorkers(config.workers, config.maxClients);
+  const shared = threads > 1;
+  const gate = shared ? Gate.shared(config.maxClients) : new Gate(config.maxClients);
+  const bits = createBitmap(shared);
+  const acceptors: Stoppable[] = [];
+  let total = 0;
   let stopping = false;
   /** The first log write failure; it turns any shutdown into exit code 1. */
   let writeError: string | undefined;
 
-  const handlers = {
-    open(socket: Socket<Client>) {
-      const admitted = !stopping && clients.size < config.maxClients;
-      socket.data = { ...newLineCarry(), admitted, lastSeen: performance.now() };
-      if (!admitted) return void socket.end();
-      clients.add(socket);
-    },
-    data(socket: Socket<Client>, chunk: Uint8Array) {
-      const client = socket.data;
-      if (!client.admitted) return;
-      client.lastSeen = performance.now();
-      const verdict = engine.feed(client, chunk);
-      if (verdict === KEEP) return;
-      if (verdict === CLOSE) return drop(socket);
-      void shutdown(0);
-    },
-    close(socket: Socket<Client>) {
-      socket.data.admitted = false;
-      clients.delete(socket);
-    },
-    // The close handler follows any socket error; the error itself needs no action.
-    error() {},
+  const onTerminate = () => void shutdown(0);
+  const onWriteError = (message: string) => {
+    writeError ??= message;
+    // Deferred: the failing write may be deep inside an engine's feed().
+    queueMicrotask(() => void shutdown(1));
   };
 
-  function drop(socket: Socket<Client>) {
-    socket.data.admitted = false;
-    clients.delete(socket);
-    socket.end();
+  // With several threads the listeners share the port through SO_REUSEPORT, which would
+  // also let a second instance join the group. A plain bind first proves the port is free
+  // (and picks it, for --port 0); it is released just before the group binds it.
+  let port = config.port;
+  if (shared) {
+    const probe = listen(config.host, port, () => Bun.listen({ hostname: config.host, port, socket: { data() {} } }));
+    port = probe.port;
+    probe.stop(true);
   }
-
-  let listener: TCPSocketListener<Client>;
-  try {
-    listener = Bun.listen<Client>({ hostname: config.host, port: config.port, socket: handlers });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === "EADDRINUSE" ? "the port is in use" : e.message;
-    throw new StartError(`cannot listen on ${config.host}:${config.port}: ${why}`);
-  }
-
-  // The log is read or emptied only now that the port is ours, so a second instance
-  // started by mistake cannot clobber the running one's log.
-  const bits = createBitmap();
-  let log: LogFile;
-  let loaded = 0;
-  try {
-    let keepBytes: number | undefined;
-    if (config.resume) {
-      const found = loadLog(config.log, bits);
-      loaded = found.count;
-      keepBytes = found.validBytes;
-    }
-    log = openLog(config.log, {
-      keepBytes,
-      onError(err) {
-        writeError = err.message;
-        // Deferred: the failing write may be deep inside engine.feed().
-        queueMicrotask(() => void shutdown(1));
+  const common = {
+    host: config.host,
+    reusePort: shared,
+    bits,
+    atomic: shared,
+    log: config.log,
+    flushInterval: config.flushInterval,
+    idleTimeout: config.idleTimeout,
+  };
+  const main = listen(config.host, port, () =>
+    startAcceptor({
+      ...common,
+      port,
+      gate,
+      onTerminate,
+      onWriteError,
+      // The log is read or emptied only now that the port is ours, so a second instance
+      // started by mistake cannot clobber the running one's log.
+      prepareLog() {
+        let keepBytes = 0;
+        if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
+        prepareLog(config.log, keepBytes);
       },
-    });
+    })
+  );
+  acceptors.push(main);
+  port = main.port;
+  try {
+    const setup = { ...common, port, maxClients: config.maxClients, gateCells: gate.cells };
+    for (let i = 1; i < threads; i++) acceptors.push(await startWorker(setup, { onTerminate, onWriteError }));
   } catch (err) {
-    listener.stop(true);
+    await Promise.all(acceptors.map((a) => a.stop()));
     throw err;
   }
-  engine = new Engine({ bitmap: bits, write: (bytes) => log.write(bytes) });
-  engine.total = loaded;
 
-  const flush = () => {
-    engine.drain();
-    log.flush();
-  };
-  const timers = [
-    setInterval(() => {
-      flush();
-      // After a failed write the report would claim a total that is not on disk.
-      if (!writeError) printReport(formatReport(engine.takeCounts()));
-    }, config.reportInterval * 1000),
-    setInterval(flush, config.flushInterval * 1000),
-  ];
-  if (config.idleTimeout > 0) {
-    // Bun's socket.timeout() only fires on a ~4 s tick (oven-sh/bun#35935), so idle clients
-    // are swept here instead: each is closed between 1 and 1.25 timeouts after its last data.
-    const limit = config.idleTimeout * 1000;
-    timers.push(setInterval(() => {
-      const now = performance.now();
-      for (const socket of clients) if (now - socket.data.lastSeen >= limit) drop(socket);
-    }, limit / 4));
-  }
+  let reporting = false;
+  const reportTimer = setInterval(async () => {
+    if (reporting) return;
+    reporting = true;
+    const counts = await Promise.all(acceptors.map((a) => a.report()));
+    reporting = false;
+    // After a failed write the report would claim a total that is not on disk.
+    if (stopping || writeError) return;
+    const unique = counts.reduce((sum, c) => sum + c.unique, 0);
+    const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
+    total += unique;
+    printReport(formatReport({ unique, duplicates, total }));
+  }, config.reportInterval * 1000);
 
   let resolveDone: (code: number) => void;
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
 
-  async function shutdown(code = 0) {
+  async function shutdown(code: number) {
     if (stopping) return;
     stopping = true;
-    for (const timer of timers) clearInterval(timer);
-    listener.stop(true);
-    for (const socket of clients) drop(socket);
-    engine.drain();
-    await log.close();
+    gate.stop();
+    clearInterval(reportTimer);
+    await Promise.all(acceptors.map((a) => a.stop()));
     if (writeError) printError(writeError);
     resolveDone(writeError ? 1 : code);
   }
 
-  const onSignal = () => void shutdown(0);
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onTerminate);
+  process.on("SIGTERM", onTerminate);
 
-  return { port: listener.port, done, shutdown };
+  return { port, threads, done };
+}
+
+/** Runs a bind, turning a socket failure into a one-line StartError. */
+function listen<T>(host: string, port: number, bind: () => T): T {
+  try {
+    return bind();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (!e.code || !e.syscall) throw err;
+    const why = e.code === "EADDRINUSE" ? "the port is in use" : e.message;
+    throw new StartError(`cannot listen on ${host}:${port}: ${why}`);
+  }
 }

@@ -1,0 +1,136 @@
+// One serving thread's share of the server: its listening socket, the connections it
+// accepted, an engine and a log writer of its own, and its flush and idle timers. The
+// coordinator (server.ts) runs one in the main thread and, with --workers, one per worker.
+
+import type { Socket, TCPSocketListener } from "bun";
+import { CLOSE, Engine, KEEP, newLineCarry, type LineCarry } from "./engine.ts";
+import type { Gate } from "./gate.ts";
+import { appendLog, type LogFile } from "./logfile.ts";
+
+export interface AcceptorOptions {
+  host: string;
+  port: number;
+  /** Join a group of listeners on the same port (SO_REUSEPORT): the kernel spreads connections. */
+  reusePort: boolean;
+  gate: Gate;
+  bits: Uint8Array;
+  /** The bitmap is shared with other threads. */
+  atomic: boolean;
+  /** The log; each acceptor appends to it. */
+  log: string;
+  /** Runs once the port is bound and before the log is opened: creates or cuts the log. */
+  prepareLog?: () => void;
+  flushInterval: number;
+  idleTimeout: number;
+  /** A client sent `terminate`. */
+  onTerminate: () => void;
+  /** A log write failed (called once). */
+  onWriteError: (message: string) => void;
+}
+
+export interface Counts {
+  unique: number;
+  duplicates: number;
+}
+
+export interface Acceptor {
+  port: number;
+  /** Writes out every new number so far, then returns the counts since the last call. */
+  report(): Counts;
+  /** Closes the listener and every client, then flushes, fsyncs and closes the log. */
+  stop(): Promise<void>;
+}
+
+/** Per-connection state, kept on socket.data. */
+interface Client extends LineCarry {
+  admitted: boolean;
+  /** performance.now() of the last data, for --idle-timeout. */
+  lastSeen: number;
+}
+
+export function startAcceptor(o: AcceptorOptions): Acceptor {
+  const clients = new Set<Socket<Client>>();
+  let engine: Engine;
+
+  const handlers = {
+    open(socket: Socket<Client>) {
+      const admitted = o.gate.admit();
+      socket.data = { ...newLineCarry(), admitted, lastSeen: performance.now() };
+      if (!admitted) return void socket.end();
+      clients.add(socket);
+    },
+    data(socket: Socket<Client>, chunk: Uint8Array) {
+      const client = socket.data;
+      if (!client.admitted || o.gate.stopped) return;
+      client.lastSeen = performance.now();
+      const verdict = engine.feed(client, chunk);
+      if (verdict === KEEP) return;
+      if (verdict === CLOSE) return drop(socket);
+      o.onTerminate();
+    },
+    close(socket: Socket<Client>) {
+      if (socket.data.admitted) release(socket);
+    },
+    // The close handler follows any socket error; the error itself needs no action.
+    error() {},
+  };
+
+  function release(socket: Socket<Client>) {
+    socket.data.admitted = false;
+    clients.delete(socket);
+    o.gate.release();
+  }
+
+  function drop(socket: Socket<Client>) {
+    release(socket);
+    socket.end();
+  }
+
+  // Bun.listen throws (EADDRINUSE, ...) before anything else is set up.
+  const listener: TCPSocketListener<Client> = Bun.listen<Client>({
+    hostname: o.host,
+    port: o.port,
+    reusePort: o.reusePort,
+    socket: handlers,
+  });
+  let log: LogFile;
+  try {
+    o.prepareLog?.();
+    log = appendLog(o.log, o.onWriteError);
+  } catch (err) {
+    listener.stop(true);
+    throw err;
+  }
+  engine = new Engine({ bitmap: o.bits, atomic: o.atomic, write: (bytes) => log.write(bytes) });
+
+  const flush = () => {
+    engine.drain();
+    log.flush();
+  };
+  const timers = [setInterval(flush, o.flushInterval * 1000)];
+  if (o.idleTimeout > 0) {
+    // Bun's socket.timeout() only fires on a ~4 s tick (oven-sh/bun#35935), so idle clients
+    // are swept here instead: each is closed between 1 and 1.25 timeouts after its last data.
+    const limit = o.idleTimeout * 1000;
+    timers.push(setInterval(() => {
+      const now = performance.now();
+      for (const socket of clients) if (now - socket.data.lastSeen >= limit) drop(socket);
+    }, limit / 4));
+  }
+
+  return {
+    port: listener.port,
+    report() {
+      flush();
+      const { unique, duplicates } = engine.takeCounts();
+      return { unique, duplicates };
+    },
+    async stop() {
+      for (const timer of timers) clearInterval(timer);
+      listener.stop(true);
+      for (const socket of clients) drop(socket);
+      engine.drain();
+      await log.close();
+    },
+  };
+}
