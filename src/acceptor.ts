@@ -37,6 +37,8 @@ export interface Acceptor {
   port: number;
   /** Writes out every new number so far, then returns the counts since the last call. */
   report(): Counts;
+  /** Stops accepting connections. */
+  unlisten(): void;
   /** Closes the listener and every client, then flushes, fsyncs and closes the log. */
   stop(): Promise<void>;
 }
@@ -125,6 +127,7 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
       const { unique, duplicates } = engine.takeCounts();
       return { unique, duplicates };
     },
+    unlisten: () => listener.stop(),
     async stop() {
       for (const timer of timers) clearInterval(timer);
       listener.stop(true);

@@ -30,6 +30,7 @@ export function resolveWorkers(workers: number | "auto", maxClients: number): nu
 
 interface Stoppable {
   report(): Counts | Promise<Counts>;
+  unlisten(): void | Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,6 +118,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     stopping = true;
     gate.stop();
     clearInterval(reportTimer);
+    // Every listener is closed before any client is, so a client that sees its connection
+    // closed by the shutdown also finds the port closed.
+    await Promise.all(acceptors.map((a) => a.unlisten()));
     await Promise.all(acceptors.map((a) => a.stop()));
     if (writeError) printError(writeError);
     resolveDone(writeError ? 1 : code);

@@ -10,40 +10,37 @@ export type WorkerSetup = Omit<AcceptorOptions, "gate" | "onTerminate" | "onWrit
   gateCells: Int32Array;
 };
 
-export type ToWorker = { type: "report" } | { type: "stop" };
+/** Requests, each answered by one reply, in the order they were sent. */
+export type ToWorker = { type: "report" } | { type: "unlisten" } | { type: "stop" };
 export type FromWorker =
   | { type: "started"; port: number }
   | { type: "failed"; message: string }
-  | { type: "counts"; counts: Counts }
-  | { type: "stopped" }
+  | { type: "reply"; counts?: Counts }
   | { type: "terminate" }
   | { type: "write-error"; message: string };
 
 export interface RemoteAcceptor {
   report(): Promise<Counts>;
+  unlisten(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/**
- * Starts an acceptor in a new Worker; resolves once it listens. Replies come back in the
- * order requests were sent, so one queue of waiting resolvers per kind is enough.
- */
+/** Starts an acceptor in a new Worker; resolves once it listens. */
 export function startWorker(
   setup: WorkerSetup,
   events: { onTerminate: () => void; onWriteError: (message: string) => void },
 ): Promise<RemoteAcceptor> {
   const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
-  const countWaiters: ((counts: Counts) => void)[] = [];
-  let stopped: () => void;
-  const stoppedPromise = new Promise<void>((resolve) => (stopped = resolve));
+  const waiting: ((reply: Counts | undefined) => void)[] = [];
+  const request = (type: ToWorker["type"]) => {
+    worker.postMessage({ type } satisfies ToWorker);
+    return new Promise<Counts | undefined>((resolve) => waiting.push(resolve));
+  };
   const remote: RemoteAcceptor = {
-    report() {
-      worker.postMessage({ type: "report" } satisfies ToWorker);
-      return new Promise((resolve) => countWaiters.push(resolve));
-    },
+    report: async () => (await request("report"))!,
+    unlisten: async () => void (await request("unlisten")),
     async stop() {
-      worker.postMessage({ type: "stop" } satisfies ToWorker);
-      await stoppedPromise;
+      await request("stop");
       worker.terminate();
     },
   };
@@ -53,8 +50,7 @@ export function startWorker(
       const m = event.data;
       if (m.type === "started") resolve(remote);
       else if (m.type === "failed") reject(new Error(m.message));
-      else if (m.type === "counts") countWaiters.shift()?.(m.counts);
-      else if (m.type === "stopped") stopped();
+      else if (m.type === "reply") waiting.shift()?.(m.counts);
       else if (m.type === "terminate") events.onTerminate();
       else events.onWriteError(m.message);
     };

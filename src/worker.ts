@@ -24,9 +24,12 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
       send({ type: "failed", message: (err as Error).message });
     }
   } else if (m.type === "report") {
-    send({ type: "counts", counts: acceptor!.report() });
+    send({ type: "reply", counts: acceptor!.report() });
+  } else if (m.type === "unlisten") {
+    acceptor!.unlisten();
+    send({ type: "reply" });
   } else {
     await acceptor!.stop();
-    send({ type: "stopped" });
+    send({ type: "reply" });
   }
 };
