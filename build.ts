@@ -22,7 +22,8 @@ const started = performance.now();
 let result;
 try {
   result = await Bun.build({
-    entrypoints: [resolve(import.meta.dir, "src/main.ts")],
+    // The worker thread of --workers is its own entry point inside the executable.
+    entrypoints: [resolve(import.meta.dir, "src/main.ts"), resolve(import.meta.dir, "src/worker.ts")],
     compile: {
       outfile: OUTFILE,
       // Bun rejects `target: undefined`, so the key is left out for the host.
