@@ -6,7 +6,7 @@
 // driver against a discard-only sink gives the loopback ceiling. Progress goes to stderr,
 // the table to stdout. Any failure, above all a wrong log, exits non-zero.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
@@ -23,6 +23,19 @@ const LINE_BYTES = 10;
 
 const binary = existsSync(BINARY);
 const serverCommand = binary ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
+
+/** Whether some server source changed after the binary was built, so it may not be what src/ says. */
+function binaryIsStale(): boolean {
+  const built = statSync(BINARY).mtimeMs;
+  for (const file of new Bun.Glob("src/**/*.ts").scanSync(ROOT)) {
+    if (!file.startsWith("src/bench/") && statSync(join(ROOT, file)).mtimeMs > built) return true;
+  }
+  return false;
+}
+const stale = binary && binaryIsStale();
+const serverForm = !binary
+  ? "source (bun src/main.ts)"
+  : `binary dist/numbers-server${stale ? " (STALE: older than src/, run `bun run build`)" : ""}`;
 
 function progress(text: string) {
   process.stderr.write(text + "\n");
@@ -137,8 +150,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
 
 function machine(config: BenchConfig): string {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
-  const form = binary ? "binary dist/numbers-server" : "source (bun src/main.ts)";
-  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${form}; ` +
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${serverForm}; ` +
     `${config.count} numbers per run over 5 connections, median of ${config.runs} run(s)`;
 }
 
@@ -156,6 +168,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = parsed.config;
+  if (stale) progress(`bench: warning: measuring dist/numbers-server, which is older than src/; run \`bun run build\` first`);
   const rows: Row[] = [];
   try {
     for (const workload of config.workloads) rows.push(...(await benchWorkload(config, workload)));
