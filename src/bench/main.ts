@@ -10,16 +10,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
+import { LINE_BYTES } from "../engine.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
 import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
-import { markdownTable, median, textTable, type Row } from "./table.ts";
+import { markdownTable, textTable, type Row } from "./table.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
-import type { WorkloadName } from "./workloads.ts";
+import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BINARY = join(ROOT, "dist/numbers-server");
 const SINK = join(import.meta.dir, "sink.ts");
-const LINE_BYTES = 10;
 
 const binary = existsSync(BINARY);
 const serverCommand = binary ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
@@ -151,7 +151,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
 function machine(config: BenchConfig): string {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
   return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${serverForm}; ` +
-    `${config.count} numbers per run over 5 connections, median of ${config.runs} run(s)`;
+    `${config.count} numbers per run over ${CONNECTIONS} connections, median of ${config.runs} run(s)`;
 }
 
 async function main(): Promise<number> {
@@ -173,8 +173,9 @@ async function main(): Promise<number> {
   try {
     for (const workload of config.workloads) rows.push(...(await benchWorkload(config, workload)));
   } catch (err) {
-    if (!(err instanceof BenchError)) throw err;
-    process.stderr.write(`bench: FAILED: ${err.message}\n`);
+    // A BenchError says all there is to say; anything else is unexpected, so show where.
+    const e = err as Error;
+    process.stderr.write(`bench: FAILED: ${err instanceof BenchError ? e.message : (e.stack ?? String(err))}\n`);
     return 1;
   } finally {
     killAll();
