@@ -1,7 +1,18 @@
 // The commands of the one executable, each a parser and a runner, and their --help text.
 
-import { describeOptions, parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "./config.ts";
+import { runClient } from "./client.ts";
+import {
+  CLIENT_OPTIONS,
+  describeOptions,
+  parseClientConfig,
+  parseServerConfig,
+  parseTerminateConfig,
+  SERVER_OPTIONS,
+  TERMINATE_OPTIONS,
+  type ServerConfig,
+} from "./config.ts";
 import { startServer } from "./server.ts";
+import { terminate } from "./terminate.ts";
 import { writeSync } from "node:fs";
 
 async function serve(config: ServerConfig): Promise<number> {
@@ -17,6 +28,18 @@ export const COMMANDS = {
     parse: parseServerConfig,
     run: serve,
   },
+  client: {
+    summary: "send valid numbers to a server as fast as it takes them",
+    options: CLIENT_OPTIONS,
+    parse: parseClientConfig,
+    run: runClient,
+  },
+  terminate: {
+    summary: "shut a server down (sends terminate) and wait until it has",
+    options: TERMINATE_OPTIONS,
+    parse: parseTerminateConfig,
+    run: terminate,
+  },
 };
 
 export function usage(name: keyof typeof COMMANDS): string {
@@ -24,6 +47,6 @@ export function usage(name: keyof typeof COMMANDS): string {
   const list = Object.entries(COMMANDS)
     .map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`)
     .join("\n");
-  return `Usage: numbers-server [${name}] [options]\n\n${command.summary}\n\nOptions (flag, environment variable, default):\n` +
+  return `Usage: numbers-server ${name === "serve" ? "[serve]" : name} [options]\n\n${command.summary}\n\nOptions (flag, environment variable, default):\n` +
     `${describeOptions(command.options)}\n  --help, -h  show this help\n\nCommands:\n${list}\n  --version   print the version\n`;
 }
