@@ -13,11 +13,11 @@ import {
 } from "./config.ts";
 import { startServer } from "./server.ts";
 import { terminate } from "./terminate.ts";
-import { writeSync } from "node:fs";
+import { printNotice } from "./output.ts";
 
 async function serve(config: ServerConfig): Promise<number> {
   const server = await startServer(config);
-  writeSync(2, `listening on ${config.host}:${server.port}\n`);
+  printNotice(`listening on ${config.host}:${server.port}`);
   return server.done;
 }
 
