@@ -1,0 +1,72 @@
+// Nothing lost: the flush timer puts new numbers on disk while the server runs (so even
+// kill -9 keeps them), and a log that cannot be written is never ignored: the server
+// says so on stderr, closes its clients and exits 1. Clean shutdowns are in server.test.ts.
+
+import { expect, test } from "bun:test";
+import { encodeLines, numbers } from "../src/payload.ts";
+import { logNumbers, waitForSize } from "./support/logs.ts";
+import { connect } from "./support/peer.ts";
+import { outcome, serverPool } from "./support/servers.ts";
+
+const servers = serverPool();
+
+/** 500 distinct numbers: 5 KB, far below the 1 MiB log buffer, so only a flush writes them. */
+const values = numbers({ kind: "random" }, 500, 0, 11);
+const payload = encodeLines(values);
+
+test("--flush-interval 0.2 puts new numbers on disk within the interval, so kill -9 loses none", async () => {
+  const server = await servers.start(["--flush-interval", "0.2"]);
+  const peer = await connect(server.port);
+  peer.write(payload);
+  // Well within the default 1 s interval, so the flag (not the default) must have done it.
+  await waitForSize(server.log, payload.length, 800);
+  server.proc.kill(9);
+  expect(await server.exited).not.toBe(0);
+  expect(logNumbers(server.log)).toEqual(values);
+});
+
+test("without a flush tick, numbers already read are still in memory: kill -9 loses them", async () => {
+  // The control for the test above: the timer, not the reading, is what writes.
+  const server = await servers.start(["--flush-interval", "30"]);
+  const peer = await connect(server.port);
+  peer.write(payload);
+  // The server closes the connection at the bad line, so by then it has read every number.
+  peer.write("oops\n");
+  await peer.closed;
+  server.proc.kill(9);
+  await server.exited;
+  expect(logNumbers(server.log).length).toBeLessThan(values.length);
+});
+
+/** The one error line a server with an unwritable log prints after its readiness line. */
+function expectNoSpaceError(stderr: string[]) {
+  expect(stderr).toHaveLength(2);
+  expect(stderr[0]).toStartWith("listening on ");
+  expect(stderr[1]).toBe("numbers-server: cannot write log file '/dev/full': no space left on device");
+}
+
+// 3 numbers stay in FileSink's own buffer until a flush; 1,000 (10 KB) are written at once.
+test.each([3, 1000])("--log /dev/full: terminate after %d numbers exits 1 with one error line", async (count) => {
+  const server = await servers.start(["--log", "/dev/full"]);
+  const bystander = await connect(server.port);
+  const peer = await connect(server.port);
+  peer.write(encodeLines(values.subarray(0, count)));
+  peer.write("terminate\n");
+  const result = await outcome(server);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toEqual([]);
+  expectNoSpaceError(result.stderr);
+  await Promise.all([peer.closed, bystander.closed]);
+});
+
+test("--log /dev/full with --flush-interval 0.1: the first failed flush closes the clients and exits 1", async () => {
+  const server = await servers.start(["--log", "/dev/full", "--flush-interval", "0.1"]);
+  const peer = await connect(server.port);
+  peer.write(payload);
+  // Nobody asks the server to stop: the failed flush alone must end it.
+  await peer.closed;
+  const result = await outcome(server);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toEqual([]);
+  expectNoSpaceError(result.stderr);
+});

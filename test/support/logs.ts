@@ -1,0 +1,52 @@
+// Reading numbers.log in tests: its numbers in file order (every line checked to be nine
+// digits and LF), and a wait for the file to reach a size while the server still runs.
+
+import { readFileSync, statSync, watch } from "node:fs";
+
+const LINE = /^\d{9}\n/;
+
+/** The numbers of the log at `path`, in file order; throws naming the first bad line. */
+export function logNumbers(path: string): Uint32Array {
+  const text = readFileSync(path, "latin1");
+  const values = new Uint32Array(Math.ceil(text.length / 10));
+  for (let at = 0, i = 0; at < text.length; at += 10, i++) {
+    const line = text.slice(at, at + 10);
+    if (!LINE.test(line)) throw new Error(`${path} line ${i + 1} is ${JSON.stringify(line)}, not nine digits and LF`);
+    values[i] = Number(line.slice(0, 9));
+  }
+  return values;
+}
+
+/** The values sorted ascending, to compare logs whose lines interleave connections. */
+export function sorted(values: ArrayLike<number>): Uint32Array {
+  return Uint32Array.from(values).sort();
+}
+
+const size = (path: string) => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+};
+
+/**
+ * Resolves once the file at `path` holds at least `bytes` bytes, woken by inotify (fs.watch)
+ * rather than by polling; rejects after `withinMs` with the size it reached.
+ */
+export function waitForSize(path: string, bytes: number, withinMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const watcher = watch(path, () => check());
+    const timer = setTimeout(() => finish(new Error(`${path} has ${size(path)} bytes after ${withinMs} ms, waited for ${bytes}`)), withinMs);
+    function finish(err?: Error) {
+      clearTimeout(timer);
+      watcher.close();
+      if (err) reject(err);
+      else resolve();
+    }
+    function check() {
+      if (size(path) >= bytes) finish();
+    }
+    check();
+  });
+}
