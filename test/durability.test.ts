@@ -4,7 +4,7 @@
 
 import { expect, test } from "bun:test";
 import { encodeLines, numbers } from "../src/payload.ts";
-import { logNumbers, waitForSize } from "./support/logs.ts";
+import { logNumbers, sorted, waitForSize } from "./support/logs.ts";
 import { connect } from "./support/peer.ts";
 import { outcome, serverPool } from "./support/servers.ts";
 
@@ -14,15 +14,21 @@ const servers = serverPool();
 const values = numbers({ kind: "random" }, 500, 0, 11);
 const payload = encodeLines(values);
 
-test("--flush-interval 0.2 puts new numbers on disk within the interval, so kill -9 loses none", async () => {
-  const server = await servers.start(["--flush-interval", "0.2"]);
-  const peer = await connect(server.port);
-  peer.write(payload);
+/** Five clients each send their fifth of the numbers: with several threads, to several of them. */
+async function sendFromFive(port: number) {
+  const peers = await Promise.all([0, 1, 2, 3, 4].map(() => connect(port)));
+  peers.forEach((peer, i) => peer.write(encodeLines(values.subarray(i * 100, i * 100 + 100))));
+  return peers;
+}
+
+test.each([1, 3])("--workers %d --flush-interval 0.2: new numbers reach the disk within the interval, so kill -9 loses none", async (workers) => {
+  const server = await servers.start(["--workers", String(workers), "--flush-interval", "0.2"]);
+  await sendFromFive(server.port);
   // Well within the default 1 s interval, so the flag (not the default) must have done it.
   await waitForSize(server.log, payload.length, 800);
   server.proc.kill(9);
   expect(await server.exited).not.toBe(0);
-  expect(logNumbers(server.log)).toEqual(values);
+  expect(sorted(logNumbers(server.log))).toEqual(sorted(values));
 });
 
 test("without a flush tick, numbers already read are still in memory: kill -9 loses them", async () => {
@@ -45,8 +51,8 @@ function expectNoSpaceError(stderr: string[]) {
   expect(stderr[1]).toBe("numbers-server: cannot write log file '/dev/full': no space left on device");
 }
 
-// 3 numbers stay in FileSink's own buffer until a flush; 1,000 (10 KB) are written at once.
-test.each([3, 1000])("--log /dev/full: terminate after %d numbers exits 1 with one error line", async (count) => {
+// 3 numbers stay in FileSink's own buffer until a flush; 500 (5 KB) are written at once.
+test.each([3, 500])("--log /dev/full: terminate after %d numbers exits 1 with one error line", async (count) => {
   const server = await servers.start(["--log", "/dev/full"]);
   const bystander = await connect(server.port);
   const peer = await connect(server.port);
@@ -59,12 +65,11 @@ test.each([3, 1000])("--log /dev/full: terminate after %d numbers exits 1 with o
   await Promise.all([peer.closed, bystander.closed]);
 });
 
-test("--log /dev/full with --flush-interval 0.1: the first failed flush closes the clients and exits 1", async () => {
-  const server = await servers.start(["--log", "/dev/full", "--flush-interval", "0.1"]);
-  const peer = await connect(server.port);
-  peer.write(payload);
+test.each([1, 3])("--workers %d --log /dev/full --flush-interval 0.1: the first failed flush closes every client and exits 1", async (workers) => {
+  const server = await servers.start(["--workers", String(workers), "--log", "/dev/full", "--flush-interval", "0.1"]);
+  const peers = await sendFromFive(server.port);
   // Nobody asks the server to stop: the failed flush alone must end it.
-  await peer.closed;
+  await Promise.all(peers.map((peer) => peer.closed));
   const result = await outcome(server);
   expect(result.code).toBe(1);
   expect(result.stdout).toEqual([]);

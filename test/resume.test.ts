@@ -120,28 +120,40 @@ describe("serve --resume", () => {
     const old = Array.from({ length: 100 }, (_, i) => 1000 * i + 7);
     const kept = lines(old);
     writeFileSync(join(dir, "numbers.log"), kept + "12345");
-    const server = await servers.start(["--resume", "--report-interval", "0.2"], { dir });
+    // Three threads, so the loaded numbers must be seen by the worker threads too.
+    const server = await servers.start(["--resume", "--workers", "3", "--report-interval", "0.2"], { dir });
     // The torn tail is cut before the server takes its first client.
     expect(readFileSync(server.log, "latin1")).toBe(kept);
 
-    // 50 old numbers, 101 new ones (one of them what the torn tail would have said), twice.
+    // Each of 5 clients sends 50 old numbers and 101 new ones (one of them what the torn
+    // tail would have said), the new ones twice.
     const fresh = [...Array.from({ length: 100 }, (_, i) => 1000 * i + 8), 123_450_000];
-    const peer = await connect(server.port);
-    peer.write(lines([...old.slice(0, 50), ...fresh, ...fresh]));
-    peer.end();
-    await peer.closed;
-    expect(await reportsUntil(server.stdout, fresh.length, old.length)).toEqual({
-      unique: fresh.length,
-      duplicates: 50 + fresh.length,
-      total: old.length + fresh.length,
-    });
+    const peers = await Promise.all([1, 2, 3, 4, 5].map(() => connect(server.port)));
+    for (const peer of peers) {
+      peer.write(lines([...old.slice(0, 50), ...fresh, ...fresh]));
+      peer.end();
+    }
+    await Promise.all(peers.map((peer) => peer.closed));
+    const sent = 5 * (50 + 2 * fresh.length);
+    // Reports may split the lines between them; they are read until they account for all.
+    const sums = await reportsUntil(server.stdout, (s) => s.unique + s.duplicates >= sent, old.length);
+    expect(sums).toEqual({ unique: fresh.length, duplicates: sent - fresh.length, total: old.length + fresh.length });
 
     const stopper = await connect(server.port);
     stopper.write("terminate\n");
     expect(await server.exited).toBe(0);
-    const log = readFileSync(server.log, "latin1");
-    expect(log.slice(0, kept.length)).toBe(kept);
-    expect(logNumbers(server.log)).toEqual(Uint32Array.from([...old, ...fresh]));
+    const log = logNumbers(server.log);
+    expect(log.subarray(0, old.length)).toEqual(Uint32Array.from(old));
+    expect(sorted(log.subarray(old.length))).toEqual(sorted(fresh));
+  });
+
+  test("with no log yet, --resume starts from nothing and creates it", async () => {
+    const server = await servers.start(["--resume"]);
+    expect(readFileSync(server.log, "latin1")).toBe("");
+    const peer = await connect(server.port);
+    peer.write(lines([3]) + "terminate\n");
+    expect(await server.exited).toBe(0);
+    expect(logNumbers(server.log)).toEqual(Uint32Array.from([3]));
   });
 
   test("NUMBERS_RESUME=1 does the same as --resume", async () => {

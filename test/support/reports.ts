@@ -13,12 +13,16 @@ export interface ReportSums {
 }
 
 /**
- * Reads report lines until they add up to `unique` new numbers and returns the sums. Each
- * line's total must continue from `loaded`, the numbers the server started with.
+ * Reads report lines until their sums satisfy `enough` and returns the sums. Each line's
+ * total must continue from `loaded`, the numbers the server started with.
  */
-export async function reportsUntil(stdout: { next(): Promise<string | null> }, unique: number, loaded = 0): Promise<ReportSums> {
+export async function reportsUntil(
+  stdout: { next(): Promise<string | null> },
+  enough: (sums: ReportSums) => boolean,
+  loaded = 0,
+): Promise<ReportSums> {
   const sums = { unique: 0, duplicates: 0, total: loaded };
-  while (sums.unique < unique) {
+  while (!enough(sums)) {
     const line = await stdout.next();
     const m = line === null ? null : REPORT.exec(line);
     if (!m) throw new Error(`expected a report line, got ${JSON.stringify(line)}`);
