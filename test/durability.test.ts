@@ -1,8 +1,9 @@
 // Nothing lost: the flush timer puts new numbers on disk while the server runs (so even
-// kill -9 keeps them), and a log that cannot be written is never ignored: the server
-// says so on stderr, closes its clients and exits 1. Clean shutdowns are in server.test.ts.
+// kill -9 keeps them), a clean shutdown writes what the timer has not yet, and a log that
+// cannot be written is never ignored: the server says so on stderr, closes its clients
+// and exits 1.
 
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { encodeLines, numbers } from "../src/payload.ts";
 import { logNumbers, sorted, waitForSize } from "./support/logs.ts";
 import { connect } from "./support/peer.ts";
@@ -42,6 +43,21 @@ test("without a flush tick, numbers already read are still in memory: kill -9 lo
   server.proc.kill(9);
   await server.exited;
   expect(logNumbers(server.log).length).toBeLessThan(values.length);
+});
+
+// The flush tick is 30 s away, so only the shutdown itself can have written the numbers.
+describe.each([1, 3])("--workers %d, numbers read but not yet flushed", (workers) => {
+  test.each(["terminate", "SIGINT", "SIGTERM"] as const)("%s writes every one before exit 0", async (how) => {
+    const server = await servers.start(["--workers", String(workers), "--flush-interval", "30"]);
+    const peers = await sendFromFive(server.port);
+    // A client is closed once the server has read all it sent.
+    for (const peer of peers) peer.end();
+    await Promise.all(peers.map((peer) => peer.closed));
+    if (how === "terminate") (await connect(server.port)).write("terminate\n");
+    else server.proc.kill(how);
+    expect(await server.exited).toBe(0);
+    expect(sorted(logNumbers(server.log))).toEqual(sorted(values));
+  });
 });
 
 /** The one error line a server with an unwritable log prints after its readiness line. */
