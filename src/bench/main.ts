@@ -7,10 +7,11 @@
 // the table to stdout. Any failure, above all a wrong log, exits non-zero.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
 import { LINE_BYTES } from "../engine.ts";
+import { terminate } from "../terminate.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
 import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
 import { markdownTable, textTable, type Row } from "./table.ts";
@@ -61,15 +62,6 @@ async function timedSend(driver: Driver, target: Target, what: string): Promise<
   return sent.elapsedMs;
 }
 
-/** Asks the server to shut down over a new connection, as any client may. */
-async function terminate(host: string, port: number) {
-  await Bun.connect({
-    hostname: host,
-    port,
-    socket: { open: (s) => void s.write("terminate\n"), data() {}, error() {} },
-  });
-}
-
 interface ServerRun {
   ms: number;
   rssKiB: number;
@@ -89,7 +81,10 @@ async function serverRun(driver: Driver, expected: NumberSet, workers: number | 
       throw new BenchError(`the server exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
     }
     const rssKiB = peakRssKiB(server.proc.pid);
-    await terminate(server.host, server.port);
+    // Stopped as any client may stop it: a `terminate` line on a new connection.
+    await terminate({ host: server.host, port: server.port }).catch((err: Error) => {
+      throw new BenchError(`terminate failed: ${err.message}\n${server.stderr()}`);
+    });
     const code = await server.proc.exited;
     if (code !== 0) throw new BenchError(`the server exited with code ${code} after terminate:\n${server.stderr()}`);
     const report = verifyLog(join(dir, "numbers.log"), expected);
@@ -148,10 +143,11 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
   }));
 }
 
-function machine(config: BenchConfig): string {
+/** The machine and the setup; the load average shows whether other work shared the cores. */
+function machine(config: BenchConfig, load: number): string {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
   return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${serverForm}; ` +
-    `${config.count} numbers per run over ${CONNECTIONS} connections, median of ${config.runs} run(s)`;
+    `${config.count} numbers per run over ${CONNECTIONS} connections, median of ${config.runs} run(s); load average ${load.toFixed(2)} at start`;
 }
 
 async function main(): Promise<number> {
@@ -169,6 +165,7 @@ async function main(): Promise<number> {
   }
   const config = parsed.config;
   if (stale) progress(`bench: warning: measuring dist/numbers-server, which is older than src/; run \`bun run build\` first`);
+  const load = loadavg()[0];
   const rows: Row[] = [];
   try {
     for (const workload of config.workloads) rows.push(...(await benchWorkload(config, workload)));
@@ -180,7 +177,7 @@ async function main(): Promise<number> {
   } finally {
     killAll();
   }
-  const text = `${machine(config)}\n\n${textTable(rows)}\n\n${markdownTable(rows)}\n`;
+  const text = `${machine(config, load)}\n\n${textTable(rows)}\n\n${markdownTable(rows)}\n`;
   process.stdout.write(text);
   return 0;
 }
