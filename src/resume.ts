@@ -25,7 +25,7 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
     fd = openSync(path, "r");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { count: 0, validBytes: 0 };
-    throw new ResumeError(`cannot read log file '${path}' to resume: ${(err as Error).message}`);
+    throw unreadable(path, err);
   }
   try {
     const buf = new Uint8Array(READ_BYTES);
@@ -57,9 +57,16 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
       }
       offset += len;
     }
+  } catch (err) {
+    // A read error (EISDIR, EIO) is said to be one, not left raw for the caller to misread.
+    throw err instanceof ResumeError ? err : unreadable(path, err);
   } finally {
     closeSync(fd);
   }
+}
+
+function unreadable(path: string, err: unknown): ResumeError {
+  return new ResumeError(`cannot read log file '${path}' to resume: ${(err as Error).message}`);
 }
 
 function damaged(path: string, line: number, what: string): ResumeError {
