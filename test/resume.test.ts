@@ -2,7 +2,7 @@
 // with --resume (or NUMBERS_RESUME=1) continuing an existing log without a duplicate.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBitmap } from "../src/bitmap.ts";
 import { encodeLines, numbers } from "../src/payload.ts";
@@ -87,6 +87,11 @@ describe("loadLog", () => {
     expect(loadError(lines([1, 2]) + "terminate")).toMatch(/line 3 is not nine digits/);
   });
 
+  test("a log that cannot be read is a ResumeError, not a raw system error", () => {
+    expect(() => loadLog(tempDir(), createBitmap())).toThrow(/^cannot read log file '.+' to resume: EISDIR/);
+    expect(() => loadLog(tempDir(), createBitmap())).toThrow(ResumeError);
+  });
+
   describe("a log longer than one 10 MiB read", () => {
     // 1,048,576 lines fill exactly one read; the lines after it come in the second.
     const first = 1 << 20;
@@ -165,6 +170,15 @@ describe("serve --resume", () => {
     peer.write(lines([6, 7]) + "terminate\n");
     expect(await server.exited).toBe(0);
     expect(sorted(logNumbers(server.log))).toEqual(Uint32Array.from([5, 6, 7]));
+  });
+
+  test("a log that is a directory: exits 1 saying it cannot read the log", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "numbers.log"));
+    const result = await outcome(servers.spawn(["serve", "--port", "0", "--resume"], { cwd: dir }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toHaveLength(1);
+    expect(result.stderr[0]).toStartWith("numbers-server: cannot read log file 'numbers.log' to resume: EISDIR");
   });
 
   test.each([
