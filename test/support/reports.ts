@@ -3,7 +3,7 @@
 
 import { expect } from "bun:test";
 
-const REPORT = /^Received (\d+) unique numbers, (\d+) duplicates\. Unique total: (\d+)$/;
+export const REPORT = /^Received (\d+) unique numbers, (\d+) duplicates\. Unique total: (\d+)$/;
 
 export interface ReportSums {
   unique: number;
