@@ -2,7 +2,7 @@
 // accepted, an engine and a log writer of its own, and its flush and idle timers. The
 // coordinator (server.ts) runs one in the main thread and, with --workers, one per worker.
 
-import type { Socket, TCPSocketListener } from "bun";
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { CLOSE, Engine, KEEP, newLineCarry, type LineCarry } from "./engine.ts";
 import type { Gate } from "./gate.ts";
 import { appendLog, type LogFile } from "./logfile.ts";
@@ -50,6 +50,20 @@ interface Client extends LineCarry {
   lastSeen: number;
 }
 
+export class ListenError extends Error {}
+
+/** Bun.listen, with any failure turned into a one-line ListenError. */
+export function listen<T>(host: string, port: number, reusePort: boolean, socket: SocketHandler<T>): TCPSocketListener<T> {
+  try {
+    return Bun.listen<T>({ hostname: host, port, reusePort, socket });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    // Bun says only "Failed to listen at HOST" for a host it cannot resolve or parse.
+    const why = e.code === "EADDRINUSE" ? "the port is in use" : e.code ?? "no such address here";
+    throw new ListenError(`cannot listen on ${host}:${port}: ${why}`);
+  }
+}
+
 export function startAcceptor(o: AcceptorOptions): Acceptor {
   const clients = new Set<Socket<Client>>();
   let engine: Engine;
@@ -88,13 +102,7 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
     socket.end();
   }
 
-  // Bun.listen throws (EADDRINUSE, ...) before anything else is set up.
-  const listener: TCPSocketListener<Client> = Bun.listen<Client>({
-    hostname: o.host,
-    port: o.port,
-    reusePort: o.reusePort,
-    socket: handlers,
-  });
+  const listener = listen<Client>(o.host, o.port, o.reusePort, handlers);
   let log: LogFile;
   try {
     o.prepareLog?.();

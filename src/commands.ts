@@ -17,7 +17,8 @@ import { printNotice } from "./output.ts";
 
 async function serve(config: ServerConfig): Promise<number> {
   const server = await startServer(config);
-  printNotice(`listening on ${config.host}:${server.port}`);
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  printNotice(`listening on ${host}:${server.port}`);
   return server.done;
 }
 

@@ -4,7 +4,7 @@
 // write failures.
 
 import { createBitmap } from "./bitmap.ts";
-import { startAcceptor, type Counts } from "./acceptor.ts";
+import { listen, startAcceptor, type Counts } from "./acceptor.ts";
 import type { ServerConfig } from "./config.ts";
 import { Gate } from "./gate.ts";
 import { prepareLog } from "./logfile.ts";
@@ -20,8 +20,6 @@ export interface RunningServer {
   /** Resolves with the exit code once the server has shut down and the log is closed. */
   done: Promise<number>;
 }
-
-export class StartError extends Error {}
 
 /** --workers auto: a thread per core, but no more than there can be busy clients. */
 export function resolveWorkers(workers: number | "auto", maxClients: number): number {
@@ -57,7 +55,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // (and picks it, for --port 0); it is released just before the group binds it.
   let port = config.port;
   if (shared) {
-    const probe = listen(config.host, port, () => Bun.listen({ hostname: config.host, port, socket: { data() {} } }));
+    const probe = listen(config.host, port, false, { data() {} });
     port = probe.port;
     probe.stop(true);
   }
@@ -70,22 +68,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     flushInterval: config.flushInterval,
     idleTimeout: config.idleTimeout,
   };
-  const main = listen(config.host, port, () =>
-    startAcceptor({
-      ...common,
-      port,
-      gate,
-      onTerminate,
-      onWriteError,
-      // The log is read or emptied only now that the port is ours, so a second instance
-      // started by mistake cannot clobber the running one's log.
-      prepareLog() {
-        let keepBytes = 0;
-        if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
-        prepareLog(config.log, keepBytes);
-      },
-    })
-  );
+  const main = startAcceptor({
+    ...common,
+    port,
+    gate,
+    onTerminate,
+    onWriteError,
+    // The log is read or emptied only now that the port is ours, so a second instance
+    // started by mistake cannot clobber the running one's log.
+    prepareLog() {
+      let keepBytes = 0;
+      if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
+      prepareLog(config.log, keepBytes);
+    },
+  });
   acceptors.push(main);
   port = main.port;
   try {
@@ -130,16 +126,4 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   process.on("SIGTERM", onTerminate);
 
   return { port, threads, done };
-}
-
-/** Runs a bind, turning a socket failure into a one-line StartError. */
-function listen<T>(host: string, port: number, bind: () => T): T {
-  try {
-    return bind();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (!e.code || !e.syscall) throw err;
-    const why = e.code === "EADDRINUSE" ? "the port is in use" : e.message;
-    throw new StartError(`cannot listen on ${host}:${port}: ${why}`);
-  }
 }
