@@ -41,7 +41,10 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
       let at = 0;
       for (; at + LINE_BYTES <= len; at += LINE_BYTES) {
         const v = parseLine(buf, at);
-        if (v < 0) throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
+        if (v < 0) {
+          if (isTornTail(fd, offset + at)) return { count, validBytes: offset + at };
+          throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
+        }
         const i = v >>> 3;
         const mask = 1 << (v & 7);
         if (bits[i] & mask) throw damaged(path, (offset + at) / LINE_BYTES + 1, "repeats an earlier number");
@@ -49,10 +52,7 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
         count++;
       }
       if (len < buf.length) {
-        const tail = buf.subarray(at, len);
-        if (!tail.every((b) => b >= 48 && b <= 57)) {
-          throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
-        }
+        if (!isTornTail(fd, offset + at)) throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
         return { count, validBytes: offset + at };
       }
       offset += len;
@@ -62,6 +62,27 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
     throw err instanceof ResumeError ? err : unreadable(path, err);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Whether the file from `from` on is what a crash leaves of a last write: at most nine
+ * digits with no newline, then nothing or only NUL bytes (blocks the file system had
+ * allocated but not yet written when the power went).
+ */
+function isTornTail(fd: number, from: number): boolean {
+  const buf = new Uint8Array(1 << 16);
+  let digits = 0;
+  let zeros = false;
+  for (let pos = from; ; ) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) return true;
+    for (let k = 0; k < n; k++) {
+      const b = buf[k];
+      if (b === 0) zeros = true;
+      else if (zeros || b < 48 || b > 57 || ++digits > 9) return false;
+    }
+    pos += n;
   }
 }
 

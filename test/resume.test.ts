@@ -87,6 +87,16 @@ describe("loadLog", () => {
     expect(loadError(lines([1, 2]) + "terminate")).toMatch(/line 3 is not nine digits/);
   });
 
+  test("NUL bytes at the end (blocks allocated but not written at a power loss) are a torn tail", () => {
+    const nuls = "\0".repeat(4096);
+    for (const tail of [nuls, "1234" + nuls, "123456789" + "\0"]) {
+      expect(loadLog(logFile(lines([1, 2]) + tail), createBitmap())).toEqual({ count: 2, validBytes: 20 });
+    }
+    // Anything after the NULs, or a tenth digit, is damage, not a torn write.
+    expect(loadError(lines([1, 2]) + nuls + lines([3]))).toMatch(/line 3 is not nine digits/);
+    expect(loadError(lines([1, 2]) + "1234567890" + nuls)).toMatch(/line 3 is not nine digits/);
+  });
+
   test("a log that cannot be read is a ResumeError, not a raw system error", () => {
     expect(() => loadLog(tempDir(), createBitmap())).toThrow(/^cannot read log file '.+' to resume: EISDIR/);
     expect(() => loadLog(tempDir(), createBitmap())).toThrow(ResumeError);
