@@ -115,10 +115,15 @@ test.each(["--help", "-h"])("%s: exit 0, every flag and environment twin on stdo
   expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe(OLD_LOG);
 });
 
-// The second server's threads: a plain bind (1) and the SO_REUSEPORT group (2), which
-// must not join the group of a first server that also runs several threads.
-test.each(["1", "2"])("port in use: a second server (--workers %s) exits 1 naming the port, both logs untouched", async (workers) => {
-  const first = await servers.start(["--report-interval", "0.1"]);
+// A plain bind (--workers 1) and an SO_REUSEPORT group (--workers 2) on either side: a
+// second group must not join the first one's.
+test.each([
+  ["1", "1"],
+  ["1", "2"],
+  ["2", "1"],
+  ["2", "2"],
+])("port in use: --workers %s, then a second server with --workers %s exits 1 naming the port, both logs untouched", async (firstWorkers, workers) => {
+  const first = await servers.start(["--workers", firstWorkers, "--report-interval", "0.1"]);
   const peer = await connect(first.port);
   const counted = reportsUntil(first.stdout, (sums) => sums.unique >= 1);
   peer.write("000000007\n");
