@@ -64,8 +64,17 @@ export function listen<T>(host: string, port: number, reusePort: boolean, socket
   }
 }
 
+/**
+ * Bytes received between forced garbage collections. Each data event brings a fresh buffer
+ * of up to 512 KiB; left to itself the collector let them pile up to ~200 MiB of RSS at
+ * full speed (measured with `bun run bench`). Collecting every 4 MiB keeps the heap near
+ * 10 MiB at no throughput cost we could measure: this heap is small, so a full collection is quick.
+ */
+const GC_BYTES = 4 << 20;
+
 export function startAcceptor(o: AcceptorOptions): Acceptor {
   const clients = new Set<Socket<Client>>();
+  let received = 0;
   let engine: Engine;
 
   const handlers = {
@@ -79,6 +88,11 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
       const client = socket.data;
       if (!client.admitted || o.gate.stopped) return;
       client.lastSeen = performance.now();
+      received += chunk.length;
+      if (received >= GC_BYTES) {
+        received = 0;
+        Bun.gc(true);
+      }
       const verdict = engine.feed(client, chunk);
       if (verdict === KEEP) return;
       if (verdict === CLOSE) return drop(socket);

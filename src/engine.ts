@@ -23,8 +23,8 @@ export type Verdict = typeof KEEP | typeof CLOSE | typeof TERMINATE_SERVER;
 
 /** Lines parsed per pass; a 512 KiB chunk is about 52k lines, so most chunks take one pass. */
 const SCRATCH_LINES = 65536;
-/** Numbers read plainly before their atomic ORs; their cache lines must stay warm between. */
-const ATOMIC_BLOCK = 512;
+/** Numbers read before any is set; their cache lines must stay warm between the passes. */
+const PROBE_BLOCK = 512;
 /** The log buffer holds at least one full pass of new lines. */
 export const LOG_BUFFER_BYTES = 1 << 20;
 
@@ -59,7 +59,7 @@ export class Engine {
   private readonly write: (bytes: Uint8Array) => void;
   private readonly values = new Uint32Array(SCRATCH_LINES);
   private readonly fresh = new Uint32Array(SCRATCH_LINES);
-  private readonly candidates = new Uint32Array(ATOMIC_BLOCK);
+  private readonly candidates = new Uint32Array(PROBE_BLOCK);
   private readonly atomic: boolean;
   private readonly out = new Uint8Array(LOG_BUFFER_BYTES);
   private outLen = 0;
@@ -135,7 +135,7 @@ export class Engine {
    */
   private record(src: Uint8Array, base: number, count: number): void {
     if (count === 0) return;
-    const found = this.atomic ? this.testAndSetShared(count) : this.testAndSet(count);
+    const found = this.testAndSet(count);
     this.unique += found;
     this.total += found;
     this.duplicates += count - found;
@@ -152,52 +152,49 @@ export class Engine {
     this.outLen = o;
   }
 
-  /** Test-and-sets values[0..count), listing the new ones in `fresh`; returns how many. */
-  private testAndSet(count: number): number {
-    const values = this.values;
-    const fresh = this.fresh;
-    const bits = this.bits;
-    let found = 0;
-    for (let k = 0; k < count; k++) {
-      const v = values[k];
-      const at = v >>> 3;
-      const shift = v & 7;
-      const old = bits[at];
-      bits[at] = old | (1 << shift);
-      fresh[found] = k;
-      found += ((old >>> shift) & 1) ^ 1;
-    }
-    return found;
-  }
-
   /**
-   * The same on a bitmap other threads write too. An atomic OR is a full barrier on x86, so
-   * a loop of them would take the cache misses one at a time. Instead each block is first
-   * read plainly (misses overlap, and a set bit is final: those are duplicates), then only
-   * the numbers that looked new get the atomic OR, on cache lines that are now warm; its
-   * old value decides, so two threads can never both count a number as new.
+   * Test-and-sets values[0..count), listing the new ones in `fresh`; returns how many.
+   * Each block is first only read: the cache misses overlap, and a bit already set is a
+   * duplicate for good, so most duplicates never dirty a cache line. Only the numbers that
+   * looked new are then set, on cache lines that are now warm. On a bitmap shared with other
+   * threads the set is an atomic OR, whose old value decides, so two threads can never both
+   * count a number as new; an atomic OR is a full barrier on x86, and a loop of them alone
+   * would take the misses one at a time.
    */
-  private testAndSetShared(count: number): number {
+  private testAndSet(count: number): number {
     const values = this.values;
     const fresh = this.fresh;
     const candidates = this.candidates;
     const bits = this.bits;
     let found = 0;
-    for (let start = 0; start < count; start += ATOMIC_BLOCK) {
-      const end = Math.min(count, start + ATOMIC_BLOCK);
+    for (let start = 0; start < count; start += PROBE_BLOCK) {
+      const end = Math.min(count, start + PROBE_BLOCK);
       let open = 0;
       for (let k = start; k < end; k++) {
         const v = values[k];
         candidates[open] = k;
         open += ((bits[v >>> 3] >>> (v & 7)) & 1) ^ 1;
       }
-      for (let c = 0; c < open; c++) {
-        const k = candidates[c];
-        const v = values[k];
-        const shift = v & 7;
-        const old = Atomics.or(bits, v >>> 3, 1 << shift);
-        fresh[found] = k;
-        found += ((old >>> shift) & 1) ^ 1;
+      if (this.atomic) {
+        for (let c = 0; c < open; c++) {
+          const k = candidates[c];
+          const v = values[k];
+          const shift = v & 7;
+          const old = Atomics.or(bits, v >>> 3, 1 << shift);
+          fresh[found] = k;
+          found += ((old >>> shift) & 1) ^ 1;
+        }
+      } else {
+        for (let c = 0; c < open; c++) {
+          const k = candidates[c];
+          const v = values[k];
+          const at = v >>> 3;
+          const shift = v & 7;
+          const old = bits[at];
+          bits[at] = old | (1 << shift);
+          fresh[found] = k;
+          found += ((old >>> shift) & 1) ^ 1;
+        }
       }
     }
     return found;
