@@ -25,6 +25,8 @@ export type Verdict = typeof KEEP | typeof CLOSE | typeof TERMINATE_SERVER;
 const SCRATCH_LINES = 65536;
 /** Numbers read before any is set; their cache lines must stay warm between the passes. */
 const PROBE_BLOCK = 512;
+/** New lines in a row from which one set() beats a copy loop. */
+const MIN_BULK_LINES = 16;
 /** The log buffer holds at least one full pass of new lines. */
 export const LOG_BUFFER_BYTES = 1 << 20;
 
@@ -144,10 +146,17 @@ export class Engine {
     const out = this.out;
     const fresh = this.fresh;
     let o = this.outLen;
-    for (let f = 0; f < found; f++) {
+    for (let f = 0; f < found; ) {
+      // A run of consecutive new lines is one contiguous copy; short runs are copied by
+      // hand, since a subarray() per run would allocate.
+      let end = f + 1;
+      while (end < found && fresh[end] === fresh[end - 1] + 1) end++;
       const from = base + fresh[f] * LINE_BYTES;
-      for (let b = 0; b < LINE_BYTES; b++) out[o + b] = src[from + b];
-      o += LINE_BYTES;
+      const bytes = (end - f) * LINE_BYTES;
+      if (end - f >= MIN_BULK_LINES) out.set(src.subarray(from, from + bytes), o);
+      else for (let b = 0; b < bytes; b++) out[o + b] = src[from + b];
+      o += bytes;
+      f = end;
     }
     this.outLen = o;
   }
