@@ -1,61 +1,54 @@
-// One serving thread's share of the server: its listening socket, the connections it
-// accepted, an engine and a log writer of its own, and its flush and idle timers. The
-// coordinator (server.ts) runs one in the main thread and, with --workers, one per worker.
+// The listening socket and the connections, all in the main thread: admission of at most
+// maxClients, the idle sweep, and the dispatch of each connection's bytes to the shard it
+// was given when it connected (the main thread's own, or a worker's).
 
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
-import { CLOSE, Engine, KEEP, newLineCarry, type LineCarry } from "./engine.ts";
-import type { Gate } from "./gate.ts";
-import { appendLog, type LogFile } from "./logfile.ts";
+import { CLOSE, KEEP, type Verdict } from "./engine.ts";
+
+/** Where a connection's bytes go: a Shard in this thread, or a RemoteShard. */
+export interface ShardLink {
+  /** Returns the verdict now, or nothing when it comes later through `verdict()`. */
+  feed(id: number, chunk: Uint8Array): Verdict | void;
+  forget(id: number): void;
+  /** Bytes are piling up in the shard: stop reading its connections until `resume()`. */
+  readonly congested?: boolean;
+}
 
 export interface AcceptorOptions {
   host: string;
   port: number;
-  /** Join a group of listeners on the same port (SO_REUSEPORT): the kernel spreads connections. */
-  reusePort: boolean;
-  gate: Gate;
-  bits: Uint8Array;
-  /** The bitmap is shared with other threads. */
-  atomic: boolean;
-  /** The log; each acceptor appends to it. */
-  log: string;
-  /** Runs once the port is bound and before the log is opened: creates or cuts the log. */
-  prepareLog?: () => void;
-  flushInterval: number;
+  maxClients: number;
   idleTimeout: number;
+  shards: ShardLink[];
   /** A client sent `terminate`. */
   onTerminate: () => void;
-  /** A log write failed (called once). */
-  onWriteError: (message: string) => void;
-}
-
-export interface Counts {
-  unique: number;
-  duplicates: number;
 }
 
 export interface Acceptor {
   port: number;
-  /** Writes out every new number so far, then returns the counts since the last call. */
-  report(): Counts;
-  /** Stops accepting connections. */
-  unlisten(): void;
-  /** Closes the listener and every client, then flushes, fsyncs and closes the log. */
-  stop(): Promise<void>;
+  /** A verdict that a shard reached later (a worker's). */
+  verdict(id: number, verdict: Verdict): void;
+  /** Resumes reading the connections of a shard that is no longer congested. */
+  resume(shard: ShardLink): void;
+  /** Closes the listener, then every client. */
+  stop(): void;
 }
 
 /** Per-connection state, kept on socket.data. */
-interface Client extends LineCarry {
-  admitted: boolean;
+interface Client {
+  id: number;
+  shard: ShardLink | undefined;
   /** performance.now() of the last data, for --idle-timeout. */
   lastSeen: number;
+  paused: boolean;
 }
 
 export class ListenError extends Error {}
 
 /** Bun.listen, with any failure turned into a one-line ListenError. */
-export function listen<T>(host: string, port: number, reusePort: boolean, socket: SocketHandler<T>): TCPSocketListener<T> {
+export function listen<T>(host: string, port: number, socket: SocketHandler<T>): TCPSocketListener<T> {
   try {
-    return Bun.listen<T>({ hostname: host, port, reusePort, socket });
+    return Bun.listen<T>({ hostname: host, port, socket });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // Bun says only "Failed to listen at HOST" for a host it cannot resolve or parse.
@@ -64,51 +57,57 @@ export function listen<T>(host: string, port: number, reusePort: boolean, socket
   }
 }
 
-/**
- * Bytes received between forced garbage collections. Each data event brings a fresh buffer
- * of up to 512 KiB; left to itself the collector let them pile up to ~200 MiB of RSS at
- * full speed (measured with `bun run bench`). Collecting every 4 MiB keeps the heap near
- * 10 MiB at no throughput cost we could measure: this heap is small, so a full collection is quick.
- */
-const GC_BYTES = 4 << 20;
-
 export function startAcceptor(o: AcceptorOptions): Acceptor {
-  const clients = new Set<Socket<Client>>();
-  let received = 0;
-  let engine: Engine;
+  const clients = new Map<number, Socket<Client>>();
+  /** Connections per shard; o.shards may still grow while workers start. */
+  const load = new Map<ShardLink, number>();
+  const loadOf = (shard: ShardLink) => load.get(shard) ?? 0;
+  let nextId = 1;
+  let stopping = false;
+
+  /**
+   * The shard with the fewest connections. Ties go to the last (a worker's): the main
+   * thread's shard is first, and this thread also receives every connection's bytes.
+   */
+  const pickShard = () => o.shards.reduce((best, s) => (loadOf(s) <= loadOf(best) ? s : best));
 
   const handlers = {
     open(socket: Socket<Client>) {
-      const admitted = o.gate.admit();
-      socket.data = { ...newLineCarry(), admitted, lastSeen: performance.now() };
+      const admitted = !stopping && clients.size < o.maxClients;
+      socket.data = { id: nextId++, shard: undefined, lastSeen: performance.now(), paused: false };
       if (!admitted) return void socket.end();
-      clients.add(socket);
+      const shard = pickShard();
+      socket.data.shard = shard;
+      load.set(shard, loadOf(shard) + 1);
+      clients.set(socket.data.id, socket);
     },
     data(socket: Socket<Client>, chunk: Uint8Array) {
       const client = socket.data;
-      if (!client.admitted || o.gate.stopped) return;
+      const shard = client.shard;
+      if (shard === undefined) return;
       client.lastSeen = performance.now();
-      received += chunk.length;
-      if (received >= GC_BYTES) {
-        received = 0;
-        Bun.gc(true);
+      const verdict = shard.feed(client.id, chunk);
+      if (verdict !== undefined && verdict !== KEEP) return judge(socket, verdict);
+      if (shard.congested && !client.paused) {
+        client.paused = true;
+        socket.pause();
       }
-      const verdict = engine.feed(client, chunk);
-      if (verdict === KEEP) return;
-      if (verdict === CLOSE) return drop(socket);
-      o.onTerminate();
     },
     close(socket: Socket<Client>) {
-      if (socket.data.admitted) release(socket);
+      release(socket);
     },
     // The close handler follows any socket error; the error itself needs no action.
     error() {},
   };
 
+  /** Frees the connection's slot and line state; safe to call twice. */
   function release(socket: Socket<Client>) {
-    socket.data.admitted = false;
-    clients.delete(socket);
-    o.gate.release();
+    const { id, shard } = socket.data;
+    if (shard === undefined) return;
+    socket.data.shard = undefined;
+    clients.delete(id);
+    load.set(shard, loadOf(shard) - 1);
+    shard.forget(id);
   }
 
   function drop(socket: Socket<Client>) {
@@ -116,46 +115,43 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
     socket.end();
   }
 
-  const listener = listen<Client>(o.host, o.port, o.reusePort, handlers);
-  let log: LogFile;
-  try {
-    o.prepareLog?.();
-    log = appendLog(o.log, o.onWriteError);
-  } catch (err) {
-    listener.stop(true);
-    throw err;
+  function judge(socket: Socket<Client>, verdict: Verdict) {
+    if (verdict === CLOSE) return drop(socket);
+    release(socket);
+    o.onTerminate();
   }
-  engine = new Engine({ bitmap: o.bits, atomic: o.atomic, write: (bytes) => log.write(bytes) });
 
-  const flush = () => {
-    engine.drain();
-    log.flush();
-  };
-  const timers = [setInterval(flush, o.flushInterval * 1000)];
+  const listener = listen<Client>(o.host, o.port, handlers);
+  let idleTimer: ReturnType<typeof setInterval> | undefined;
   if (o.idleTimeout > 0) {
     // Bun's socket.timeout() only fires on a ~4 s tick (oven-sh/bun#35935), so idle clients
     // are swept here instead: each is closed between 1 and 1.25 timeouts after its last data.
     const limit = o.idleTimeout * 1000;
-    timers.push(setInterval(() => {
+    idleTimer = setInterval(() => {
       const now = performance.now();
-      for (const socket of clients) if (now - socket.data.lastSeen >= limit) drop(socket);
-    }, limit / 4));
+      for (const socket of clients.values()) if (now - socket.data.lastSeen >= limit) drop(socket);
+    }, limit / 4);
   }
 
   return {
     port: listener.port,
-    report() {
-      flush();
-      const { unique, duplicates } = engine.takeCounts();
-      return { unique, duplicates };
+    verdict(id, verdict) {
+      const socket = clients.get(id);
+      if (socket) judge(socket, verdict);
     },
-    unlisten: () => listener.stop(),
-    async stop() {
-      for (const timer of timers) clearInterval(timer);
-      listener.stop(true);
-      for (const socket of clients) drop(socket);
-      engine.drain();
-      await log.close();
+    resume(shard) {
+      for (const socket of clients.values()) {
+        if (socket.data.shard === shard && socket.data.paused) {
+          socket.data.paused = false;
+          socket.resume();
+        }
+      }
+    },
+    stop() {
+      stopping = true;
+      clearInterval(idleTimer);
+      listener.stop();
+      for (const socket of clients.values()) drop(socket);
     },
   };
 }

@@ -1,21 +1,21 @@
-// The coordinator: claims the port, then prepares the log (emptied, or loaded and cut with
-// --resume), starts the acceptors (one in this thread, one per extra --workers thread),
-// prints the reports, and owns the one shutdown path used by terminate, signals and log
-// write failures.
+// The coordinator: binds the port, then prepares the log (emptied, or loaded and cut with
+// --resume), starts the shards (one in this thread, one per extra --workers thread) and the
+// acceptor that feeds them, prints the reports, and owns the one shutdown path used by
+// terminate, signals and log write failures.
 
+import { startAcceptor, type Acceptor, type ShardLink } from "./acceptor.ts";
 import { createBitmap } from "./bitmap.ts";
-import { listen, startAcceptor, type Counts } from "./acceptor.ts";
 import type { ServerConfig } from "./config.ts";
-import { Gate } from "./gate.ts";
 import { prepareLog } from "./logfile.ts";
 import { printError, printReport } from "./output.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
-import { startWorker } from "./threads.ts";
+import { Shard, type Counts } from "./shard.ts";
+import { RemoteShard } from "./threads.ts";
 
 export interface RunningServer {
   port: number;
-  /** Serving threads, this one included. */
+  /** Shards (threads doing the parsing and de-duplication), this thread's included. */
   threads: number;
   /** Resolves with the exit code once the server has shut down and the log is closed. */
   done: Promise<number>;
@@ -26,18 +26,16 @@ export function resolveWorkers(workers: number | "auto", maxClients: number): nu
   return workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, maxClients)) : workers;
 }
 
-interface Stoppable {
+interface Reporting {
   report(): Counts | Promise<Counts>;
-  unlisten(): void | Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const threads = resolveWorkers(config.workers, config.maxClients);
   const shared = threads > 1;
-  const gate = shared ? Gate.shared(config.maxClients) : new Gate(config.maxClients);
   const bits = createBitmap(shared);
-  const acceptors: Stoppable[] = [];
+  const shards: (ShardLink & Reporting)[] = [];
   let total = 0;
   let stopping = false;
   /** The first log write failure; it turns any shutdown into exit code 1. */
@@ -49,46 +47,36 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Deferred: the failing write may be deep inside an engine's feed().
     queueMicrotask(() => void shutdown(1));
   };
+  const shardOptions = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval };
 
-  // With several threads the listeners share the port through SO_REUSEPORT, which would
-  // also let a second instance join the group. A plain bind first proves the port is free
-  // (and picks it, for --port 0); it is released just before the group binds it.
-  let port = config.port;
-  if (shared) {
-    const probe = listen(config.host, port, false, { data() {} });
-    port = probe.port;
-    probe.stop(true);
-  }
-  const common = {
+  // The port is bound before anything else: the log is read or emptied only once the port
+  // is ours, so a second instance started by mistake cannot clobber the running one's log.
+  // The shards are in place before this thread next runs its event loop, so no client is
+  // given one before they exist.
+  const acceptor = startAcceptor({
     host: config.host,
-    reusePort: shared,
-    bits,
-    atomic: shared,
-    log: config.log,
-    flushInterval: config.flushInterval,
+    port: config.port,
+    maxClients: config.maxClients,
     idleTimeout: config.idleTimeout,
-  };
-  const main = startAcceptor({
-    ...common,
-    port,
-    gate,
+    shards,
     onTerminate,
-    onWriteError,
-    // The log is read or emptied only now that the port is ours, so a second instance
-    // started by mistake cannot clobber the running one's log.
-    prepareLog() {
-      let keepBytes = 0;
-      if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
-      prepareLog(config.log, keepBytes);
-    },
   });
-  acceptors.push(main);
-  port = main.port;
   try {
-    const setup = { ...common, port, maxClients: config.maxClients, gateCells: gate.cells };
-    for (let i = 1; i < threads; i++) acceptors.push(await startWorker(setup, { onTerminate, onWriteError }));
+    let keepBytes = 0;
+    if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
+    prepareLog(config.log, keepBytes);
+    shards.push(new Shard({ ...shardOptions, onWriteError }));
+    for (let i = 1; i < threads; i++) {
+      const remote: RemoteShard = await RemoteShard.start(shardOptions, {
+        onVerdict: (id, verdict) => acceptor.verdict(id, verdict),
+        onDrained: () => acceptor.resume(remote),
+        onWriteError,
+      });
+      shards.push(remote);
+    }
   } catch (err) {
-    await Promise.all(acceptors.map((a) => a.stop()));
+    acceptor.stop();
+    await Promise.all(shards.map((s) => s.stop()));
     throw err;
   }
 
@@ -96,7 +84,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const reportTimer = setInterval(async () => {
     if (reporting) return;
     reporting = true;
-    const counts = await Promise.all(acceptors.map((a) => a.report()));
+    const counts = await Promise.all(shards.map((s) => s.report()));
     reporting = false;
     // After a failed write the report would claim a total that is not on disk.
     if (stopping || writeError) return;
@@ -112,12 +100,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   async function shutdown(code: number) {
     if (stopping) return;
     stopping = true;
-    gate.stop();
     clearInterval(reportTimer);
-    // Every listener is closed before any client is, so a client that sees its connection
-    // closed by the shutdown also finds the port closed.
-    await Promise.all(acceptors.map((a) => a.unlisten()));
-    await Promise.all(acceptors.map((a) => a.stop()));
+    acceptor.stop();
+    await Promise.all(shards.map((s) => s.stop()));
     if (writeError) printError(writeError);
     resolveDone(writeError ? 1 : code);
   }
@@ -125,5 +110,5 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   process.on("SIGINT", onTerminate);
   process.on("SIGTERM", onTerminate);
 
-  return { port, threads, done };
+  return { port: acceptor.port, threads, done };
 }

@@ -1,59 +1,102 @@
-// The thread plumbing for --workers: the main thread's handle on an acceptor running in a
-// Worker, and the messages between them. Everything that matters is shared memory (the
-// bitmap and the gate); messages only start, report, stop, and carry terminate and errors.
+// The thread plumbing for --workers: the main thread's handle on a Shard running in a
+// Worker. Chunks are handed over without a copy (their buffers are transferred), in order,
+// so the worker sees each connection's bytes as they arrived. The bitmap is shared memory;
+// messages carry chunks, verdicts, reports and the stop.
 
-import type { AcceptorOptions, Counts } from "./acceptor.ts";
+import { KEEP, type Counts, type ShardOptions, type Verdict } from "./shard.ts";
 
-/** What a worker needs to run an acceptor: the options minus callbacks, plus shared memory. */
-export type WorkerSetup = Omit<AcceptorOptions, "gate" | "onTerminate" | "onWriteError" | "prepareLog"> & {
-  maxClients: number;
-  gateCells: Int32Array;
-};
+/** What a worker needs to run a shard: the options minus the callback. */
+export type WorkerSetup = Omit<ShardOptions, "onWriteError">;
 
-/** Requests, each answered by one reply, in the order they were sent. */
-export type ToWorker = { type: "report" } | { type: "unlisten" } | { type: "stop" };
+export type ToWorker =
+  | { type: "chunk"; id: number; bytes: ArrayBuffer }
+  | { type: "forget"; id: number }
+  | { type: "report" }
+  | { type: "stop" };
+
 export type FromWorker =
-  | { type: "started"; port: number }
+  | { type: "started" }
   | { type: "failed"; message: string }
+  /** A chunk was consumed; its verdict, and its size for the flow control. */
+  | { type: "fed"; id: number; size: number; verdict: Verdict }
   | { type: "reply"; counts?: Counts }
-  | { type: "terminate" }
   | { type: "write-error"; message: string };
 
-export interface RemoteAcceptor {
-  report(): Promise<Counts>;
-  unlisten(): Promise<void>;
-  stop(): Promise<void>;
+/** Bytes handed to a worker and not yet consumed above which its connections are paused. */
+const PAUSE_BYTES = 8 << 20;
+/** ...and below which they are resumed. */
+const RESUME_BYTES = 2 << 20;
+
+export interface RemoteEvents {
+  /** A chunk's verdict other than KEEP. */
+  onVerdict: (id: number, verdict: Verdict) => void;
+  /** The worker has caught up after `congested` was true: resume its connections. */
+  onDrained: () => void;
+  onWriteError: (message: string) => void;
 }
 
-/** Starts an acceptor in a new Worker; resolves once it listens. */
-export function startWorker(
-  setup: WorkerSetup,
-  events: { onTerminate: () => void; onWriteError: (message: string) => void },
-): Promise<RemoteAcceptor> {
-  const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
-  const waiting: ((reply: Counts | undefined) => void)[] = [];
-  const request = (type: ToWorker["type"]) => {
-    worker.postMessage({ type } satisfies ToWorker);
-    return new Promise<Counts | undefined>((resolve) => waiting.push(resolve));
-  };
-  const remote: RemoteAcceptor = {
-    report: async () => (await request("report"))!,
-    unlisten: async () => void (await request("unlisten")),
-    async stop() {
-      await request("stop");
-      worker.terminate();
-    },
-  };
-  return new Promise((resolve, reject) => {
-    worker.onerror = (event) => reject(new Error(`worker failed: ${event.message}`));
-    worker.onmessage = (event: MessageEvent<FromWorker>) => {
-      const m = event.data;
-      if (m.type === "started") resolve(remote);
-      else if (m.type === "failed") reject(new Error(m.message));
-      else if (m.type === "reply") waiting.shift()?.(m.counts);
-      else if (m.type === "terminate") events.onTerminate();
-      else events.onWriteError(m.message);
-    };
-    worker.postMessage(setup);
-  });
+export class RemoteShard {
+  /** More bytes are waiting in the worker than it should be handed: pause its connections. */
+  congested = false;
+  private pending = 0;
+  private readonly waiting: ((counts: Counts | undefined) => void)[] = [];
+
+  private constructor(private readonly worker: Worker) {}
+
+  /** Starts a shard in a new Worker; resolves once it runs. */
+  static start(setup: WorkerSetup, events: RemoteEvents): Promise<RemoteShard> {
+    const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    const remote = new RemoteShard(worker);
+    return new Promise((resolve, reject) => {
+      worker.onerror = (event) => reject(new Error(`worker failed: ${event.message}`));
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        const m = event.data;
+        if (m.type === "fed") {
+          remote.pending -= m.size;
+          if (m.verdict !== KEEP) events.onVerdict(m.id, m.verdict);
+          if (remote.congested && remote.pending < RESUME_BYTES) {
+            remote.congested = false;
+            events.onDrained();
+          }
+        } else if (m.type === "reply") remote.waiting.shift()?.(m.counts);
+        else if (m.type === "started") resolve(remote);
+        else if (m.type === "failed") reject(new Error(m.message));
+        else events.onWriteError(m.message);
+      };
+      worker.postMessage(setup);
+    });
+  }
+
+  feed(id: number, chunk: Uint8Array): void {
+    // Bun hands each data event a buffer of its own, so it can be transferred; a view into
+    // a larger buffer is copied instead.
+    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+    const bytes = (whole ? chunk.buffer : chunk.slice().buffer) as ArrayBuffer;
+    this.send({ type: "chunk", id, bytes }, [bytes]);
+    this.pending += chunk.byteLength;
+    if (this.pending > PAUSE_BYTES) this.congested = true;
+  }
+
+  forget(id: number): void {
+    this.send({ type: "forget", id });
+  }
+
+  /** The counts, once the worker has consumed every chunk sent before this call. */
+  async report(): Promise<Counts> {
+    return (await this.request({ type: "report" }))!;
+  }
+
+  async stop(): Promise<void> {
+    await this.request({ type: "stop" });
+    this.worker.terminate();
+  }
+
+  private request(message: ToWorker): Promise<Counts | undefined> {
+    this.send(message);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private send(message: ToWorker, transfer: Transferable[] = []) {
+    this.worker.postMessage(message, transfer);
+  }
 }

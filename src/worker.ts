@@ -1,35 +1,31 @@
-// Entry point of a --workers thread: runs one acceptor on the shared bitmap and gate, and
-// answers the main thread's report and stop requests (see threads.ts).
+// Entry point of a --workers thread: runs one Shard on the shared bitmap and answers the
+// main thread's messages (see threads.ts) in the order they come.
 
-import { startAcceptor, type Acceptor } from "./acceptor.ts";
-import { Gate } from "./gate.ts";
+import { Shard } from "./shard.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
 
 declare const self: Worker;
 const send = (message: FromWorker) => self.postMessage(message);
-let acceptor: Acceptor | undefined;
+let shard: Shard;
 
 self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
   const m = event.data;
   if (!("type" in m)) {
     try {
-      acceptor = startAcceptor({
-        ...m,
-        gate: new Gate(m.maxClients, m.gateCells),
-        onTerminate: () => send({ type: "terminate" }),
-        onWriteError: (message) => send({ type: "write-error", message }),
-      });
-      send({ type: "started", port: acceptor.port });
+      shard = new Shard({ ...m, onWriteError: (message) => send({ type: "write-error", message }) });
+      send({ type: "started" });
     } catch (err) {
       send({ type: "failed", message: (err as Error).message });
     }
+  } else if (m.type === "chunk") {
+    const verdict = shard.feed(m.id, new Uint8Array(m.bytes));
+    send({ type: "fed", id: m.id, size: m.bytes.byteLength, verdict });
+  } else if (m.type === "forget") {
+    shard.forget(m.id);
   } else if (m.type === "report") {
-    send({ type: "reply", counts: acceptor!.report() });
-  } else if (m.type === "unlisten") {
-    acceptor!.unlisten();
-    send({ type: "reply" });
+    send({ type: "reply", counts: shard.report() });
   } else {
-    await acceptor!.stop();
+    await shard.stop();
     send({ type: "reply" });
   }
 };
