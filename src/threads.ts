@@ -28,7 +28,7 @@ export type FromWorker =
  * the worker needs a deep queue: 8/2 MiB left it idle (random: 1.3x one thread), 32/16 MiB
  * did not (1.7x), measured with `bun run bench --workers 2`. The cost is up to 32 MiB of RSS.
  */
-const PAUSE_BYTES = 32 << 20;
+export const PAUSE_BYTES = 32 << 20;
 /** ...and below which they are resumed. */
 const RESUME_BYTES = 16 << 20;
 

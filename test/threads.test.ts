@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createBitmap } from "../src/bitmap.ts";
 import { CLOSE, TERMINATE_SERVER, type Verdict } from "../src/engine.ts";
 import { encodeLines, numbers } from "../src/payload.ts";
-import { RemoteShard } from "../src/threads.ts";
+import { PAUSE_BYTES, RemoteShard } from "../src/threads.ts";
 import { tempDir } from "./support/server.ts";
 
 function setup() {
@@ -32,13 +32,13 @@ function setup() {
 }
 
 describe("RemoteShard", () => {
-  test("more than 8 MiB in flight marks it congested until the worker catches up", async () => {
+  test("more than PAUSE_BYTES in flight marks it congested until the worker catches up", async () => {
     const s = setup();
     const shard = await s.start();
-    const count = 1_500_000;
+    const count = Math.ceil((PAUSE_BYTES * 1.5) / 10);
     const lines = encodeLines(numbers({ kind: "seq" }, count, 0, 1));
     const drained = s.nextDrain();
-    // 15 MB handed over in 1 MiB chunks within one turn of the event loop: none consumed yet.
+    // 1.5 x PAUSE_BYTES handed over in 1 MiB chunks within one turn of the event loop: none consumed yet.
     for (let at = 0; at < lines.length; at += 1 << 20) {
       shard.feed(7, lines.slice(at, at + (1 << 20)));
     }
