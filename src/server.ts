@@ -3,7 +3,7 @@
 // acceptor that feeds them, prints the reports, and owns the one shutdown path used by
 // terminate, signals and log write failures.
 
-import { startAcceptor, type Acceptor, type ShardLink } from "./acceptor.ts";
+import { startAcceptor, type ShardLink } from "./acceptor.ts";
 import { createBitmap } from "./bitmap.ts";
 import type { ServerConfig } from "./config.ts";
 import { prepareLog } from "./logfile.ts";
