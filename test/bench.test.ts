@@ -2,10 +2,15 @@
 // itself must run end to end against the real server.
 
 import { describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { createBitmap, testAndSet } from "../src/bitmap.ts";
+import { BenchError } from "../src/bench/procs.ts";
+import { resumeRun, resumeText } from "../src/bench/resume.ts";
 import { LogChecker, expectedSet, type NumberSet } from "../src/bench/verify.ts";
 import { CONNECTIONS, workloadNumbers } from "../src/bench/workloads.ts";
+import { encodeLines } from "../src/payload.ts";
+import { tempDir } from "./support/server.ts";
 
 function setOf(values: number[]): NumberSet {
   const bits = createBitmap();
@@ -91,6 +96,53 @@ describe("workloads", () => {
   });
 });
 
+describe("resume measurement", () => {
+  const LINES = 5000;
+  const log = encodeLines(Uint32Array.from({ length: LINES }, (_, i) => (i * 7919) % 1_000_000_000));
+
+  test("times a --resume start on a log and leaves the log as it was", async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir, "numbers.log"), log);
+      const r = await resumeRun(dir, LINES, 2);
+      expect(r).toMatchObject({ lines: LINES, bytes: LINES * 10, workers: 2 });
+      expect(r.ms).toBeGreaterThan(0);
+      expect(readFileSync(join(dir, "numbers.log")).equals(log)).toBe(true);
+      expect(resumeText({ lines: 1_000_000, bytes: 10_000_000, ms: 500, workers: 2 })).toStartWith(
+        "resume: loaded 1000000 lines (10.0 MB) in 0.500 s (2.0 M lines/s): `serve --resume --workers 2` from spawn to readiness line",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("refuses a log whose length is not the run's line count", async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir, "numbers.log"), log);
+      await expect(resumeRun(dir, LINES - 1, undefined)).rejects.toThrow(
+        new BenchError(`numbers.log has ${LINES * 10} bytes, not ${LINES - 1} lines, before --resume`),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("fails with the server's message when it cannot resume", async () => {
+    const dir = tempDir();
+    try {
+      const damaged = log.slice();
+      damaged[10 * 100 + 3] = 0x78;
+      writeFileSync(join(dir, "numbers.log"), damaged);
+      const failure = await resumeRun(dir, LINES, undefined).catch((err: Error) => err);
+      expect(failure).toBeInstanceOf(BenchError);
+      expect((failure as Error).message).toContain("line 101 is not nine digits");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 test("bun run bench runs end to end and verifies every log", async () => {
   const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../src/bench/main.ts"), "--count", "20000", "--runs", "1"], {
     stdout: "pipe",
@@ -100,6 +152,8 @@ test("bun run bench runs end to end and verifies every log", async () => {
   expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
   for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
   expect(err.match(/log verified/g)).toHaveLength(3);
+  // After the text table and after the Markdown one.
+  expect(out.match(/^resume: loaded \d+ lines \([\d.]+ MB\) in [\d.]+ s/gm)).toHaveLength(2);
 });
 
 test("bad options are usage errors", async () => {

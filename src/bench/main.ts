@@ -3,40 +3,24 @@
 // it from a separate load process with 5 connections of pre-built payloads, times the
 // first byte sent to the last connection closed by the server, stops the server with
 // `terminate`, and checks that numbers.log holds exactly the expected numbers. The same
-// driver against a discard-only sink gives the loopback ceiling. Progress goes to stderr,
-// the table to stdout. Any failure, above all a wrong log, exits non-zero.
+// driver against a discard-only sink gives the loopback ceiling. The log of the last random
+// run is then kept for timing a `--resume` start on it (see resume.ts). Progress goes to
+// stderr, the table to stdout. Any failure, above all a wrong log, exits non-zero.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
 import { LINE_BYTES } from "../engine.ts";
-import { terminate } from "../terminate.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
 import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
+import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
+import { serverForm, stale, startServer, stopServer } from "./server.ts";
 import { markdownTable, textTable, type Row } from "./table.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
 import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
-const BINARY = join(ROOT, "dist/numbers-server");
 const SINK = join(import.meta.dir, "sink.ts");
-
-const binary = existsSync(BINARY);
-const serverCommand = binary ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
-
-/** Whether some server source changed after the binary was built, so it may not be what src/ says. */
-function binaryIsStale(): boolean {
-  const built = statSync(BINARY).mtimeMs;
-  for (const file of new Bun.Glob("src/**/*.ts").scanSync(ROOT)) {
-    if (!file.startsWith("src/bench/") && statSync(join(ROOT, file)).mtimeMs > built) return true;
-  }
-  return false;
-}
-const stale = binary && binaryIsStale();
-const serverForm = !binary
-  ? "source (bun src/main.ts)"
-  : `binary dist/numbers-server${stale ? " (STALE: older than src/, run `bun run build`)" : ""}`;
 
 function progress(text: string) {
   process.stderr.write(text + "\n");
@@ -67,31 +51,34 @@ interface ServerRun {
   rssKiB: number;
 }
 
-/** One run on a fresh server in a fresh directory; throws unless its log is exactly right. */
-async function serverRun(driver: Driver, expected: NumberSet, workers: number | undefined): Promise<ServerRun> {
+/**
+ * One run on a fresh server in a fresh directory; throws unless its log is exactly right.
+ * With `then`, the verified log's directory is handed to it before it is removed.
+ */
+async function serverRun(
+  driver: Driver,
+  expected: NumberSet,
+  workers: number | undefined,
+  then?: (dir: string) => Promise<void>,
+): Promise<ServerRun> {
   const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
-  const args = ["serve", "--port", "0", "--report-interval", "3600", ...(workers === undefined ? [] : ["--workers", String(workers)])];
-  const server = await startTarget([...serverCommand, ...args], dir).catch((err) => {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  });
   try {
-    const ms = await timedSend(driver, server, "the server");
-    if (server.proc.exitCode !== null) {
-      throw new BenchError(`the server exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
+    const server = await startServer(dir, workers, ["--report-interval", "3600"]);
+    try {
+      const ms = await timedSend(driver, server, "the server");
+      if (server.proc.exitCode !== null) {
+        throw new BenchError(`the server exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
+      }
+      const rssKiB = peakRssKiB(server.proc.pid);
+      await stopServer(server);
+      const report = verifyLog(join(dir, "numbers.log"), expected);
+      if (!report.ok) throw new BenchError(`WRONG OUTPUT: ${describeReport(report)}`);
+      await then?.(dir);
+      return { ms, rssKiB };
+    } finally {
+      server.proc.kill("SIGKILL");
     }
-    const rssKiB = peakRssKiB(server.proc.pid);
-    // Stopped as any client may stop it: a `terminate` line on a new connection.
-    await terminate({ host: server.host, port: server.port }).catch((err: Error) => {
-      throw new BenchError(`terminate failed: ${err.message}\n${server.stderr()}`);
-    });
-    const code = await server.proc.exited;
-    if (code !== 0) throw new BenchError(`the server exited with code ${code} after terminate:\n${server.stderr()}`);
-    const report = verifyLog(join(dir, "numbers.log"), expected);
-    if (!report.ok) throw new BenchError(`WRONG OUTPUT: ${describeReport(report)}`);
-    return { ms, rssKiB };
   } finally {
-    server.proc.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -106,7 +93,13 @@ async function sinkRun(driver: Driver): Promise<number> {
   }
 }
 
-async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promise<Row[]> {
+interface WorkloadResult {
+  rows: Row[];
+  /** The --resume measurement, taken on the log of the workload's last run. */
+  resume?: ResumeRun;
+}
+
+async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promise<WorkloadResult> {
   const { count, runs } = config;
   // The driver generates its payloads while this process regenerates the expected set.
   const starting = Driver.start(workload, count);
@@ -116,14 +109,19 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
   const variants = config.workers.length > 0 ? config.workers : [undefined];
   const server = variants.map(() => [] as ServerRun[]);
   const sink: number[] = [];
+  let resume: ResumeRun | undefined;
+  // Random is the workload whose log is slowest to load: every line a bitmap miss.
+  const measureResume = async (dir: string) => void (resume = await resumeRun(dir, expected.size, variants[0]));
   try {
     for (let run = 1; run <= runs; run++) {
       for (const [v, workers] of variants.entries()) {
-        const r = await serverRun(driver, expected, workers);
+        const last = run === runs && v === 0 && config.resume && workload === "random";
+        const r = await serverRun(driver, expected, workers, last ? measureResume : undefined);
         server[v].push(r);
         const label = workers === undefined ? "server" : `server --workers ${workers}`;
         progress(`${workload} run ${run}/${runs} ${label}: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
           `peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, log verified`);
+        if (last) progress(resumeText(resume!));
       }
       const ms = await sinkRun(driver);
       sink.push(ms);
@@ -133,7 +131,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
     await driver.close();
   }
   const rates = (ms: number[]) => ms.map((t) => count / (t / 1000));
-  return variants.map((workers, v) => ({
+  const rows = variants.map((workers, v) => ({
     workload,
     workers,
     rates: rates(server[v].map((r) => r.ms)),
@@ -141,6 +139,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
     bytesPerNumber: LINE_BYTES,
     peakRssKiB: Math.max(...server[v].map((r) => r.rssKiB)),
   }));
+  return { rows, resume };
 }
 
 /** The machine and the setup; the load average shows whether other work shared the cores. */
@@ -167,8 +166,13 @@ async function main(): Promise<number> {
   if (stale) progress(`bench: warning: measuring dist/numbers-server, which is older than src/; run \`bun run build\` first`);
   const load = loadavg()[0];
   const rows: Row[] = [];
+  let resume: ResumeRun | undefined;
   try {
-    for (const workload of config.workloads) rows.push(...(await benchWorkload(config, workload)));
+    for (const workload of config.workloads) {
+      const result = await benchWorkload(config, workload);
+      rows.push(...result.rows);
+      resume ??= result.resume;
+    }
   } catch (err) {
     // A BenchError says all there is to say; anything else is unexpected, so show where.
     const e = err as Error;
@@ -177,7 +181,8 @@ async function main(): Promise<number> {
   } finally {
     killAll();
   }
-  const text = `${machine(config, load)}\n\n${textTable(rows)}\n\n${markdownTable(rows)}\n`;
+  const after = resume ? `\n\n${resumeText(resume)}` : "";
+  const text = `${machine(config, load)}\n\n${textTable(rows)}${after}\n\n${markdownTable(rows)}${after}\n`;
   process.stdout.write(text);
   return 0;
 }

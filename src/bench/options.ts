@@ -1,6 +1,6 @@
 // The benchmark's command line, read with the same option tables as the server's.
 
-import { integer, parseOptions, UsageError, type OptionSpec, type Parsed } from "../config.ts";
+import { bool, integer, parseOptions, UsageError, type OptionSpec, type Parsed } from "../config.ts";
 import { isWorkload, WORKLOADS, type WorkloadName } from "./workloads.ts";
 
 export interface BenchConfig {
@@ -9,6 +9,8 @@ export interface BenchConfig {
   workloads: WorkloadName[];
   /** Server --workers values to measure; empty means the flag is not passed at all. */
   workers: number[];
+  /** Time a --resume start on the log of the last random run. */
+  resume: boolean;
 }
 
 function list<T>(check: (item: string, name: string) => T) {
@@ -36,6 +38,10 @@ export const BENCH_OPTIONS = {
   workers: {
     flag: "workers", env: "NUMBERS_BENCH_WORKERS", default: "", read: list(integer(1, 1024)),
     help: "comma list; measures the server with --workers W for each (none: flag not passed)",
+  },
+  resume: {
+    flag: "resume", env: "NUMBERS_BENCH_RESUME", default: "true", read: bool,
+    help: "time `serve --resume` (spawn to readiness) on the last random run's log (first --workers value)",
   },
 } satisfies Record<keyof BenchConfig, OptionSpec<unknown>>;
 

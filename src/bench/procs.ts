@@ -38,18 +38,25 @@ export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator
 }
 
 export interface Target {
-  proc: Subprocess<"ignore", "ignore", "pipe">;
+  proc: Subprocess<"ignore", "ignore" | "pipe", "pipe">;
   host: string;
   port: number;
+  /** Milliseconds from the spawn to the readiness line: process start-up included. */
+  readyMs: number;
   /** Everything the target wrote to stderr after its readiness line, so far. */
   stderr(): string;
 }
 
-/** Spawns `cmd` in `cwd` and resolves once it prints `listening on HOST:PORT` on stderr. */
-export async function startTarget(cmd: string[], cwd: string): Promise<Target> {
-  const proc = track(Bun.spawn(cmd, { cwd, stdin: "ignore", stdout: "ignore", stderr: "pipe" }));
+/**
+ * Spawns `cmd` in `cwd` and resolves once it prints `listening on HOST:PORT` on stderr.
+ * Its stdout is piped only when asked for: nobody reads it otherwise.
+ */
+export async function startTarget(cmd: string[], cwd: string, stdout: "ignore" | "pipe" = "ignore"): Promise<Target> {
+  const spawnedAt = performance.now();
+  const proc = track(Bun.spawn(cmd, { cwd, stdin: "ignore", stdout, stderr: "pipe" }));
   const errLines = lines(proc.stderr);
   const first = await errLines.next();
+  const readyMs = performance.now() - spawnedAt;
   const m = !first.done && /^listening on (.+):(\d+)$/.exec(first.value);
   let text = "";
   // Keep reading so a chatty target never blocks on a full pipe.
@@ -61,7 +68,7 @@ export async function startTarget(cmd: string[], cwd: string): Promise<Target> {
     await drained;
     throw new BenchError(`${cmd.join(" ")} did not start: ${first.value ?? "(no output)"}\n${text}`);
   }
-  return { proc, host: m[1], port: Number(m[2]), stderr: () => text };
+  return { proc, host: m[1], port: Number(m[2]), readyMs, stderr: () => text };
 }
 
 const DRIVER = resolve(import.meta.dir, "driver.ts");
