@@ -18,8 +18,9 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
       send({ type: "failed", message: (err as Error).message });
     }
   } else if (m.type === "chunk") {
+    const size = m.bytes.byteLength;
     const verdict = shard.feed(m.id, new Uint8Array(m.bytes));
-    send({ type: "fed", id: m.id, size: m.bytes.byteLength, verdict });
+    send({ type: "fed", id: m.id, size, verdict });
   } else if (m.type === "forget") {
     shard.forget(m.id);
   } else if (m.type === "report") {
