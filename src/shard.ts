@@ -38,6 +38,12 @@ export class Shard {
   private readonly engine: Engine;
   private readonly log: LogFile;
   private readonly lines = new Map<number, LineCarry>();
+  /**
+   * Connections that got CLOSE or TERMINATE_SERVER. A worker's shard can still be handed
+   * their later chunks before the main thread has acted on the verdict; those are ignored
+   * until forget().
+   */
+  private readonly ended = new Set<number>();
   private readonly flushTimer: ReturnType<typeof setInterval>;
 
   constructor(o: ShardOptions) {
@@ -47,14 +53,20 @@ export class Shard {
   }
 
   /**
-   * Consumes a chunk of connection `id`; after CLOSE or TERMINATE_SERVER the connection is
-   * forgotten. The chunk's buffer is released once read (see release()).
+   * Consumes a chunk of connection `id`. After CLOSE or TERMINATE_SERVER its later chunks
+   * are ignored (KEEP). The chunk's buffer is released once read (see release()).
    */
   feed(id: number, chunk: Uint8Array): Verdict {
-    let carry = this.lines.get(id);
-    if (carry === undefined) this.lines.set(id, (carry = newLineCarry()));
-    const verdict = this.engine.feed(carry, chunk);
-    if (verdict !== KEEP) this.lines.delete(id);
+    let verdict: Verdict = KEEP;
+    if (!this.ended.has(id)) {
+      let carry = this.lines.get(id);
+      if (carry === undefined) this.lines.set(id, (carry = newLineCarry()));
+      verdict = this.engine.feed(carry, chunk);
+      if (verdict !== KEEP) {
+        this.lines.delete(id);
+        this.ended.add(id);
+      }
+    }
     release(chunk);
     return verdict;
   }
@@ -62,6 +74,7 @@ export class Shard {
   /** The connection closed; a partial line it left is discarded. */
   forget(id: number): void {
     this.lines.delete(id);
+    this.ended.delete(id);
   }
 
   /** Writes out every new number so far, then returns the counts since the last call. */

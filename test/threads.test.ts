@@ -62,6 +62,9 @@ describe("RemoteShard", () => {
     shard.feed(1, enc.encode("000000001\n00000"));
     shard.feed(2, enc.encode("000000002\nbad\n000000003\n"));
     shard.feed(1, enc.encode("0002\nterminate\n000000004\n"));
+    // Chunks that were on their way before the main thread acted on a verdict count for nothing.
+    shard.feed(2, enc.encode("000000005\n"));
+    shard.feed(1, enc.encode("000000006\n"));
     shard.forget(2);
     expect(await shard.report()).toEqual({ unique: 2, duplicates: 1 });
     expect(s.verdicts).toEqual([[2, CLOSE], [1, TERMINATE_SERVER]]);
