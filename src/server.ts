@@ -38,11 +38,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const shards: (ShardLink & Reporting)[] = [];
   let total = 0;
   let stopping = false;
-  /** The first log write failure; it turns any shutdown into exit code 1. */
+  /** The first log write failure (or a worker's death); it turns any shutdown into exit code 1. */
   let writeError: string | undefined;
 
   const onTerminate = () => void shutdown(0);
-  const onWriteError = (message: string) => {
+  const onFailure = (message: string) => {
     writeError ??= message;
     // Deferred: the failing write may be deep inside an engine's feed().
     queueMicrotask(() => void shutdown(1));
@@ -65,12 +65,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     let keepBytes = 0;
     if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
     prepareLog(config.log, keepBytes);
-    shards.push(new Shard({ ...shardOptions, onWriteError }));
+    shards.push(new Shard({ ...shardOptions, onWriteError: onFailure }));
     for (let i = 1; i < threads; i++) {
       const remote: RemoteShard = await RemoteShard.start(shardOptions, {
         onVerdict: (id, verdict) => acceptor.verdict(id, verdict),
         onDrained: () => acceptor.resume(remote),
-        onWriteError,
+        onFailure,
       });
       shards.push(remote);
     }

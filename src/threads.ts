@@ -37,7 +37,8 @@ export interface RemoteEvents {
   onVerdict: (id: number, verdict: Verdict) => void;
   /** The worker has caught up after `congested` was true: resume its connections. */
   onDrained: () => void;
-  onWriteError: (message: string) => void;
+  /** A log write failed in the worker, or the worker itself died: the server must stop. */
+  onFailure: (message: string) => void;
 }
 
 export class RemoteShard {
@@ -45,6 +46,8 @@ export class RemoteShard {
   congested = false;
   private pending = 0;
   private readonly waiting: ((counts: Counts | undefined) => void)[] = [];
+  /** The worker died after it started: nothing it held can be counted on any more. */
+  private dead = false;
 
   private constructor(private readonly worker: Worker) {}
 
@@ -53,7 +56,14 @@ export class RemoteShard {
     const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
     const remote = new RemoteShard(worker);
     return new Promise((resolve, reject) => {
-      worker.onerror = (event) => reject(new Error(`worker failed: ${event.message}`));
+      worker.onerror = (event) => {
+        const message = `worker failed: ${event.message}`;
+        reject(new Error(message));
+        // After the start, release whoever waits for a reply; the shutdown follows.
+        remote.dead = true;
+        for (const resolve of remote.waiting.splice(0)) resolve({ unique: 0, duplicates: 0 });
+        events.onFailure(message);
+      };
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const m = event.data;
         if (m.type === "fed") {
@@ -66,7 +76,7 @@ export class RemoteShard {
         } else if (m.type === "reply") remote.waiting.shift()?.(m.counts);
         else if (m.type === "started") resolve(remote);
         else if (m.type === "failed") reject(new Error(m.message));
-        else events.onWriteError(m.message);
+        else events.onFailure(m.message);
       };
       worker.postMessage(setup);
     });
@@ -99,6 +109,7 @@ export class RemoteShard {
   }
 
   private request(message: ToWorker): Promise<Counts | undefined> {
+    if (this.dead) return Promise.resolve({ unique: 0, duplicates: 0 });
     this.send(message);
     return new Promise((resolve) => this.waiting.push(resolve));
   }

@@ -22,7 +22,7 @@ function setup() {
       drained++;
       onDrained();
     },
-    onWriteError: (message: string) => {
+    onFailure: (message: string) => {
       throw new Error(message);
     },
   };
