@@ -126,7 +126,8 @@ export function parseOptions<S extends Specs>(
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
   } catch (err) {
-    throw new UsageError((err as Error).message.split("\n")[0]);
+    // parseArgs explains some errors over several lines; the usage error stays one line.
+    throw new UsageError((err as Error).message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" "));
   }
   if (parsed.values.help) return { help: true };
   if (parsed.positionals.length > positionals) {
