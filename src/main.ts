@@ -4,13 +4,14 @@
 
 import { UsageError } from "./config.ts";
 import { COMMANDS, usage } from "./commands.ts";
+import { printError } from "./output.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const args = process.argv.slice(2);
 const name = args[0] !== undefined && args[0] in COMMANDS ? args.shift()! : "serve";
 
 function fail(message: string, code: number): never {
-  process.stderr.write(`numbers-server: ${message}\n`);
+  printError(message);
   process.exit(code);
 }
 
