@@ -5,8 +5,8 @@
 // Every valid line is exactly 10 bytes: nine digits and LF, or "terminate" and LF. A
 // chunk is processed in three passes so that the random bitmap misses overlap instead of
 // waiting on one another: parse a run of whole lines into a scratch array, test-and-set
-// them in a branch-free loop that only records which were new, then copy the new lines'
-// bytes into the log buffer.
+// them in branch-free loops that only record which were new (see testAndSet), then copy
+// the new lines' bytes into the log buffer.
 
 import { createBitmap } from "./bitmap.ts";
 
@@ -55,7 +55,7 @@ export class Engine {
   unique = 0;
   /** Duplicates since the last takeCounts(). */
   duplicates = 0;
-  /** All unique numbers ever counted (including any loaded with preload). */
+  /** All unique numbers this engine has counted. */
   total = 0;
 
   private readonly write: (bytes: Uint8Array) => void;
