@@ -2,10 +2,8 @@
 // state of the connections assigned to it, and a log writer with its flush timer. The main
 // thread runs one shard itself and, with --workers, drives one per worker (threads.ts).
 
-import { CLOSE, Engine, KEEP, newLineCarry, TERMINATE_SERVER, type LineCarry, type Verdict } from "./engine.ts";
+import { Engine, KEEP, newLineCarry, type LineCarry, type Verdict } from "./engine.ts";
 import { appendLog, type LogFile } from "./logfile.ts";
-
-export { CLOSE, KEEP, TERMINATE_SERVER, type Verdict };
 
 export interface ShardOptions {
   bits: Uint8Array;

@@ -3,7 +3,8 @@
 // so the worker sees each connection's bytes as they arrived. The bitmap is shared memory;
 // messages carry chunks, verdicts, reports and the stop.
 
-import { KEEP, type Counts, type ShardOptions, type Verdict } from "./shard.ts";
+import { KEEP, type Verdict } from "./engine.ts";
+import type { Counts, ShardOptions } from "./shard.ts";
 
 /** What a worker needs to run a shard: the options minus the callback. */
 export type WorkerSetup = Omit<ShardOptions, "onWriteError">;
