@@ -21,10 +21,11 @@ export interface ShardOptions {
  * Bun hands each data event a fresh buffer of up to 512 KiB; left to the garbage collector
  * they piled up to ~200 MiB of RSS at full speed. Forcing a collection every 4 MiB kept RSS
  * down too, but this is cheaper: one thread, random 28 -> 34 M numbers/s, dup 72 -> 103.
- * A view into part of a larger buffer is left alone.
+ * A view into part of a larger (or shared) buffer is left alone.
  */
 function release(chunk: Uint8Array) {
-  if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) chunk.buffer.transfer(0);
+  const buffer = chunk.buffer;
+  if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
 }
 
 export interface Counts {

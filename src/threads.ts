@@ -115,7 +115,7 @@ export class RemoteShard {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  private send(message: ToWorker, transfer: Transferable[] = []) {
+  private send(message: ToWorker, transfer: ArrayBuffer[] = []) {
     this.worker.postMessage(message, transfer);
   }
 }

@@ -23,7 +23,7 @@ function recorder() {
     },
   });
   /** Each connection's bytes, in the order of the payloads (told apart by their first line). */
-  const received = () => chunks.map((c) => new Uint8Array(Buffer.concat(c))).sort((a, b) => a[5] - b[5]);
+  const received = (): Uint8Array[] => chunks.map((c) => new Uint8Array(Buffer.concat(c))).sort((a, b) => a[5] - b[5]);
   return { port: listener.port, received, stop: () => listener.stop(true) };
 }
 
