@@ -4,7 +4,8 @@
 // as it was.
 
 import { closeSync, openSync, readSync } from "node:fs";
-import { LINE_BYTES, parseLine } from "./engine.ts";
+import { createBitmap, testAndSet } from "./bitmap.ts";
+import { Engine, KEEP, LINE_BYTES, newLineCarry, parseLine } from "./engine.ts";
 
 export class ResumeError extends Error {}
 
@@ -18,7 +19,12 @@ export interface LoadedLog {
 /** Bytes read per system call; a multiple of the line length so lines never straddle reads. */
 const READ_BYTES = LINE_BYTES * (1 << 20);
 
-/** Reads the log at `path` (a missing file is an empty log) and sets each number's bit. */
+/**
+ * Reads the log at `path` (a missing file is an empty log) and sets each number's bit. The
+ * lines go through the same Engine as the network's (its log output discarded), so loading
+ * gets the same overlapped bitmap probes; only on damage is the file scanned again, slowly,
+ * to name the line.
+ */
 export function loadLog(path: string, bits: Uint8Array): LoadedLog {
   let fd: number;
   try {
@@ -28,40 +34,49 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
     throw unreadable(path, err);
   }
   try {
+    const engine = new Engine({ bitmap: bits, write: () => {} });
+    const conn = newLineCarry();
     const buf = new Uint8Array(READ_BYTES);
-    let count = 0;
-    let offset = 0;
-    for (;;) {
-      let len = 0;
-      while (len < buf.length) {
-        const n = readSync(fd, buf, len, buf.length - len, offset + len);
-        if (n === 0) break;
-        len += n;
-      }
-      let at = 0;
-      for (; at + LINE_BYTES <= len; at += LINE_BYTES) {
-        const v = parseLine(buf, at);
-        if (v < 0) {
-          if (isTornTail(fd, offset + at)) return { count, validBytes: offset + at };
-          throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
-        }
-        const i = v >>> 3;
-        const mask = 1 << (v & 7);
-        if (bits[i] & mask) throw damaged(path, (offset + at) / LINE_BYTES + 1, "repeats an earlier number");
-        bits[i] |= mask;
-        count++;
-      }
-      if (len < buf.length) {
-        if (!isTornTail(fd, offset + at)) throw damaged(path, (offset + at) / LINE_BYTES + 1, "is not nine digits and a newline");
-        return { count, validBytes: offset + at };
-      }
+    for (let offset = 0; ; ) {
+      const len = readFull(fd, buf, offset);
+      const verdict = len > 0 ? engine.feed(conn, buf.subarray(0, len)) : KEEP;
+      if (engine.duplicates > 0) throw damaged(path, firstRepeat(fd), "repeats an earlier number");
       offset += len;
+      if (verdict !== KEEP || len < buf.length) break;
     }
+    // Every line counted is 10 bytes, so the first one not counted starts right after them.
+    const count = engine.unique;
+    const validBytes = count * LINE_BYTES;
+    if (!isTornTail(fd, validBytes)) throw damaged(path, count + 1, "is not nine digits and a newline");
+    return { count, validBytes };
   } catch (err) {
     // A read error (EISDIR, EIO) is said to be one, not left raw for the caller to misread.
     throw err instanceof ResumeError ? err : unreadable(path, err);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Fills `buf` from `offset` on; returns how much was read (less than its length at the end). */
+function readFull(fd: number, buf: Uint8Array, offset: number): number {
+  let len = 0;
+  while (len < buf.length) {
+    const n = readSync(fd, buf, len, buf.length - len, offset + len);
+    if (n === 0) break;
+    len += n;
+  }
+  return len;
+}
+
+/** The line number of the first number that repeats an earlier one (the file has one). */
+function firstRepeat(fd: number): number {
+  const seen = createBitmap();
+  const buf = new Uint8Array(READ_BYTES);
+  for (let offset = 0; ; offset += buf.length) {
+    const len = readFull(fd, buf, offset);
+    for (let at = 0; at + LINE_BYTES <= len; at += LINE_BYTES) {
+      if (!testAndSet(seen, parseLine(buf, at))) return (offset + at) / LINE_BYTES + 1;
+    }
   }
 }
 
