@@ -3,8 +3,22 @@
 
 import { writeSync } from "node:fs";
 
+let stdoutOpen = true;
+
+/**
+ * Prints a report line. When nobody reads stdout any more (`| head -1`), the server goes
+ * on serving and logging: it says so once on stderr and prints no more reports.
+ */
 export function printReport(line: string): void {
-  writeSync(1, line + "\n");
+  if (!stdoutOpen) return;
+  try {
+    writeSync(1, line + "\n");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EPIPE" && code !== "EBADF") throw err;
+    stdoutOpen = false;
+    printError(`standard output is closed (${code}); reports are no longer printed, the server goes on`);
+  }
 }
 
 /** Readiness, warnings and errors, one line each. */
