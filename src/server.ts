@@ -107,8 +107,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     resolveDone(writeError ? 1 : code);
   }
 
-  process.on("SIGINT", onTerminate);
-  process.on("SIGTERM", onTerminate);
+  // SIGHUP too: a closed terminal must not cost the numbers still in memory.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onTerminate);
 
   return { port: acceptor.port, threads, done };
 }

@@ -1,5 +1,5 @@
 // Clean shutdowns of the real server with clients still connected: `terminate` from one
-// client (also in the middle of a chunk), SIGTERM and SIGINT. Each closes every client,
+// client (also in the middle of a chunk), SIGTERM, SIGINT and SIGHUP. Each closes every client,
 // exits 0 with a complete log, and prints nothing but report lines on stdout. Numbers read
 // but not yet flushed at the shutdown are in durability.test.ts.
 
@@ -45,7 +45,7 @@ test("terminate in the middle of a chunk: the line before it counts, the line af
   expectLogged(server.log, [111111111]);
 });
 
-test.each(["SIGTERM", "SIGINT"] as const)("%s with clients connected: all closed, exit 0, the log complete", async (signal) => {
+test.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("%s with clients connected: all closed, exit 0, the log complete", async (signal) => {
   const server = await servers.start(["--report-interval", "0.05"]);
   const [a, b] = await Promise.all([connect(server.port), connect(server.port)]);
   const counted = reportsUntil(server.stdout, (sums) => sums.unique + sums.duplicates >= 4);
