@@ -21,14 +21,21 @@ export class LogOpenError extends Error {}
  * Called once, after the port is bound and before any thread appends.
  */
 export function prepareLog(path: string, keepBytes = 0): void {
+  const fd = openAppend(path);
   try {
-    const fd = openSync(path, "a");
-    try {
-      // A device or pipe (/dev/full, /dev/stdout) has no length to cut.
-      if (fstatSync(fd).isFile()) ftruncateSync(fd, keepBytes);
-    } finally {
-      closeSync(fd);
-    }
+    // A device or pipe (/dev/full, /dev/stdout) has no length to cut.
+    if (fstatSync(fd).isFile()) ftruncateSync(fd, keepBytes);
+  } catch (err) {
+    throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Opens (creating) the log for appending, or says in one line why it cannot. */
+function openAppend(path: string): number {
+  try {
+    return openSync(path, "a");
   } catch (err) {
     throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
   }
@@ -41,12 +48,7 @@ export function prepareLog(path: string, keepBytes = 0): void {
  * writes are dropped.
  */
 export function appendLog(path: string, onError: (message: string) => void): LogFile {
-  let fd: number;
-  try {
-    fd = openSync(path, "a");
-  } catch (err) {
-    throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
-  }
+  const fd = openAppend(path);
   const sink = Bun.file(fd).writer();
   let failed = false;
   let open = true;

@@ -15,14 +15,12 @@ import { RemoteShard } from "./threads.ts";
 
 export interface RunningServer {
   port: number;
-  /** Shards (threads doing the parsing and de-duplication), this thread's included. */
-  threads: number;
   /** Resolves with the exit code once the server has shut down and the log is closed. */
   done: Promise<number>;
 }
 
 /** --workers auto: a thread per core, but no more than there can be busy clients. */
-export function resolveWorkers(workers: number | "auto", maxClients: number): number {
+function resolveWorkers(workers: number | "auto", maxClients: number): number {
   return workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, maxClients)) : workers;
 }
 
@@ -110,5 +108,5 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // SIGHUP too: a closed terminal must not cost the numbers still in memory.
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onTerminate);
 
-  return { port: acceptor.port, threads, done };
+  return { port: acceptor.port, done };
 }
