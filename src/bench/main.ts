@@ -120,7 +120,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
         server[v].push(r);
         const label = workers === undefined ? "server" : `server --workers ${workers}`;
         progress(`${workload} run ${run}/${runs} ${label}: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
-          `peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, log verified`);
+          `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
         if (last) progress(resumeText(resume!));
       }
       const ms = await sinkRun(driver);

@@ -36,7 +36,7 @@ function cells(rows: Row[]): string[][] {
       `${millions(Math.min(...r.rates))}-${millions(Math.max(...r.rates))}`,
       millions(sink),
       `${((rate / sink) * 100).toFixed(0)}%`,
-      (r.peakRssKiB / 1024).toFixed(0),
+      (r.peakRssKiB / 1024).toFixed(1),
     ];
   });
   return [head, ...body];
