@@ -8,6 +8,7 @@ import { createBitmap, testAndSet } from "../src/bitmap.ts";
 import { BenchError } from "../src/bench/procs.ts";
 import { resumeRun, resumeText } from "../src/bench/resume.ts";
 import { LogChecker, expectedSet, type NumberSet } from "../src/bench/verify.ts";
+import { markdownTable } from "../src/bench/table.ts";
 import { CONNECTIONS, workloadNumbers } from "../src/bench/workloads.ts";
 import { encodeLines } from "../src/payload.ts";
 import { tempDir } from "./support/server.ts";
@@ -163,4 +164,20 @@ test("bad options are usage errors", async () => {
   });
   expect(await proc.exited).toBe(2);
   expect(await new Response(proc.stderr).text()).toContain("--workloads takes a comma list of random, seq, dup; got 'nope'");
+});
+
+test("the table gives the median rate and RSS, and the highest RSS of the runs", () => {
+  const row = {
+    workload: "random",
+    workers: 1,
+    rates: [30e6, 10e6, 20e6],
+    sinkRates: [200e6, 100e6, 300e6],
+    bytesPerNumber: 10,
+    rssKiB: [170 * 1024, 180 * 1024, 160 * 1024],
+  };
+  expect(markdownTable([row]).split("\n")).toEqual([
+    "| workload | workers | M numbers/s | MB/s | min-max M/s | sink M/s | of sink | peak RSS MiB | max RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| random | 1 | 20.0 | 200 | 10.0-30.0 | 200.0 | 10% | 170.0 | 180.0 |",
+  ]);
 });

@@ -137,7 +137,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
     rates: rates(server[v].map((r) => r.ms)),
     sinkRates: rates(sink),
     bytesPerNumber: LINE_BYTES,
-    peakRssKiB: Math.max(...server[v].map((r) => r.rssKiB)),
+    rssKiB: server[v].map((r) => r.rssKiB),
   }));
   return { rows, resume };
 }
