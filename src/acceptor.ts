@@ -10,6 +10,8 @@ export interface ShardLink {
   /** Returns the verdict now, or nothing when it comes later through `verdict()`. */
   feed(id: number, chunk: Uint8Array): Verdict | void;
   forget(id: number): void;
+  /** Calls `done` once every chunk fed for `id` so far has been consumed (at once, or later). */
+  finish(id: number, done: () => void): void;
   /** Bytes are piling up in the shard: stop reading its connections until `resume()`. */
   readonly congested?: boolean;
 }
@@ -48,7 +50,8 @@ export class ListenError extends Error {}
 /** Bun.listen, with any failure turned into a one-line ListenError. */
 export function listen<T>(host: string, port: number, socket: SocketHandler<T>): TCPSocketListener<T> {
   try {
-    return Bun.listen<T>({ hostname: host, port, socket });
+    // Half-open: a client's FIN is answered by end() once its bytes have been consumed.
+    return Bun.listen<T>({ hostname: host, port, socket, allowHalfOpen: true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // Bun says only "Failed to listen at HOST" for a host it cannot resolve or parse.
@@ -92,6 +95,18 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
         client.paused = true;
         socket.pause();
       }
+    },
+    /**
+     * The client has sent everything (FIN). It is closed once its shard has consumed all it
+     * sent: at once in this thread, and after a worker's queue, so that a client (and the
+     * bench) sees the close only when its numbers have been counted.
+     */
+    end(socket: Socket<Client>) {
+      const shard = socket.data.shard;
+      if (shard === undefined) return;
+      shard.finish(socket.data.id, () => {
+        if (socket.data.shard === shard) drop(socket);
+      });
     },
     close(socket: Socket<Client>) {
       release(socket);

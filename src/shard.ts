@@ -70,6 +70,11 @@ export class Shard {
     return verdict;
   }
 
+  /** Every chunk fed so far has been consumed: `done` is called at once. */
+  finish(_id: number, done: () => void): void {
+    done();
+  }
+
   /** The connection closed; a partial line it left is discarded. */
   forget(id: number): void {
     this.lines.delete(id);

@@ -1,0 +1,65 @@
+// The acceptor (src/acceptor.ts) in-process, with a stand-in shard: a client that has sent
+// everything is closed only once its shard says every chunk has been consumed.
+
+import { expect, test } from "bun:test";
+import { startAcceptor, type ShardLink } from "../src/acceptor.ts";
+import { KEEP } from "../src/engine.ts";
+
+test("a half-closed client is closed only after its shard has consumed what it sent", async () => {
+  const received: string[] = [];
+  let finishing: { id: number; done: () => void } | undefined;
+  let onFinish = () => {};
+  const shard: ShardLink = {
+    feed: (_id, chunk) => void received.push(Buffer.from(chunk).toString("latin1")),
+    forget: () => {},
+    finish: (id, done) => {
+      finishing = { id, done };
+      onFinish();
+    },
+  };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, shards: [shard], onTerminate: () => {} });
+  try {
+    const finished = new Promise<void>((resolve) => (onFinish = resolve));
+    let closed = false;
+    let onClose = () => {};
+    const closing = new Promise<void>((resolve) => (onClose = resolve));
+    const client = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: acceptor.port,
+      socket: {
+        data() {},
+        close() {
+          closed = true;
+          onClose();
+        },
+      },
+    });
+    client.write("000000001\n000000002\n");
+    // Half-close: the client goes on reading until the server closes its side.
+    client.shutdown();
+    await finished;
+    // The shard has been asked; the client must still be open until it answers.
+    expect(received.join("")).toBe("000000001\n000000002\n");
+    expect(closed).toBe(false);
+    finishing!.done();
+    await closing;
+    expect(closed).toBe(true);
+  } finally {
+    acceptor.stop();
+  }
+});
+
+test("a stand-in shard that answers at once closes the client at once", async () => {
+  const shard: ShardLink = { feed: () => KEEP, forget: () => {}, finish: (_id, done) => done() };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, shards: [shard], onTerminate: () => {} });
+  try {
+    let onClose = () => {};
+    const closing = new Promise<void>((resolve) => (onClose = resolve));
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => onClose() } });
+    client.write("000000001\n");
+    client.shutdown();
+    await closing;
+  } finally {
+    acceptor.stop();
+  }
+});
