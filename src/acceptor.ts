@@ -10,8 +10,8 @@ export interface ShardLink {
   /** Returns the verdict now, or nothing when it comes later through `verdict()`. */
   feed(id: number, chunk: Uint8Array): Verdict | void;
   forget(id: number): void;
-  /** Calls `done` once every chunk fed for `id` so far has been consumed (at once, or later). */
-  finish(id: number, done: () => void): void;
+  /** Calls `done` once every chunk fed to this shard so far has been consumed (at once, or later). */
+  whenConsumed(done: () => void): void;
   /** Bytes are piling up in the shard: stop reading its connections until `resume()`. */
   readonly congested?: boolean;
 }
@@ -104,7 +104,7 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
     end(socket: Socket<Client>) {
       const shard = socket.data.shard;
       if (shard === undefined) return;
-      shard.finish(socket.data.id, () => {
+      shard.whenConsumed(() => {
         if (socket.data.shard === shard) drop(socket);
       });
     },

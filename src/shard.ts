@@ -71,7 +71,7 @@ export class Shard {
   }
 
   /** Every chunk fed so far has been consumed: `done` is called at once. */
-  finish(_id: number, done: () => void): void {
+  whenConsumed(done: () => void): void {
     done();
   }
 

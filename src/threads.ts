@@ -13,7 +13,7 @@ export type ToWorker =
   | { type: "chunk"; id: number; bytes: ArrayBuffer }
   | { type: "forget"; id: number }
   /** Answered with a reply once every chunk sent before it has been consumed. */
-  | { type: "finish"; id: number }
+  | { type: "sync" }
   | { type: "report" }
   | { type: "stop" };
 
@@ -29,7 +29,7 @@ export type FromWorker =
  * Bytes handed to a worker and not yet consumed above which its connections are paused.
  * The main thread runs a shard too and does all the reading, so the worker needs some depth
  * to stay busy. Measured with `bun run bench --workers 2` (which waits until the worker has
- * consumed everything, see finish()): random ran 38 M/s at 8/4 MiB, 40-44 at 16/8 and 44 at
+ * consumed everything, see whenConsumed()): random ran 38 M/s at 8/4 MiB, 40-44 at 16/8 and 44 at
  * 32/16, for a median peak RSS of 191, 196 and 204 MiB. The cost is up to 32 MiB of RSS.
  */
 export const PAUSE_BYTES = 32 << 20;
@@ -102,9 +102,9 @@ export class RemoteShard {
     this.send({ type: "forget", id });
   }
 
-  /** Calls `done` once the worker has consumed every chunk of `id` handed to it so far. */
-  finish(id: number, done: () => void): void {
-    void this.request({ type: "finish", id }).then(done);
+  /** Calls `done` once the worker has consumed every chunk handed to it so far. */
+  whenConsumed(done: () => void): void {
+    void this.request({ type: "sync" }).then(done);
   }
 
   /** The counts, once the worker has consumed every chunk sent before this call. */

@@ -23,7 +23,7 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
     send({ type: "fed", id: m.id, size, verdict });
   } else if (m.type === "forget") {
     shard.forget(m.id);
-  } else if (m.type === "finish") {
+  } else if (m.type === "sync") {
     send({ type: "reply" });
   } else if (m.type === "report") {
     send({ type: "reply", counts: shard.report() });

@@ -7,19 +7,19 @@ import { KEEP } from "../src/engine.ts";
 
 test("a half-closed client is closed only after its shard has consumed what it sent", async () => {
   const received: string[] = [];
-  let finishing: { id: number; done: () => void } | undefined;
-  let onFinish = () => {};
+  let consumed: (() => void) | undefined;
+  let onAsked = () => {};
   const shard: ShardLink = {
     feed: (_id, chunk) => void received.push(Buffer.from(chunk).toString("latin1")),
     forget: () => {},
-    finish: (id, done) => {
-      finishing = { id, done };
-      onFinish();
+    whenConsumed: (done) => {
+      consumed = done;
+      onAsked();
     },
   };
   const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, shards: [shard], onTerminate: () => {} });
   try {
-    const finished = new Promise<void>((resolve) => (onFinish = resolve));
+    const asked = new Promise<void>((resolve) => (onAsked = resolve));
     let closed = false;
     let onClose = () => {};
     const closing = new Promise<void>((resolve) => (onClose = resolve));
@@ -37,11 +37,11 @@ test("a half-closed client is closed only after its shard has consumed what it s
     client.write("000000001\n000000002\n");
     // Half-close: the client goes on reading until the server closes its side.
     client.shutdown();
-    await finished;
+    await asked;
     // The shard has been asked; the client must still be open until it answers.
     expect(received.join("")).toBe("000000001\n000000002\n");
     expect(closed).toBe(false);
-    finishing!.done();
+    consumed!();
     await closing;
     expect(closed).toBe(true);
   } finally {
@@ -50,7 +50,7 @@ test("a half-closed client is closed only after its shard has consumed what it s
 });
 
 test("a stand-in shard that answers at once closes the client at once", async () => {
-  const shard: ShardLink = { feed: () => KEEP, forget: () => {}, finish: (_id, done) => done() };
+  const shard: ShardLink = { feed: () => KEEP, forget: () => {}, whenConsumed: (done) => done() };
   const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, shards: [shard], onTerminate: () => {} });
   try {
     let onClose = () => {};

@@ -72,13 +72,13 @@ describe("RemoteShard", () => {
     expect(readFileSync(s.log, "latin1")).toBe("000000001\n000000002\n");
   });
 
-  test("finish() answers once every chunk handed over before it has been consumed", async () => {
+  test("whenConsumed() answers once every chunk handed over before it has been consumed", async () => {
     const s = setup();
     const shard = await s.start();
     const enc = new TextEncoder();
     shard.feed(3, enc.encode("000000001\n"));
     shard.feed(3, enc.encode("bad\n"));
-    const verdictsAtFinish = await new Promise<[number, Verdict][]>((resolve) => shard.finish(3, () => resolve([...s.verdicts])));
+    const verdictsAtFinish = await new Promise<[number, Verdict][]>((resolve) => shard.whenConsumed(() => resolve([...s.verdicts])));
     // The worker had already sent the verdict of the bad chunk when it answered.
     expect(verdictsAtFinish).toEqual([[3, CLOSE]]);
     expect(await shard.report()).toEqual({ unique: 1, duplicates: 0 });
