@@ -125,14 +125,23 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
     shard.forget(id);
   }
 
+  /** A graceful close (FIN): the client is done, over the limit, idle, or the server stops. */
   function drop(socket: Socket<Client>) {
     release(socket);
     socket.end();
   }
 
+  /**
+   * Invalid input gets an abortive close (RST), as the reference server's does: the client's
+   * next send fails with ECONNRESET, and nothing it sent after the bad line is read.
+   */
   function judge(socket: Socket<Client>, verdict: Verdict) {
-    if (verdict === CLOSE) return drop(socket);
-    release(socket);
+    if (verdict === CLOSE) {
+      release(socket);
+      return void socket.terminate();
+    }
+    // The stop closes this client with the others, after the listener: once it sees the
+    // close, nobody can connect any more (the terminate command relies on that).
     o.onTerminate();
   }
 
@@ -163,6 +172,7 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
       }
     },
     stop() {
+      if (stopping) return;
       stopping = true;
       clearInterval(idleTimer);
       listener.stop();

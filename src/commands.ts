@@ -11,15 +11,13 @@ import {
   TERMINATE_OPTIONS,
   type ServerConfig,
 } from "./config.ts";
-import { startServer } from "./server.ts";
+import { runServer } from "./server.ts";
 import { terminate } from "./terminate.ts";
 import { printNotice } from "./output.ts";
 
-async function serve(config: ServerConfig): Promise<number> {
-  const server = await startServer(config);
+function serve(config: ServerConfig): Promise<number> {
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  printNotice(`listening on ${host}:${server.port}`);
-  return server.done;
+  return runServer(config, (port) => printNotice(`listening on ${host}:${port}`));
 }
 
 export const COMMANDS = {

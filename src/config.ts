@@ -3,6 +3,7 @@
 
 import { parseArgs } from "node:util";
 import { parseDist, type Dist } from "./payload.ts";
+import { parseTestHooks, type TestHooks } from "./testhooks.ts";
 
 export class UsageError extends Error {}
 
@@ -21,6 +22,8 @@ export interface ServerConfig {
   idleTimeout: number;
   /** Serving threads; "auto" = one per core, at most maxClients. */
   workers: number | "auto";
+  /** Test-only, from the environment alone (see testhooks.ts). */
+  hooks: TestHooks;
 }
 
 /** One option of a command: its flag, environment twin, default and how to read a value. */
@@ -101,7 +104,7 @@ export const SERVER_OPTIONS = {
     read: (text: string, name: string) => (text === "auto" ? "auto" : integer(1, 64)(text, name)),
     help: "serving threads sharing one bitmap; auto = min(cores, max-clients)",
   },
-} satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
+} satisfies Record<Exclude<keyof ServerConfig, "hooks">, OptionSpec<unknown>>;
 
 type Specs = Record<string, OptionSpec<unknown>>;
 type Values<S extends Specs> = { [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
@@ -145,7 +148,8 @@ export function parseOptions<S extends Specs>(
 }
 
 export function parseServerConfig(argv: string[], env: Record<string, string | undefined>): Parsed<ServerConfig> {
-  return parseOptions(SERVER_OPTIONS, argv, env);
+  const parsed = parseOptions(SERVER_OPTIONS, argv, env);
+  return parsed.help ? parsed : { ...parsed, config: { ...parsed.config, hooks: parseTestHooks(env) } };
 }
 
 /** The option table for `--help`. */

@@ -1,23 +1,19 @@
-// The coordinator: binds the port, then prepares the log (emptied, or loaded and cut with
-// --resume), starts the shards (one in this thread, one per extra --workers thread) and the
-// acceptor that feeds them, prints the reports, and owns the one shutdown path used by
-// terminate, signals and log write failures.
+// The coordinator: walks the server through its phases (lifecycle.ts) — binds the port,
+// prepares the log (emptied, or loaded and cut with --resume), starts the shards (one in
+// this thread, one per extra --workers thread) and the acceptor that feeds them, prints the
+// reports — and owns the one shutdown, which every stop event reaches through the Lifecycle.
 
-import { startAcceptor, type ShardLink } from "./acceptor.ts";
+import { startAcceptor, type Acceptor, type ShardLink } from "./acceptor.ts";
 import { createBitmap } from "./bitmap.ts";
 import type { ServerConfig } from "./config.ts";
+import { Lifecycle } from "./lifecycle.ts";
 import { prepareLog } from "./logfile.ts";
 import { printError, printReport } from "./output.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
 import { Shard, type Counts } from "./shard.ts";
+import { hold, holdSync, injectFaults } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
-
-export interface RunningServer {
-  port: number;
-  /** Resolves with the exit code once the server has shut down and the log is closed. */
-  done: Promise<number>;
-}
 
 /** --workers auto: a thread per core, but no more than there can be busy clients. */
 function resolveWorkers(workers: number | "auto", maxClients: number): number {
@@ -29,84 +25,132 @@ interface Reporting {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
+/**
+ * After an uncaught exception the shutdown is tried, but a process that is already broken
+ * may not finish it: it exits 1 after this long regardless.
+ */
+const FATAL_GRACE_MS = 5000;
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Runs the server until it stops; resolves with the exit code. `onReady` is called with the
+ * bound port when serving begins (not at all when a stop comes first). Throws, touching no
+ * log, when the port cannot be bound; throws when the log cannot be prepared.
+ */
+export async function runServer(config: ServerConfig, onReady: (port: number) => void): Promise<number> {
+  const hooks = config.hooks;
   const threads = resolveWorkers(config.workers, config.maxClients);
   const shared = threads > 1;
-  const bits = createBitmap(shared);
   const shards: (ShardLink & Reporting)[] = [];
+  let acceptor: Acceptor | undefined;
+  let reportTimer: ReturnType<typeof setInterval> | undefined;
+  /** Settles once no worker is starting any more; never rejects. */
+  let workersStarted: Promise<void> = Promise.resolve();
   let total = 0;
-  let stopping = false;
-  /** The first log write failure (or a worker's death); it turns any shutdown into exit code 1. */
-  let writeError: string | undefined;
+  const { promise: done, resolve: exit } = Promise.withResolvers<number>();
 
-  const onTerminate = () => void shutdown(0);
-  const onFailure = (message: string) => {
-    writeError ??= message;
-    // Deferred: the failing write may be deep inside an engine's feed().
-    queueMicrotask(() => void shutdown(1));
+  // The stop runs from a microtask: an event can come from deep inside a shard's feed() (a
+  // failed write), which must finish before the shards are stopped.
+  const life = new Lifecycle(() => queueMicrotask(() => void stop()), printError);
+  const onSignal = (name: string) => life.handle({ kind: "signal", name });
+  const onFatal = (err: unknown) => {
+    const message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+    if (life.phase === "stopped") return;
+    life.handle({ kind: "failure", message });
+    setTimeout(() => process.exit(1), FATAL_GRACE_MS);
   };
-  const shardOptions = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval };
+  // First of all, so that no signal finds the default action (which loses buffered numbers).
+  // SIGHUP too: a closed terminal must not cost the numbers still in memory.
+  for (const name of SIGNALS) process.on(name, onSignal);
+  process.on("uncaughtException", onFatal);
+  process.on("unhandledRejection", onFatal);
+  injectFaults(hooks);
+  const onFailure = (message: string) => life.handle({ kind: "failure", message });
 
-  // The port is bound before anything else: the log is read or emptied only once the port
-  // is ours, so a second instance started by mistake cannot clobber the running one's log.
-  // The shards are in place before this thread next runs its event loop, so no client is
-  // given one before they exist.
-  const acceptor = startAcceptor({
-    host: config.host,
-    port: config.port,
-    maxClients: config.maxClients,
-    idleTimeout: config.idleTimeout,
-    shards,
-    onTerminate,
-  });
+  /** The shutdown: entered once, from the Lifecycle; it cannot throw and always resolves `done`. */
+  async function stop() {
+    clearInterval(reportTimer);
+    attempt(() => acceptor?.stop());
+    await hold(hooks, "stopping");
+    await workersStarted;
+    await Promise.all(shards.map((s) => s.stop().catch(onFailure)));
+    life.finish();
+    exit(life.exitCode);
+  }
+
+  function attempt(action: () => void) {
+    try {
+      action();
+    } catch (err) {
+      onFailure(`internal error: ${(err as Error).message}`);
+    }
+  }
+
+  // binding: the port before anything else, so that a second instance started by mistake
+  // fails here and cannot clobber the running one's log.
+  holdSync(hooks, "binding");
+  const bits = createBitmap(shared);
   try {
+    acceptor = startAcceptor({
+      host: config.host,
+      port: config.port,
+      maxClients: config.maxClients,
+      idleTimeout: config.idleTimeout,
+      shards,
+      onTerminate: () => life.handle({ kind: "terminate" }),
+    });
+    // preparing: the log emptied, or loaded and cut (--resume), and this thread's shard.
+    // Nothing yields to the event loop until the shard exists, so no client is admitted
+    // before there is a shard to give it.
+    life.advance("preparing");
+    holdSync(hooks, "preparing");
     let keepBytes = 0;
     if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
     prepareLog(config.log, keepBytes);
-    shards.push(new Shard({ ...shardOptions, onWriteError: onFailure }));
-    for (let i = 1; i < threads; i++) {
-      const remote: RemoteShard = await RemoteShard.start(shardOptions, {
-        onVerdict: (id, verdict) => acceptor.verdict(id, verdict),
-        onDrained: () => acceptor.resume(remote),
-        onFailure,
-      });
-      shards.push(remote);
-    }
+    shards.push(new Shard({ bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, onWriteError: onFailure }));
   } catch (err) {
-    acceptor.stop();
-    await Promise.all(shards.map((s) => s.stop()));
+    acceptor?.stop();
+    for (const name of SIGNALS) process.off(name, onSignal);
     throw err;
   }
 
+  // starting: worker threads, one at a time; early clients are served by the shards that exist.
+  if (!life.advance("starting")) return done;
+  workersStarted = startWorkers();
+  await Promise.all([workersStarted, hold(hooks, "starting")]);
+
+  // serving
+  if (!life.advance("serving")) return done;
   let reporting = false;
-  const reportTimer = setInterval(async () => {
+  reportTimer = setInterval(async () => {
     if (reporting) return;
     reporting = true;
     const counts = await Promise.all(shards.map((s) => s.report()));
     reporting = false;
-    // After a failed write the report would claim a total that is not on disk.
-    if (stopping || writeError) return;
+    // After a failure the report would claim a total that may not be on disk.
+    if (life.phase !== "serving" || life.exitCode !== 0) return;
     const unique = counts.reduce((sum, c) => sum + c.unique, 0);
     const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
     total += unique;
     printReport(formatReport({ unique, duplicates, total }));
   }, config.reportInterval * 1000);
+  onReady(acceptor.port);
+  return done;
 
-  let resolveDone: (code: number) => void;
-  const done = new Promise<number>((resolve) => (resolveDone = resolve));
-
-  async function shutdown(code: number) {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(reportTimer);
-    acceptor.stop();
-    await Promise.all(shards.map((s) => s.stop()));
-    if (writeError) printError(writeError);
-    resolveDone(writeError ? 1 : code);
+  async function startWorkers() {
+    const setup = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, fault: hooks.fault };
+    for (let i = 1; i < threads && life.phase === "starting"; i++) {
+      try {
+        const remote: RemoteShard = await RemoteShard.start(setup, {
+          onVerdict: (id, verdict) => acceptor!.verdict(id, verdict),
+          onDrained: () => acceptor!.resume(remote),
+          onFailure,
+        });
+        shards.push(remote);
+      } catch (err) {
+        onFailure((err as Error).message);
+      }
+    }
   }
-
-  // SIGHUP too: a closed terminal must not cost the numbers still in memory.
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onTerminate);
-
-  return { port: acceptor.port, done };
 }

@@ -5,9 +5,10 @@
 
 import { KEEP, type Verdict } from "./engine.ts";
 import type { Counts, ShardOptions } from "./shard.ts";
+import type { Fault } from "./testhooks.ts";
 
-/** What a worker needs to run a shard: the options minus the callback. */
-export type WorkerSetup = Omit<ShardOptions, "onWriteError">;
+/** What a worker needs to run a shard: the options minus the callback, and a test fault. */
+export type WorkerSetup = Omit<ShardOptions, "onWriteError"> & { fault?: Fault };
 
 export type ToWorker =
   | { type: "chunk"; id: number; bytes: ArrayBuffer }
@@ -45,6 +46,16 @@ export interface RemoteEvents {
   onFailure: (message: string) => void;
 }
 
+/**
+ * The error's own line from a worker's error event: Bun formats the message with the source
+ * lines around the throw and the stack, so it would not fit the one-line error on stderr.
+ */
+export function errorLine(message: string): string {
+  const lines = message.split("\n");
+  const line = lines.find((l) => /^\w*(error|Error): /.test(l)) ?? lines.find((l) => l.trim() !== "") ?? "unknown error";
+  return line.replace(/^error: /, "");
+}
+
 export class RemoteShard {
   /** More bytes are waiting in the worker than it should be handed: pause its connections. */
   congested = false;
@@ -55,19 +66,24 @@ export class RemoteShard {
 
   private constructor(private readonly worker: Worker) {}
 
-  /** Starts a shard in a new Worker; resolves once it runs. */
+  /**
+   * Starts a shard in a new Worker; resolves once it runs. When it fails to start, the
+   * promise rejects and the thread is ended; a failure after the start goes to `onFailure`.
+   */
   static start(setup: WorkerSetup, events: RemoteEvents): Promise<RemoteShard> {
     const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
     const remote = new RemoteShard(worker);
+    let started = false;
     return new Promise((resolve, reject) => {
-      worker.onerror = (event) => {
-        const message = `worker failed: ${event.message}`;
-        reject(new Error(message));
-        // After the start, release whoever waits for a reply; the shutdown follows.
+      const failed = (message: string) => {
+        // Whoever waits for a reply is released; nothing the thread held counts any more.
         remote.dead = true;
         for (const resolve of remote.waiting.splice(0)) resolve({ unique: 0, duplicates: 0 });
-        events.onFailure(message);
+        worker.terminate();
+        if (started) events.onFailure(message);
+        else reject(new Error(message));
       };
+      worker.onerror = (event) => failed(`worker failed: ${errorLine(event.message)}`);
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const m = event.data;
         if (m.type === "fed") {
@@ -78,8 +94,10 @@ export class RemoteShard {
             events.onDrained();
           }
         } else if (m.type === "reply") remote.waiting.shift()?.(m.counts);
-        else if (m.type === "started") resolve(remote);
-        else if (m.type === "failed") reject(new Error(m.message));
+        else if (m.type === "started") {
+          started = true;
+          resolve(remote);
+        } else if (m.type === "failed") failed(m.message);
         else events.onFailure(m.message);
       };
       worker.postMessage(setup);

@@ -7,10 +7,18 @@ import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
 declare const self: Worker;
 const send = (message: FromWorker) => self.postMessage(message);
 let shard: Shard;
+let fault: WorkerSetup["fault"];
+
+/** A fault injected by a test (NUMBERS_TEST_FAULT, see testhooks.ts) at this moment. */
+function inject(at: WorkerSetup["fault"]) {
+  if (fault === at) throw new Error(`injected fault (NUMBERS_TEST_FAULT=${at})`);
+}
 
 self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
   const m = event.data;
   if (!("type" in m)) {
+    fault = m.fault;
+    inject("worker-start");
     try {
       shard = new Shard({ ...m, onWriteError: (message) => send({ type: "write-error", message }) });
       send({ type: "started" });
@@ -18,6 +26,7 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
       send({ type: "failed", message: (err as Error).message });
     }
   } else if (m.type === "chunk") {
+    inject("worker-crash");
     const size = m.bytes.byteLength;
     const verdict = shard.feed(m.id, new Uint8Array(m.bytes));
     send({ type: "fed", id: m.id, size, verdict });
@@ -28,6 +37,7 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
   } else if (m.type === "report") {
     send({ type: "reply", counts: shard.report() });
   } else {
+    inject("worker-stop");
     await shard.stop();
     send({ type: "reply" });
   }
