@@ -72,7 +72,7 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
   async function stop() {
     clearInterval(reportTimer);
     attempt(() => acceptor?.stop());
-    await hold(hooks, "stopping");
+    await hold(hooks, "stopping", acceptor?.port);
     await workersStarted;
     await Promise.all(shards.map((s) => s.stop().catch(onFailure)));
     life.finish();
@@ -104,7 +104,7 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
     // Nothing yields to the event loop until the shard exists, so no client is admitted
     // before there is a shard to give it.
     life.advance("preparing");
-    holdSync(hooks, "preparing");
+    holdSync(hooks, "preparing", acceptor.port);
     let keepBytes = 0;
     if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
     prepareLog(config.log, keepBytes);
@@ -115,28 +115,31 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
     throw err;
   }
 
-  // starting: worker threads, one at a time; early clients are served by the shards that exist.
-  if (!life.advance("starting")) return done;
-  workersStarted = startWorkers();
-  await Promise.all([workersStarted, hold(hooks, "starting")]);
-
-  // serving
-  if (!life.advance("serving")) return done;
-  let reporting = false;
-  reportTimer = setInterval(async () => {
-    if (reporting) return;
-    reporting = true;
-    const counts = await Promise.all(shards.map((s) => s.report()));
-    reporting = false;
-    // After a failure the report would claim a total that may not be on disk.
-    if (life.phase !== "serving" || life.exitCode !== 0) return;
-    const unique = counts.reduce((sum, c) => sum + c.unique, 0);
-    const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
-    total += unique;
-    printReport(formatReport({ unique, duplicates, total }));
-  }, config.reportInterval * 1000);
-  onReady(acceptor.port);
+  // starting, then serving: the returned promise is the exit code, whatever phase the stop
+  // comes in; start-up goes on beside it.
+  if (life.advance("starting")) void serve(acceptor);
   return done;
+
+  /** starting: worker threads, one at a time, while early clients are served by the shards that exist. */
+  async function serve(acceptor: Acceptor) {
+    workersStarted = startWorkers();
+    await Promise.all([workersStarted, hold(hooks, "starting", acceptor.port)]);
+    if (!life.advance("serving")) return;
+    let reporting = false;
+    reportTimer = setInterval(async () => {
+      if (reporting) return;
+      reporting = true;
+      const counts = await Promise.all(shards.map((s) => s.report()));
+      reporting = false;
+      // After a failure the report would claim a total that may not be on disk.
+      if (life.phase !== "serving" || life.exitCode !== 0) return;
+      const unique = counts.reduce((sum, c) => sum + c.unique, 0);
+      const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
+      total += unique;
+      printReport(formatReport({ unique, duplicates, total }));
+    }, config.reportInterval * 1000);
+    onReady(acceptor.port);
+  }
 
   async function startWorkers() {
     const setup = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, fault: hooks.fault };

@@ -3,7 +3,8 @@
 // unless their environment variable is set, and neither is listed in --help.
 //
 // NUMBERS_TEST_HOLD=<phase> pauses the server when it enters that phase: it prints
-// `test: holding at <phase>` on stderr and waits for a line on stdin. Binding and preparing
+// `test: holding at <phase>` on stderr (with ` on port N` once the port is bound) and waits
+// for a line on stdin. Binding and preparing
 // are held synchronously, as a long --resume load holds them (nothing runs meanwhile);
 // starting and stopping asynchronously (clients, signals and workers go on).
 //
@@ -41,18 +42,22 @@ export function parseTestHooks(env: Record<string, string | undefined>): TestHoo
   };
 }
 
+function announce(phase: Phase, port: number | undefined) {
+  printNotice(`test: holding at ${phase}${port === undefined ? "" : ` on port ${port}`}`);
+}
+
 /** Holds a synchronous phase: blocks this thread until a line (or EOF) arrives on stdin. */
-export function holdSync(hooks: TestHooks, phase: Phase): void {
+export function holdSync(hooks: TestHooks, phase: Phase, port?: number): void {
   if (hooks.hold !== phase) return;
-  printNotice(`test: holding at ${phase}`);
+  announce(phase, port);
   const byte = new Uint8Array(1);
   while (readSync(0, byte, 0, 1, null) === 1 && byte[0] !== 10);
 }
 
 /** Holds an asynchronous phase: resolves once a line (or EOF) arrives on stdin. */
-export async function hold(hooks: TestHooks, phase: Phase): Promise<void> {
+export async function hold(hooks: TestHooks, phase: Phase, port?: number): Promise<void> {
   if (hooks.hold !== phase) return;
-  printNotice(`test: holding at ${phase}`);
+  announce(phase, port);
   const reader = Bun.stdin.stream().getReader();
   for (;;) {
     const { value, done } = await reader.read();

@@ -63,22 +63,28 @@ export class Lines {
 }
 
 export interface Spawned {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+  proc: Subprocess<"pipe", "pipe", "pipe">;
   stdout: Lines;
   stderr: Lines;
   exited: Promise<number>;
+  /** Lets a server held by NUMBERS_TEST_HOLD go on (a line on its stdin). */
+  release(): void;
 }
 
-/** Spawns `numbers-server <args>` in `cwd`. */
+/** Spawns `numbers-server <args>` in `cwd`; its stdin is a pipe, read only by a test hold. */
 export function spawnServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Spawned {
   const proc = Bun.spawn([...serverCommand(), ...args], {
     cwd: options.cwd ?? tempDir(),
     env: { ...process.env, ...options.env },
-    stdin: "ignore",
+    stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
   });
-  return { proc, stdout: new Lines(proc.stdout), stderr: new Lines(proc.stderr), exited: proc.exited };
+  const release = () => {
+    proc.stdin.write("go\n");
+    void proc.stdin.flush();
+  };
+  return { proc, stdout: new Lines(proc.stdout), stderr: new Lines(proc.stderr), exited: proc.exited, release };
 }
 
 export interface Server extends Spawned {
