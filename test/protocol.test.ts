@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { connectUntilAdmitted, expectLogged, sendAll } from "./support/client.ts";
 import { connect, type Peer } from "./support/peer.ts";
 import { reportsUntil } from "./support/reports.ts";
+import { BAD_LINES } from "./support/cases.ts";
 import { serverPool } from "./support/servers.ts";
 
 const servers = serverPool();
@@ -46,17 +47,6 @@ test("lines cut across writes: in two parts, byte by byte, and across a line bou
   expect(await server.exited).toBe(0);
   expectLogged(server.log, [123456789, 42, 111111111, 222222222, 333333333]);
 });
-
-const BAD_LINES: [string, string][] = [
-  ["a short line", "12345678\n"],
-  ["a long line", "1234567890\n"],
-  ["an empty line", "\n"],
-  ["a letter", "12345678x\n"],
-  ["CRLF", "123456789\r\n"],
-  ["a space", "1234 6789\n"],
-  ["NUL", "1234\u00006789\n"],
-  ["more than nine digits without LF", "1234567890123"],
-];
 
 test.each(BAD_LINES)("%s closes that connection: lines before it count, after it not, others go on", async (_, bad) => {
   const server = await servers.start();

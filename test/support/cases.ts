@@ -63,3 +63,15 @@ export const CASES: ProtocolCase[] = [
     ["111111111", "222222222"], "TERMINATE", 29),
   example("terminate after a duplicate", "111111111\n111111111\nterminate\nxyz", ["111111111", "111111111"], "TERMINATE", 29),
 ];
+
+/** One bad line of each class, for the tests against the real server: [name, bytes]. */
+export const BAD_LINES: [string, string][] = [
+  ["a short line", "12345678\n"],
+  ["a long line", "1234567890\n"],
+  ["an empty line", "\n"],
+  ["a letter", "12345678x\n"],
+  ["CRLF", "123456789\r\n"],
+  ["a space", "1234 6789\n"],
+  ["NUL", "1234\u00006789\n"],
+  ["more than nine digits without LF", "1234567890123"],
+];
