@@ -213,9 +213,17 @@ export function parseClientConfig(argv: string[], env: Record<string, string | u
 export interface TerminateConfig {
   host: string;
   port: number;
+  /** Seconds the whole command may take: connecting, and waiting for the server to close. */
+  timeout: number;
 }
 
-export const TERMINATE_OPTIONS = SERVER_ADDRESS satisfies Record<keyof TerminateConfig, OptionSpec<unknown>>;
+export const TERMINATE_OPTIONS = {
+  ...SERVER_ADDRESS,
+  timeout: {
+    flag: "timeout", env: "NUMBERS_TERMINATE_TIMEOUT", default: "30", read: seconds,
+    help: "give up (exit 1) if the server has not shut down within this many seconds",
+  },
+} satisfies Record<keyof TerminateConfig, OptionSpec<unknown>>;
 
 export function parseTerminateConfig(argv: string[], env: Record<string, string | undefined>): Parsed<TerminateConfig> {
   return parseOptions(TERMINATE_OPTIONS, argv, env);

@@ -1,33 +1,67 @@
 // The terminate command: sends `terminate` to a server and waits until it has shut down.
 // A server that is full closes a new connection at once without reading it, which looks
 // the same as a shutdown from this side; so, once closed, it checks that nobody listens.
+// The whole command, connecting included, is bounded by --timeout: a server that does not
+// shut down (or a host that never answers) is an error, not a wait forever.
 
 import type { TerminateConfig } from "./config.ts";
 import { connectError } from "./sender.ts";
 
 const handlers = { data() {}, error() {} };
 
-/** Connects, and resolves once the server has closed the connection. */
-async function connectUntilClosed(config: TerminateConfig, open: (socket: Bun.Socket) => void): Promise<void> {
-  let closed!: () => void;
-  const done = new Promise<void>((resolve) => (closed = resolve));
-  await Bun.connect({ hostname: config.host, port: config.port, socket: { ...handlers, open, close: () => closed() } });
-  return done;
+class Timeout extends Error {}
+
+/** Settles like `promise`, or rejects with a Timeout once `deadline` (performance.now()) has passed. */
+async function before<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Timeout()), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Connects (`connected` rejects as Bun.connect does); `closed` resolves once the server has closed the connection. */
+function connect(config: TerminateConfig, open: (socket: Bun.Socket) => void) {
+  const closed = Promise.withResolvers<void>();
+  const connected = Bun.connect({ hostname: config.host, port: config.port, socket: { ...handlers, open, close: () => closed.resolve() } });
+  // A connect that fails after the deadline has passed is no longer anyone's concern.
+  connected.catch(() => {});
+  return { connected, closed: closed.promise };
 }
 
 export async function terminate(config: TerminateConfig): Promise<number> {
+  const deadline = performance.now() + config.timeout * 1000;
+  const address = `${config.host}:${config.port}`;
+  const within = `within ${config.timeout} s`;
+
+  // No half-close after the line: the server closes this connection only after every
+  // listener of every thread is closed, which the probe below relies on.
+  const first = connect(config, (socket) => void socket.write("terminate\n"));
+  let socket: Bun.Socket;
   try {
-    // No half-close after the line: the server closes this connection only after every
-    // listener of every thread is closed, which the probe below relies on.
-    await connectUntilClosed(config, (socket) => void socket.write("terminate\n"));
+    socket = await before(first.connected, deadline);
   } catch (err) {
+    if (err instanceof Timeout) throw new Error(`cannot connect to ${address}: no answer ${within}`);
     throw connectError(config.host, config.port, err);
   }
-  // The server stops listening before it closes its clients, so a refused probe means it is gone.
   try {
-    await connectUntilClosed(config, (socket) => socket.end());
+    await before(first.closed, deadline);
   } catch {
-    return 0;
+    socket.terminate();
+    throw new Error(`the server at ${address} accepted terminate but had not closed the connection ${within}`);
   }
-  throw new Error(`the server at ${config.host}:${config.port} closed the connection but is still running (is it full?)`);
+
+  // The server stops listening before it closes its clients, so a refused probe means it is gone.
+  const probe = connect(config, (socket) => socket.end());
+  try {
+    await before(probe.connected, deadline);
+  } catch (err) {
+    if (!(err instanceof Timeout)) return 0;
+    throw new Error(`the server at ${address} closed the connection, but a new one got no answer ${within}`);
+  }
+  throw new Error(`the server at ${address} closed the connection but is still running (is it full?)`);
 }

@@ -126,6 +126,34 @@ describe("terminate", () => {
     idle.end();
     await terminate(server);
   });
+
+  test("a server that never closes the connection: --timeout 0.2 gives up with exit 1 and one line", async () => {
+    // A fake server: takes the connection, reads the line, and never closes.
+    let received = "";
+    const gotLine = Promise.withResolvers<void>();
+    const fake = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(_socket, data) {
+          received += data.toString();
+          if (received.endsWith("\n")) gotLine.resolve();
+        },
+      },
+    });
+    try {
+      const result = await run(["terminate", "--port", String(fake.port), "--timeout", "0.2"]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`numbers-server: the server at 127.0.0.1:${fake.port} accepted terminate but had not closed the connection within 0.2 s`],
+      });
+      await gotLine.promise;
+      expect(received).toBe("terminate\n");
+    } finally {
+      fake.stop(true);
+    }
+  });
 });
 
 describe("options", () => {
@@ -167,5 +195,7 @@ describe("options", () => {
       expect(result.stdout[0]).toBe(`Usage: numbers-server ${command} [options]`);
       expect(result.stdout.join("\n")).toMatch(/--port <v> +NUMBERS_PORT/);
     }
+    const terminate = await run(["terminate", "--help"]);
+    expect(terminate.stdout.join("\n")).toMatch(/--timeout <v> +NUMBERS_TERMINATE_TIMEOUT +default 30 +give up/);
   });
 });

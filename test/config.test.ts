@@ -2,7 +2,15 @@
 // rejected values as UsageError, --help, and the option table.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { describeOptions, parseServerConfig, SERVER_OPTIONS, type ServerConfig, UsageError } from "../src/config.ts";
+import {
+  describeOptions,
+  parseServerConfig,
+  parseTerminateConfig,
+  SERVER_OPTIONS,
+  type ServerConfig,
+  type TerminateConfig,
+  UsageError,
+} from "../src/config.ts";
 
 function config(argv: string[], env: Record<string, string> = {}): ServerConfig {
   const parsed = parseServerConfig(argv, env);
@@ -110,4 +118,29 @@ test("describeOptions lists every flag, env name and default of the server", () 
     expect(row, spec.flag).toContain(spec.env);
     expect(row, spec.flag).toContain(`default ${spec.default}`);
   }
+});
+
+describe("terminate options", () => {
+  function terminateConfig(argv: string[], env: Record<string, string> = {}): TerminateConfig {
+    const parsed = parseTerminateConfig(argv, env);
+    if (parsed.help) throw new Error("unexpected help");
+    return parsed.config;
+  }
+
+  test("--timeout defaults to 30 s", () => {
+    expect(terminateConfig([])).toEqual({ host: "127.0.0.1", port: 4000, timeout: 30 });
+  });
+
+  test("--timeout and its twin NUMBERS_TERMINATE_TIMEOUT take decimals; the flag wins", () => {
+    expect(terminateConfig(["--timeout", "0.2"])).toMatchObject({ timeout: 0.2 });
+    expect(terminateConfig([], { NUMBERS_TERMINATE_TIMEOUT: "2.5" })).toMatchObject({ timeout: 2.5 });
+    expect(terminateConfig(["--timeout=7"], { NUMBERS_TERMINATE_TIMEOUT: "2.5" })).toMatchObject({ timeout: 7 });
+  });
+
+  test("a timeout that is not a number of seconds above 0 is a UsageError naming its source", () => {
+    for (const value of ["0", "-1", "soon", "", "1s", "86401"]) {
+      expect(() => parseTerminateConfig(["--timeout", value], {})).toThrow(UsageError);
+    }
+    expect(() => parseTerminateConfig([], { NUMBERS_TERMINATE_TIMEOUT: "0" })).toThrow(/NUMBERS_TERMINATE_TIMEOUT/);
+  });
 });

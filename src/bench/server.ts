@@ -36,7 +36,7 @@ export function startServer(dir: string, workers: number | undefined, args: stri
 
 /** Stops the server as any client may, with a `terminate` line, and checks that it exits 0. */
 export async function stopServer(server: Target): Promise<void> {
-  await terminate({ host: server.host, port: server.port }).catch((err: Error) => {
+  await terminate({ host: server.host, port: server.port, timeout: 60 }).catch((err: Error) => {
     throw new BenchError(`terminate failed: ${err.message}\n${server.stderr()}`);
   });
   const code = await server.proc.exited;

@@ -1,0 +1,87 @@
+// Writing to standard output or error without ever blocking: a pipe nobody reads (or a
+// terminal on hold) must not stop the event loop. A write takes what the descriptor can take
+// now and says how much; the caller keeps the rest (src/backlog.ts).
+//
+// How, by what the descriptor is (measured on Linux with Bun 1.4.5: a write to a full pipe
+// through the descriptor opened here fails with EAGAIN in microseconds):
+// - a pipe or terminal is opened anew through /proc/self/fd/N with O_NONBLOCK. That is a new
+//   open file description, so the flag is ours alone: the shell, and whoever else shares the
+//   pipe or terminal, keep their blocking descriptor (setting O_NONBLOCK on fd 1 itself would
+//   change theirs too, and leave a terminal non-blocking for the shell after we exit);
+// - a regular file (or block device) is written as it is: such a write never waits for a
+//   reader, only for the disk; reopening it would lose its offset and O_APPEND;
+// - a socket (systemd's journal stream) cannot be reopened, nor can a pipe when /proc is
+//   missing or refuses (another user's pipe): O_NONBLOCK is then set on the shared
+//   description with fcntl through bun:ffi. Any process writing to the same socket or pipe
+//   sees it too, so the original flags are put back by `restore()` at exit. A terminal is
+//   never given O_NONBLOCK this way; without /proc it is written blocking, as are all
+//   descriptors where bun:ffi cannot load libc.so.6 (musl, other systems).
+
+import { constants, fstatSync, openSync, writeSync } from "node:fs";
+import type { Write } from "./backlog.ts";
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+
+export interface Writer {
+  /** Takes what it can of `bytes` now; 0 when it would block. Other errors are thrown. */
+  write: Write;
+  /** Undoes any change made to the shared descriptor; idempotent. */
+  restore(): void;
+}
+
+/** Opens a non-blocking writer on `fd` (1 or 2). Throws (EBADF) if `fd` is not open. */
+export function openWriter(fd: number): Writer {
+  const { target, restore } = nonBlocking(fd);
+  return {
+    write(bytes) {
+      try {
+        return writeSync(target, bytes);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") return 0;
+        throw err;
+      }
+    },
+    restore,
+  };
+}
+
+const nothing = () => {};
+
+function nonBlocking(fd: number): { target: number; restore: () => void } {
+  const stat = fstatSync(fd);
+  if (stat.isFile() || stat.isBlockDevice()) return { target: fd, restore: nothing };
+  if (stat.isFIFO() || stat.isCharacterDevice()) {
+    try {
+      const flags = constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+      return { target: openSync(`/proc/self/fd/${fd}`, flags), restore: nothing };
+    } catch (err) {
+      // No reader on the pipe any more: a write to fd itself fails at once with EPIPE.
+      if ((err as NodeJS.ErrnoException).code === "ENXIO") return { target: fd, restore: nothing };
+      if (stat.isCharacterDevice()) return { target: fd, restore: nothing };
+    }
+  }
+  return { target: fd, restore: setNonBlocking(fd) };
+}
+
+/** Sets O_NONBLOCK on fd's shared description; returns how to put the old flags back. */
+function setNonBlocking(fd: number): () => void {
+  if (process.platform !== "linux") return nothing;
+  let fcntl: (fd: number, cmd: number, arg: number) => number;
+  try {
+    // Loaded only here: most runs never need it.
+    const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
+    const { i32 } = FFIType;
+    fcntl = dlopen("libc.so.6", { fcntl: { args: [i32, i32, i32], returns: i32 } }).symbols.fcntl;
+  } catch {
+    return nothing;
+  }
+  const flags = fcntl(fd, F_GETFL, 0);
+  if (flags < 0 || flags & constants.O_NONBLOCK || fcntl(fd, F_SETFL, flags | constants.O_NONBLOCK) < 0) return nothing;
+  let restored = false;
+  return () => {
+    if (restored) return;
+    restored = true;
+    fcntl(fd, F_SETFL, flags);
+  };
+}
