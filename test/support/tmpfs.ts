@@ -23,6 +23,11 @@ export function resizeTmpfs(dir: string, size: string): void {
   run(["mount", "-o", `remount,size=${size}`, dir]);
 }
 
+/** Unmounts; lazily (at once, freed when no longer used) if a server left behind still has it open. */
 export function unmount(dir: string): void {
-  run(["umount", dir]);
+  try {
+    run(["umount", dir]);
+  } catch {
+    run(["umount", "--lazy", dir]);
+  }
 }
