@@ -67,7 +67,7 @@ function expectNoSpaceError(stderr: string[]) {
   expect(stderr[1]).toBe("numbers-server: cannot write log file '/dev/full': no space left on device");
 }
 
-// 3 numbers stay in FileSink's own buffer until a flush; 500 (5 KB) are written at once.
+// Both counts stay in the shard's 128 KiB log buffer until a flush tick or the shutdown writes them, and that write fails.
 test.each([3, 500])("--log /dev/full: terminate after %d numbers exits 1 with one error line", async (count) => {
   const server = await servers.start(["--log", "/dev/full"]);
   const bystander = await connect(server.port);
