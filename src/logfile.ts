@@ -1,23 +1,19 @@
-// The numbers log on disk: file descriptors we open (and truncate) ourselves, each shard
-// appending to its own O_APPEND descriptor with plain write(2) calls (node:fs writeSync).
-// A failed write (ENOSPC, EIO, ...) is never ignored: it goes to `onError`, and the torn
-// line it may have left is cut off, so the log holds only whole lines.
-//
-// Not a Bun FileSink: after a failed write a FileSink still writes the bytes it had
-// buffered, on a later turn of the event loop and with no way to discard them (Bun 1.4.5:
-// a short write on a full disk rejects the write's promise, then a 100-byte write buffered
-// behind it lands once the disk has room), so no cut could be known to be the last word.
-// A FileSink wrote every buffer of 4 KiB or more at once anyway, and the engine only
-// writes when its buffer is full or on a flush, so writeSync makes the same system calls.
+// The numbers log on disk: file descriptors we open (and truncate) ourselves, written
+// through Bun FileSinks. Bun.file(path).writer() would not empty an existing file
+// (oven-sh/bun#25968), so the fds are opened with node:fs and handed to Bun.file.
+// A failed write (ENOSPC, EIO, ...) is never ignored: it goes to `onError`, and at close the
+// torn line it may have left is cut off, so the log holds only whole lines.
 
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync } from "node:fs";
 import { LINE_BYTES } from "./engine.ts";
 
 export interface LogFile {
-  /** Appends whole lines; they have reached the OS when this returns. */
+  /** Appends bytes; chunks of 4 KiB and more reach the OS before this returns. */
   write(bytes: Uint8Array): void;
-  /** Fsyncs and closes; later writes are dropped. */
-  close(): void;
+  /** Hands everything written so far to the OS. */
+  flush(): void;
+  /** Flushes, waits for writes still in flight, fsyncs (or after a failure cuts the torn tail) and closes. */
+  close(): Promise<void>;
 }
 
 export class LogOpenError extends Error {}
@@ -49,38 +45,50 @@ function openAppend(path: string): number {
 
 /**
  * Opens the prepared log for appending. O_APPEND lets several threads each append whole
- * buffers of whole lines without a shared offset; every buffer handed to write() starts and
- * ends at a line boundary, so lines never interleave. A log that is a pipe blocks the
- * writing thread while the pipe is full. `onError` gets the first write failure, after the
- * torn tail is cut (see cutTornTail); later writes are dropped.
+ * buffers of whole lines without a shared offset; every buffer handed to write() ends at a
+ * line boundary, so lines never interleave. `onError` gets the first write failure; later
+ * writes are dropped.
  */
 export function appendLog(path: string, onError: (message: string) => void): LogFile {
   const fd = openAppend(path);
+  const sink = Bun.file(fd).writer();
   let failed = false;
   let open = true;
   const fail = (err: unknown) => {
+    if (failed) return;
     failed = true;
-    cutTornTail(fd);
     onError(`cannot write log file '${path}': ${describe(err)}`);
   };
-  return {
-    write(bytes) {
-      if (failed || !open) return;
-      try {
-        // A write(2) may take only part of the buffer (the disk filled up in it); the next
-        // one then says why.
-        for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
-      } catch (err) {
-        fail(err);
+  // A FileSink reports a failed write of 4 KiB or more as a rejected promise and a failed
+  // flush as a throw; both end up in fail(). Writes that did not finish at once (the log is
+  // a pipe, or the write failed) are awaited by close().
+  const inFlight = new Set<Promise<unknown>>();
+  const guard = (action: () => unknown) => {
+    if (failed) return;
+    try {
+      const result = action();
+      if (result instanceof Promise) {
+        const settled = result.catch(fail).finally(() => inFlight.delete(settled));
+        inFlight.add(settled);
       }
-    },
-    close() {
+    } catch (err) {
+      fail(err);
+    }
+  };
+  return {
+    write: (bytes) => guard(() => sink.write(bytes)),
+    flush: () => guard(() => sink.flush()),
+    async close() {
       if (!open) return;
       open = false;
-      try {
-        if (!failed) fsyncIfFile(fd);
-      } catch (err) {
-        fail(err);
+      guard(() => sink.flush());
+      await Promise.all(inFlight);
+      if (!failed) guard(() => fsyncIfFile(fd));
+      // After a failure the sink may still hold bytes it took before: end() is its last
+      // write, and only after it can a cut be the last word on this descriptor.
+      if (failed) {
+        await Promise.resolve().then(() => sink.end()).catch(() => {});
+        cutTornTail(fd);
       }
       closeSync(fd);
     },
@@ -91,12 +99,12 @@ export function appendLog(path: string, onError: (message: string) => void): Log
  * Cuts the log back to a whole number of lines after a failed write. Every buffer a shard
  * writes holds whole 10-byte lines and starts at a line boundary, so a write cut short by a
  * full disk ends the file in part of a line, and cutting to a multiple of 10 removes
- * exactly that part. This shard never writes again, so its cut stands; another shard whose
- * write then fails in the few bytes the cut freed makes its own cut.
- * Limits: if the disk gains room at that very moment, another shard's whole lines appended
- * between this shard's fstat and ftruncate are lost, and lines it appends between this
- * shard's torn write and its cut follow the torn line, which --resume then names as
- * damaged. A device or pipe has nothing to cut.
+ * exactly that part. It runs when the failing shard closes its log (the server stops on
+ * the failure), after its last write; another shard whose write failed too makes its own cut.
+ * Limits: the other shards write until the stop reaches them. If the disk gains room in
+ * that moment, lines another shard appends after the torn write follow the torn line (which
+ * --resume then names as damaged), and whole lines it appends between this shard's fstat
+ * and ftruncate are lost. A device or pipe has nothing to cut.
  */
 function cutTornTail(fd: number): void {
   try {

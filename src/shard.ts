@@ -92,11 +92,11 @@ export class Shard {
   async stop(): Promise<void> {
     clearInterval(this.flushTimer);
     this.engine.drain();
-    this.log.close();
+    await this.log.close();
   }
 
-  /** Writes out the engine's log buffer (the log file holds nothing back). */
   private flush() {
     this.engine.drain();
+    this.log.flush();
   }
 }
