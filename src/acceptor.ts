@@ -32,8 +32,10 @@ export interface Acceptor {
   verdict(id: number, verdict: Verdict): void;
   /** Resumes reading the connections of a shard that is no longer congested. */
   resume(shard: ShardLink): void;
-  /** Closes the listener, then every client. */
+  /** Closes the listener, then every client but those that sent `terminate`. */
   stop(): void;
+  /** Closes the clients that sent `terminate`: the last step of the shutdown. */
+  closeTerminators(): void;
 }
 
 /** Per-connection state, kept on socket.data. */
@@ -67,6 +69,8 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
   const loadOf = (shard: ShardLink) => load.get(shard) ?? 0;
   let nextId = 1;
   let stopping = false;
+  /** Clients that sent `terminate`, read no more and closed by closeTerminators(). */
+  const terminators = new Set<Socket<Client>>();
 
   /**
    * The shard with the fewest connections. Ties go to the last (a worker's): the main
@@ -140,8 +144,11 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
       release(socket);
       return void socket.terminate();
     }
-    // The stop closes this client with the others, after the listener: once it sees the
-    // close, nobody can connect any more (the terminate command relies on that).
+    // Closed last, once the log is flushed and fsynced: when this client sees the close, the
+    // listener is long closed and its numbers are on disk (the terminate command relies on it).
+    release(socket);
+    socket.pause();
+    terminators.add(socket);
     o.onTerminate();
   }
 
@@ -177,6 +184,10 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
       clearInterval(idleTimer);
       listener.stop();
       for (const socket of clients.values()) drop(socket);
+    },
+    closeTerminators() {
+      for (const socket of terminators) socket.end();
+      terminators.clear();
     },
   };
 }

@@ -8,6 +8,7 @@
 //   starting    worker threads start; early clients served  stop, exit 0          stop, exit 1
 //   serving     readiness line printed, reports             stop, exit 0          stop, exit 1
 //   stopping    listener and clients closed, shards flushed ignored               exit code 1
+//               and fsynced, then the terminate senders closed
 //   stopped     the exit code is known                      ignored               ignored
 //
 // Binding and preparing never yield to the event loop, so in practice an event sent during

@@ -75,6 +75,7 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
     await hold(hooks, "stopping", acceptor?.port);
     await workersStarted;
     await Promise.all(shards.map((s) => s.stop().catch(onFailure)));
+    attempt(() => acceptor?.closeTerminators());
     life.finish();
     exit(life.exitCode);
   }

@@ -169,12 +169,14 @@ describe.each([1, 2])("--workers %d", (workers) => {
       const peer = await connect(port);
       peer.write("000000006\nterminate\n");
       await heldAt(server, "stopping");
-      await peer.closed;
       server.proc.kill("SIGTERM");
       server.proc.kill("SIGINT");
       // The listener is closed: a second terminate cannot even be sent.
       expect(connect(port)).rejects.toThrow();
+      // The sender of terminate is closed last, after the log is flushed.
+      expect(peer.isClosed).toBe(false);
       server.release();
+      await peer.closed;
       const result = await outcome(server);
       expect(result).toEqual({ code: 0, stdout: [], stderr: [`listening on 127.0.0.1:${port}`, `test: holding at stopping on port ${port}`] });
       expectLogged(server.log, [6]);
