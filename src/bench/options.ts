@@ -11,6 +11,8 @@ export interface BenchConfig {
   workers: number[];
   /** Time a --resume start on the log of the last random run. */
   resume: boolean;
+  /** Run the C yardstick (src/bench/reference.c) beside ours, when a C compiler is present. */
+  reference: boolean;
 }
 
 function list<T>(check: (item: string, name: string) => T) {
@@ -42,6 +44,10 @@ export const BENCH_OPTIONS = {
   resume: {
     flag: "resume", env: "NUMBERS_BENCH_RESUME", default: "true", read: bool,
     help: "time `serve --resume` (spawn to readiness) on the last random run's log (first --workers value)",
+  },
+  reference: {
+    flag: "reference", env: "NUMBERS_BENCH_REFERENCE", default: "true", read: bool,
+    help: "run the C yardstick (src/bench/reference.c, built with cc -O2) interleaved with ours",
   },
 } satisfies Record<keyof BenchConfig, OptionSpec<unknown>>;
 
