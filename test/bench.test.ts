@@ -149,13 +149,22 @@ describe("resume measurement", () => {
   });
 });
 
-test("bun run bench runs end to end and verifies every log", async () => {
-  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../src/bench/main.ts"), "--count", "20000", "--runs", "1"], {
+test("bun run bench runs end to end, verifies every log and draws the chart", async () => {
+  const dir = tempDir();
+  const svg = join(dir, "chart.svg");
+  const main = resolve(import.meta.dir, "../src/bench/main.ts");
+  const proc = Bun.spawn([process.execPath, main, "--count", "20000", "--runs", "1", "--svg", svg], {
     stdout: "pipe",
     stderr: "pipe",
   });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
+  const chart = readFileSync(svg, "utf8");
+  rmSync(dir, { recursive: true, force: true });
+  expect(chart).toStartWith("<svg ");
+  // One bar each for ours, the C yardstick and the sink, per workload.
+  expect(chart.match(/<rect x="[\d.]+" y="[\d.]+" width="44"/g)).toHaveLength(hasCC ? 9 : 6);
+  for (const workload of ["random", "seq", "dup"]) expect(chart).toContain(`>${workload}</text>`);
   for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
   // Ours and the C yardstick, each workload.
   expect(err.match(/server: .* log verified/g)).toHaveLength(3);

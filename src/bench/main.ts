@@ -6,9 +6,9 @@
 // does the same with the C yardstick (reference.c), whose log is checked alike, and with a
 // discard-only sink, the loopback ceiling. The log of the last random run is then kept for
 // timing a `--resume` start on it (see resume.ts). Progress goes to stderr, the table to
-// stdout. Any failure, above all a wrong log, exits non-zero.
+// stdout, the chart to --svg. Any failure, above all a wrong log, exits non-zero.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
@@ -18,6 +18,7 @@ import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.t
 import { buildReference, startReference, type Reference } from "./reference.ts";
 import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
 import { serverForm, stale, startServer, stopServer } from "./server.ts";
+import { svgChart } from "./chart.ts";
 import { markdownTable, textTable, type Row } from "./table.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
 import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
@@ -203,6 +204,10 @@ async function main(): Promise<number> {
   const after = resume ? `\n\n${resumeText(resume)}` : "";
   const text = `${machine(config, load)}\n\n${textTable(rows)}${after}\n\n${markdownTable(rows)}${after}\n`;
   process.stdout.write(text);
+  if (config.svg !== "") {
+    writeFileSync(config.svg, svgChart(rows, machine(config, load)));
+    progress(`bench: chart written to ${config.svg}`);
+  }
   return 0;
 }
 

@@ -13,6 +13,8 @@ export interface BenchConfig {
   resume: boolean;
   /** Run the C yardstick (src/bench/reference.c) beside ours, when a C compiler is present. */
   reference: boolean;
+  /** Where the bar chart of the results goes; "" for none. */
+  svg: string;
 }
 
 function list<T>(check: (item: string, name: string) => T) {
@@ -48,6 +50,10 @@ export const BENCH_OPTIONS = {
   reference: {
     flag: "reference", env: "NUMBERS_BENCH_REFERENCE", default: "true", read: bool,
     help: "run the C yardstick (src/bench/reference.c, built with cc -O2) interleaved with ours",
+  },
+  svg: {
+    flag: "svg", env: "NUMBERS_BENCH_SVG", default: "bench.svg", read: (text: string) => text,
+    help: "write the results as an SVG bar chart to this file (\"\" for none)",
   },
 } satisfies Record<keyof BenchConfig, OptionSpec<unknown>>;
 
