@@ -104,8 +104,17 @@ export class Engine {
       this.values[0] = value;
       this.record(carry, 0, 1);
     }
+    // Only made when there are two lines to read a word at a time (see parsePairs).
+    const view = n - i >= 2 * LINE_BYTES ? new DataView(chunk.buffer, chunk.byteOffset, n) : undefined;
     while (n - i >= LINE_BYTES) {
       const start = i;
+      const pairs = Math.min(SCRATCH_LINES, ((n - i) / LINE_BYTES) | 0) >>> 1;
+      if (pairs > 0 && parsePairs(view!, start, pairs, this.values)) {
+        i = start + pairs * 2 * LINE_BYTES;
+        this.record(chunk, start, pairs * 2);
+        continue;
+      }
+      // A bad line (or `terminate`) in this pass, or one line left: the exact way, a line at a time.
       const end = Math.min(n - LINE_BYTES, start + (SCRATCH_LINES - 1) * LINE_BYTES);
       const values = this.values;
       let count = 0;
@@ -155,8 +164,14 @@ export class Engine {
     if (found === 0) return;
     if (this.outLen + found * LINE_BYTES > LOG_BUFFER_BYTES) this.drain();
     const out = this.out;
-    const fresh = this.fresh;
     let o = this.outLen;
+    if (found === count) {
+      // Every line new (seq, and most passes of random): one copy.
+      copyRange.call(src, out, o, base, base + count * LINE_BYTES);
+      this.outLen = o + count * LINE_BYTES;
+      return;
+    }
+    const fresh = this.fresh;
     for (let f = 0; f < found; ) {
       // A run of consecutive new lines is one contiguous copy; short runs are copied by hand.
       let end = f + 1;
@@ -218,6 +233,47 @@ export class Engine {
     }
     return found;
   }
+}
+
+/** 4 digits in the bytes of `x`, the first in the lowest byte, as a number (0..9999). */
+function fourDigits(x: number): number {
+  let d = x & 0x0f0f0f0f;
+  d = (Math.imul(d, 10) + (d >>> 8)) & 0x00ff00ff;
+  return (Math.imul(d, 100) + (d >>> 16)) & 0xffff;
+}
+
+/** Sets the high bit of any byte of `x` that is not an ASCII digit (exact: see parsePairs). */
+function nonDigits(x: number): number {
+  return ((x + 0x46464646) | (x - 0x30303030)) & 0x80808080;
+}
+
+/**
+ * Parses `pairs` pairs of lines from byte `at` of `view` into values[0..2 * pairs) four bytes
+ * at a time (two lines are five little-endian words), and returns whether every line was
+ * nine digits and LF. The check is for the whole run at once: when it fails, the caller
+ * parses the same lines again one at a time, so a bad line gets exactly the verdict it gets
+ * there. nonDigits() is exact: the lowest byte that is not a digit is flagged (bytes below
+ * it are digits, so no carry or borrow reaches it), and bytes that are all digits give 0.
+ * In-process, ~1.6x the lines/s of parseLine().
+ */
+function parsePairs(view: DataView, at: number, pairs: number, values: Uint32Array): boolean {
+  let bad = 0;
+  for (let p = 0, k = 0; p < pairs; p++, at += 2 * LINE_BYTES) {
+    const w0 = view.getInt32(at, true);
+    const w1 = view.getInt32(at + 4, true);
+    // The 9th digit and LF of the first line, the first two digits of the second.
+    const w2 = view.getInt32(at + 8, true);
+    const w3 = view.getInt32(at + 12, true);
+    const w4 = view.getInt32(at + 16, true);
+    const b0 = (w2 >>> 16) | (w3 << 16);
+    const b1 = (w3 >>> 16) | (w4 << 16);
+    // Each LF checked exactly, then replaced by a '0' for the digit check.
+    bad |= nonDigits(w0) | nonDigits(w1) | nonDigits((w2 & 0xffff00ff) | 0x3000) | nonDigits(b0) |
+      nonDigits(b1) | nonDigits((w4 & 0x00ffffff) | 0x30000000) | ((w2 & 0xff00) ^ 0x0a00) | ((w4 >>> 24) ^ LF);
+    values[k++] = fourDigits(w0) * 100000 + fourDigits(w1) * 10 + (w2 & 0x0f);
+    values[k++] = fourDigits(b0) * 100000 + fourDigits(b1) * 10 + ((w4 >>> 16) & 0x0f);
+  }
+  return bad === 0;
 }
 
 /** The value of the 10-byte line at `at`, or -1 when it is not nine digits and LF. */
