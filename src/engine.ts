@@ -218,17 +218,25 @@ export class Engine {
           fresh[found] = k;
           found += ((old >>> shift) & 1) ^ 1;
         }
-      } else {
+      } else if (open > 0) {
+        // The byte being set is kept in a register until the next candidate is on another
+        // byte: consecutive numbers share a byte and would otherwise wait on each other's store.
+        let at = values[candidates[0]] >>> 3;
+        let byte = bits[at];
         for (let c = 0; c < open; c++) {
           const k = candidates[c];
           const v = values[k];
-          const at = v >>> 3;
+          if (v >>> 3 !== at) {
+            bits[at] = byte;
+            at = v >>> 3;
+            byte = bits[at];
+          }
           const shift = v & 7;
-          const old = bits[at];
-          bits[at] = old | (1 << shift);
           fresh[found] = k;
-          found += ((old >>> shift) & 1) ^ 1;
+          found += ((byte >>> shift) & 1) ^ 1;
+          byte |= 1 << shift;
         }
+        bits[at] = byte;
       }
     }
     return found;
