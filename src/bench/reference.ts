@@ -16,7 +16,7 @@ export interface Reference {
   remove(): void;
 }
 
-/** Compiles reference.c; undefined, with the reason, when there is no C compiler or it fails. */
+/** Compiles reference.c; `{ skipped }` says why when there is no C compiler or the build fails. */
 export function buildReference(): Reference | { skipped: string } {
   const cc = Bun.which("cc");
   if (cc === null) return { skipped: "no C compiler (cc) on the PATH: the C yardstick is skipped" };
