@@ -104,8 +104,17 @@ export class Engine {
       this.values[0] = value;
       this.record(carry, 0, 1);
     }
+    // Only made when there are two lines to read a word at a time (see parsePairs).
+    const view = n - i >= 2 * LINE_BYTES ? new DataView(chunk.buffer, chunk.byteOffset, n) : undefined;
     while (n - i >= LINE_BYTES) {
       const start = i;
+      const pairs = Math.min(SCRATCH_LINES, ((n - i) / LINE_BYTES) | 0) >>> 1;
+      if (pairs > 0 && parsePairs(view!, start, pairs, this.values)) {
+        i = start + pairs * 2 * LINE_BYTES;
+        this.record(chunk, start, pairs * 2);
+        continue;
+      }
+      // A bad line (or `terminate`) in this pass, or one line left: the exact way, a line at a time.
       const end = Math.min(n - LINE_BYTES, start + (SCRATCH_LINES - 1) * LINE_BYTES);
       const values = this.values;
       let count = 0;
@@ -155,8 +164,14 @@ export class Engine {
     if (found === 0) return;
     if (this.outLen + found * LINE_BYTES > LOG_BUFFER_BYTES) this.drain();
     const out = this.out;
-    const fresh = this.fresh;
     let o = this.outLen;
+    if (found === count) {
+      // Every line new (seq, and most passes of random): one copy.
+      copyRange.call(src, out, o, base, base + count * LINE_BYTES);
+      this.outLen = o + count * LINE_BYTES;
+      return;
+    }
+    const fresh = this.fresh;
     for (let f = 0; f < found; ) {
       // A run of consecutive new lines is one contiguous copy; short runs are copied by hand.
       let end = f + 1;
@@ -203,21 +218,75 @@ export class Engine {
           fresh[found] = k;
           found += ((old >>> shift) & 1) ^ 1;
         }
-      } else {
+      } else if (open > 0) {
+        // The byte being set is kept in a register until the next candidate is on another
+        // byte: consecutive numbers share a byte and would otherwise wait on each other's store.
+        let at = values[candidates[0]] >>> 3;
+        let byte = bits[at];
         for (let c = 0; c < open; c++) {
           const k = candidates[c];
           const v = values[k];
-          const at = v >>> 3;
+          if (v >>> 3 !== at) {
+            bits[at] = byte;
+            at = v >>> 3;
+            byte = bits[at];
+          }
           const shift = v & 7;
-          const old = bits[at];
-          bits[at] = old | (1 << shift);
           fresh[found] = k;
-          found += ((old >>> shift) & 1) ^ 1;
+          found += ((byte >>> shift) & 1) ^ 1;
+          byte |= 1 << shift;
         }
+        bits[at] = byte;
       }
     }
     return found;
   }
+}
+
+/**
+ * Parses `pairs` pairs of lines from byte `at` of `view` into values[0..2 * pairs) four bytes
+ * at a time (two lines are five little-endian words), and returns whether every line was
+ * nine digits and LF. The check is for the whole run at once: when it fails, the caller
+ * parses the same lines again one at a time, so a bad line gets exactly the verdict it gets
+ * there. The digit check is exact: for a byte b, b + 0x46 and b - 0x30 both leave the high
+ * bit clear only for '0'..'9'; carries and borrows cross bytes, but only upward from a byte
+ * that is not a digit, so the lowest bad byte of a word is always flagged. Each LF is
+ * checked on its own and replaced by a '0' for the digit check. In-process, ~1.6x the lines/s
+ * of parseLine().
+ */
+function parsePairs(view: DataView, at: number, pairs: number, values: Uint32Array): boolean {
+  let high = 0;
+  let lf = 0;
+  for (let p = 0, k = 0; p < pairs; p++, at += 2 * LINE_BYTES) {
+    // Lines A and B: w0 = A0..A3, w1 = A4..A7, w2 = A8 LF B0 B1, w3 = B2..B5, w4 = B6 B7 B8 LF.
+    const w0 = view.getInt32(at, true);
+    const w1 = view.getInt32(at + 4, true);
+    const w2 = view.getInt32(at + 8, true);
+    const w3 = view.getInt32(at + 12, true);
+    const w4 = view.getInt32(at + 16, true);
+    const m2 = (w2 & 0xffff00ff) | 0x3000;
+    const m4 = (w4 & 0x00ffffff) | 0x30000000;
+    high |= (w0 + 0x46464646) | (w0 - 0x30303030) | (w1 + 0x46464646) | (w1 - 0x30303030) |
+      (m2 + 0x46464646) | (m2 - 0x30303030) | (w3 + 0x46464646) | (w3 - 0x30303030) |
+      (m4 + 0x46464646) | (m4 - 0x30303030);
+    lf |= ((w2 & 0xff00) | (w4 & 0xff000000)) ^ 0x0a000a00;
+    values[k++] = four(w0) * 100000 + four(w1) * 10 + (w2 & 0x0f);
+    // 10 * B0 + B1 from the top of w2; 10 * B6 + B7 from byte 1 of w4 (see four()).
+    const y2 = Math.imul(w2 & 0x0f0f0f0f, 0xa01);
+    const y4 = Math.imul(w4 & 0x0f0f0f0f, 0xa01);
+    values[k++] = (y2 >>> 24) * 10000000 + four(w3) * 1000 + ((y4 >>> 8) & 0xff) * 10 + ((w4 >>> 16) & 0x0f);
+  }
+  return ((high & 0x80808080) | lf) === 0;
+}
+
+/**
+ * The four digits in the bytes of `x` (the first in the lowest byte) as a number: times
+ * 0x0a01 puts 10 * d0 + d1 in byte 1 and 10 * d2 + d3 in byte 3, then times 0x640001 puts
+ * 100 * (10 * d0 + d1) + (10 * d2 + d3) in the top 16 bits. Nothing carries between lanes.
+ */
+function four(x: number): number {
+  const d = (Math.imul(x & 0x0f0f0f0f, 0xa01) >>> 8) & 0x00ff00ff;
+  return Math.imul(d, 0x640001) >>> 16;
 }
 
 /** The value of the 10-byte line at `at`, or -1 when it is not nine digits and LF. */

@@ -8,10 +8,13 @@ import { createBitmap, testAndSet } from "../src/bitmap.ts";
 import { BenchError } from "../src/bench/procs.ts";
 import { resumeRun, resumeText } from "../src/bench/resume.ts";
 import { LogChecker, expectedSet, type NumberSet } from "../src/bench/verify.ts";
+import { buildReference, startReference } from "../src/bench/reference.ts";
 import { markdownTable } from "../src/bench/table.ts";
 import { CONNECTIONS, workloadNumbers } from "../src/bench/workloads.ts";
 import { encodeLines } from "../src/payload.ts";
 import { tempDir } from "./support/server.ts";
+import { connect } from "./support/peer.ts";
+import { sendAll } from "./support/client.ts";
 
 function setOf(values: number[]): NumberSet {
   const bits = createBitmap();
@@ -27,6 +30,8 @@ function check(values: number[], log: string, chunk = 4096) {
   for (let i = 0; i < bytes.length; i += chunk) checker.feed(bytes.subarray(i, i + chunk));
   return checker.finish();
 }
+
+const hasCC = Bun.which("cc") !== null;
 
 const VALUES = [0, 7, 123456789, 999999999];
 const LOG = "000000000\n123456789\n000000007\n999999999\n";
@@ -144,15 +149,27 @@ describe("resume measurement", () => {
   });
 });
 
-test("bun run bench runs end to end and verifies every log", async () => {
-  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../src/bench/main.ts"), "--count", "20000", "--runs", "1"], {
+test("bun run bench runs end to end, verifies every log and draws the chart", async () => {
+  const dir = tempDir();
+  const svg = join(dir, "chart.svg");
+  const main = resolve(import.meta.dir, "../src/bench/main.ts");
+  const proc = Bun.spawn([process.execPath, main, "--count", "20000", "--runs", "1", "--svg", svg], {
     stdout: "pipe",
     stderr: "pipe",
   });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
+  const chart = readFileSync(svg, "utf8");
+  rmSync(dir, { recursive: true, force: true });
+  expect(chart).toStartWith("<svg ");
+  // One bar each for ours, the C yardstick and the sink, per workload.
+  expect(chart.match(/<rect x="[\d.]+" y="[\d.]+" width="44"/g)).toHaveLength(hasCC ? 9 : 6);
+  for (const workload of ["random", "seq", "dup"]) expect(chart).toContain(`>${workload}</text>`);
   for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
-  expect(err.match(/log verified/g)).toHaveLength(3);
+  // Ours and the C yardstick, each workload.
+  expect(err.match(/server: .* log verified/g)).toHaveLength(3);
+  expect(err.match(/C yardstick: .* log verified/g) ?? []).toHaveLength(hasCC ? 3 : 0);
+  if (hasCC) for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| .* \\| [\\d.]+x \\|`, "m"));
   // After the text table and after the Markdown one.
   expect(out.match(/^resume: loaded \d+ lines \([\d.]+ MB\) in [\d.]+ s/gm)).toHaveLength(2);
 });
@@ -164,6 +181,35 @@ test("bad options are usage errors", async () => {
   });
   expect(await proc.exited).toBe(2);
   expect(await new Response(proc.stderr).text()).toContain("--workloads takes a comma list of random, seq, dup; got 'nope'");
+});
+
+test.skipIf(!hasCC)("the C yardstick keeps the rules: bad line resets, sixth client refused, half-close, terminate", async () => {
+  const ref = buildReference();
+  if ("skipped" in ref) throw new Error(ref.skipped);
+  const dir = tempDir();
+  try {
+    const target = await startReference(ref, dir, []);
+    const [bystander, peer, a, b, c] = await Promise.all([0, 1, 2, 3, 4].map(() => connect(target.port)));
+    // A line cut across writes, a duplicate, then a bad line: the lines before it count.
+    peer.write("00000");
+    peer.write("0007\n123456789\n000000007\n12a");
+    await peer.closed;
+    expect(bystander.isClosed).toBe(false);
+    // Its slot is free again; the five now connected hold every slot, so a sixth is closed.
+    const fifth = await connect(target.port);
+    const sixth = await connect(target.port);
+    await sixth.closed;
+    expect([a, b, c, fifth, bystander].some((p) => p.isClosed)).toBe(false);
+    await sendAll(a, "999999999\n000000042\n");
+    bystander.write("555555555\nterminate\n");
+    expect(await target.proc.exited).toBe(0);
+    await Promise.all([bystander.closed, b.closed, c.closed, fifth.closed]);
+    const log = readFileSync(join(dir, "numbers.log"), "latin1").split("\n").toSorted();
+    expect(log).toEqual(["", "000000007", "000000042", "123456789", "555555555", "999999999"]);
+  } finally {
+    ref.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("the table gives the median rate and RSS, and the highest RSS of the runs", () => {
@@ -179,5 +225,21 @@ test("the table gives the median rate and RSS, and the highest RSS of the runs",
     "| workload | workers | M numbers/s | MB/s | min-max M/s | sink M/s | of sink | peak RSS MiB | max RSS MiB |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     "| random | 1 | 20.0 | 200 | 10.0-30.0 | 200.0 | 10% | 170.0 | 180.0 |",
+  ]);
+});
+
+test("with the C yardstick, the table gives its median and our median's ratio to it", () => {
+  const row = {
+    workload: "seq",
+    rates: [30e6, 10e6, 20e6],
+    sinkRates: [200e6],
+    cRates: [16e6, 8e6, 40e6],
+    bytesPerNumber: 10,
+    rssKiB: [170 * 1024],
+  };
+  expect(markdownTable([row]).split("\n")).toEqual([
+    "| workload | M numbers/s | MB/s | min-max M/s | C M/s | of C | sink M/s | of sink | peak RSS MiB | max RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | 200.0 | 10% | 170.0 | 170.0 |",
   ]);
 });

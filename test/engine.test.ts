@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { createBitmap } from "../src/bitmap.ts";
-import { Engine, LOG_BUFFER_BYTES, newLineCarry } from "../src/engine.ts";
+import { CLOSE, Engine, KEEP, LOG_BUFFER_BYTES, newLineCarry } from "../src/engine.ts";
 import { encodeLines, rng } from "../src/payload.ts";
 import { CASES, type ProtocolCase } from "./support/cases.ts";
 import { driveEngine } from "./support/drive.ts";
@@ -167,6 +167,48 @@ describe("large chunks", () => {
       for (const w of run.writes) expect(w).toBeLessThanOrEqual(LOG_BUFFER_BYTES);
       expect(run.log.join("")).toBe(text(log));
       expect([run.unique, run.duplicates]).toEqual([250_000, 50_000]);
+    }
+  });
+});
+
+describe("reading lines a word at a time", () => {
+  // The fast path reads two lines as five 32-bit words and checks a whole pass at once; it
+  // must never take a line the per-line check refuses, at any byte, value or alignment.
+  test("every byte value at every position of a line pair, at every alignment", () => {
+    const engine = new Engine({ bitmap: createBitmap(), write: () => {} });
+    const digit = (c: number) => c >= 48 && c <= 57;
+    const pair = bytes("123456789\n987654321\n");
+    for (let shift = 0; shift < 4; shift++) {
+      // Valid lines around the pair, so that it sits inside a pass of several pairs.
+      const before = encodeLines(Uint32Array.from({ length: 4 + shift }, (_, k) => k));
+      for (let pos = 0; pos < pair.length; pos++) {
+        for (let value = 0; value < 256; value++) {
+          const chunk = new Uint8Array(shift + before.length + pair.length * 3);
+          chunk.set(before, shift);
+          const at = shift + before.length;
+          chunk.set(pair, at);
+          chunk[at + pos] = value;
+          chunk.set(pair, at + 20);
+          chunk.set(pair, at + 40);
+          const lineAt = pos % 10;
+          const valid = lineAt === 9 ? value === 10 : digit(value);
+          const verdict = engine.feed(newLineCarry(), chunk.subarray(shift));
+          if (verdict !== (valid ? KEEP : CLOSE)) throw new Error(`byte ${value} at ${pos}, shift ${shift}: verdict ${verdict}`);
+        }
+      }
+    }
+  });
+
+  test("the values read a word at a time are the lines' numbers, at every alignment", () => {
+    const values = Uint32Array.from({ length: 5001 }, (_, k) => (k * 199_999_991) % 1_000_000_000);
+    const want = Buffer.from(encodeLines(Uint32Array.from(new Set(values)))).toString("latin1");
+    const stream = encodeLines(values);
+    const bitmap = createBitmap();
+    for (let shift = 0; shift < 4; shift++) {
+      const chunk = new Uint8Array(shift + stream.length);
+      chunk.set(stream, shift);
+      const run = driveEngine([chunk.subarray(shift)], cutAt(0, stream.length, []), bitmap);
+      expect(run.log.join("")).toBe(want);
     }
   });
 });

@@ -2,20 +2,23 @@
 // The benchmark (`bun run bench`): for each workload, runs a fresh server per run, drives
 // it from a separate load process with 5 connections of pre-built payloads, times the
 // first byte sent to the last connection closed by the server, stops the server with
-// `terminate`, and checks that numbers.log holds exactly the expected numbers. The same
-// driver against a discard-only sink gives the loopback ceiling. The log of the last random
-// run is then kept for timing a `--resume` start on it (see resume.ts). Progress goes to
-// stderr, the table to stdout. Any failure, above all a wrong log, exits non-zero.
+// `terminate`, and checks that numbers.log holds exactly the expected numbers. Each run
+// does the same with the C yardstick (reference.c), whose log is checked alike, and with a
+// discard-only sink, the loopback ceiling. The log of the last random run is then kept for
+// timing a `--resume` start on it (see resume.ts). Progress goes to stderr, the table to
+// stdout, the chart to --svg. Any failure, above all a wrong log, exits non-zero.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
 import { LINE_BYTES } from "../engine.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
 import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
+import { buildReference, startReference, type Reference } from "./reference.ts";
 import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
 import { serverForm, stale, startServer, stopServer } from "./server.ts";
+import { svgChart } from "./chart.ts";
 import { markdownTable, textTable, type Row } from "./table.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
 import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
@@ -51,28 +54,32 @@ interface ServerRun {
   rssKiB: number;
 }
 
+const REPORT_ARGS = ["--report-interval", "3600"];
+
 /**
- * One run on a fresh server in a fresh directory; throws unless its log is exactly right.
- * With `then`, the verified log's directory is handed to it before it is removed.
+ * One run on a fresh server (ours, or the C yardstick: `what` names it) in a fresh
+ * directory; throws unless its log is exactly right. With `then`, the verified log's
+ * directory is handed to it before it is removed.
  */
 async function serverRun(
   driver: Driver,
   expected: NumberSet,
-  workers: number | undefined,
+  what: string,
+  start: (dir: string) => Promise<Target>,
   then?: (dir: string) => Promise<void>,
 ): Promise<ServerRun> {
   const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
   try {
-    const server = await startServer(dir, workers, ["--report-interval", "3600"]);
+    const server = await start(dir);
     try {
-      const ms = await timedSend(driver, server, "the server");
+      const ms = await timedSend(driver, server, what);
       if (server.proc.exitCode !== null) {
-        throw new BenchError(`the server exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
+        throw new BenchError(`${what} exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
       }
       const rssKiB = peakRssKiB(server.proc.pid);
       await stopServer(server);
       const report = verifyLog(join(dir, "numbers.log"), expected);
-      if (!report.ok) throw new BenchError(`WRONG OUTPUT: ${describeReport(report)}`);
+      if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
       await then?.(dir);
       return { ms, rssKiB };
     } finally {
@@ -99,7 +106,7 @@ interface WorkloadResult {
   resume?: ResumeRun;
 }
 
-async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promise<WorkloadResult> {
+async function benchWorkload(config: BenchConfig, workload: WorkloadName, reference: Reference | undefined): Promise<WorkloadResult> {
   const { count, runs } = config;
   // The driver generates its payloads while this process regenerates the expected set.
   const starting = Driver.start(workload, count);
@@ -109,6 +116,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
   const variants = config.workers.length > 0 ? config.workers : [undefined];
   const server = variants.map(() => [] as ServerRun[]);
   const sink: number[] = [];
+  const c: ServerRun[] = [];
   let resume: ResumeRun | undefined;
   // Random is the workload whose log is slowest to load: every line a bitmap miss.
   const measureResume = async (dir: string) => void (resume = await resumeRun(dir, expected.size, variants[0]));
@@ -116,12 +124,19 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
     for (let run = 1; run <= runs; run++) {
       for (const [v, workers] of variants.entries()) {
         const last = run === runs && v === 0 && config.resume && workload === "random";
-        const r = await serverRun(driver, expected, workers, last ? measureResume : undefined);
+        const start = (dir: string) => startServer(dir, workers, REPORT_ARGS);
+        const r = await serverRun(driver, expected, "the server", start, last ? measureResume : undefined);
         server[v].push(r);
         const label = workers === undefined ? "server" : `server --workers ${workers}`;
         progress(`${workload} run ${run}/${runs} ${label}: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
           `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
         if (last) progress(resumeText(resume!));
+      }
+      if (reference) {
+        const r = await serverRun(driver, expected, "the C yardstick", (dir) => startReference(reference, dir, REPORT_ARGS));
+        c.push(r);
+        progress(`${workload} run ${run}/${runs} C yardstick: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
+          `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
       }
       const ms = await sinkRun(driver);
       sink.push(ms);
@@ -136,6 +151,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName): Promi
     workers,
     rates: rates(server[v].map((r) => r.ms)),
     sinkRates: rates(sink),
+    cRates: reference ? rates(c.map((r) => r.ms)) : undefined,
     bytesPerNumber: LINE_BYTES,
     rssKiB: server[v].map((r) => r.rssKiB),
   }));
@@ -167,9 +183,12 @@ async function main(): Promise<number> {
   const load = loadavg()[0];
   const rows: Row[] = [];
   let resume: ResumeRun | undefined;
+  const built = config.reference ? buildReference() : undefined;
+  if (built && "skipped" in built) progress(`bench: ${built.skipped}`);
+  const reference = built && "binary" in built ? built : undefined;
   try {
     for (const workload of config.workloads) {
-      const result = await benchWorkload(config, workload);
+      const result = await benchWorkload(config, workload, reference);
       rows.push(...result.rows);
       resume ??= result.resume;
     }
@@ -180,10 +199,15 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     killAll();
+    reference?.remove();
   }
   const after = resume ? `\n\n${resumeText(resume)}` : "";
   const text = `${machine(config, load)}\n\n${textTable(rows)}${after}\n\n${markdownTable(rows)}${after}\n`;
   process.stdout.write(text);
+  if (config.svg !== "") {
+    writeFileSync(config.svg, svgChart(rows, machine(config, load)));
+    progress(`bench: chart written to ${config.svg}`);
+  }
   return 0;
 }
 

@@ -11,6 +11,10 @@ export interface BenchConfig {
   workers: number[];
   /** Time a --resume start on the log of the last random run. */
   resume: boolean;
+  /** Run the C yardstick (src/bench/reference.c) beside ours, when a C compiler is present. */
+  reference: boolean;
+  /** Where the bar chart of the results goes; "" for none. */
+  svg: string;
 }
 
 function list<T>(check: (item: string, name: string) => T) {
@@ -42,6 +46,14 @@ export const BENCH_OPTIONS = {
   resume: {
     flag: "resume", env: "NUMBERS_BENCH_RESUME", default: "true", read: bool,
     help: "time `serve --resume` (spawn to readiness) on the last random run's log (first --workers value)",
+  },
+  reference: {
+    flag: "reference", env: "NUMBERS_BENCH_REFERENCE", default: "true", read: bool,
+    help: "run the C yardstick (src/bench/reference.c, built with cc -O2) interleaved with ours",
+  },
+  svg: {
+    flag: "svg", env: "NUMBERS_BENCH_SVG", default: "bench.svg", read: (text: string) => text,
+    help: "write the results as an SVG bar chart to this file (\"\" for none)",
   },
 } satisfies Record<keyof BenchConfig, OptionSpec<unknown>>;
 

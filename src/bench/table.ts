@@ -14,6 +14,8 @@ export interface Row {
   rates: number[];
   /** Numbers per second of each run of the sink. */
   sinkRates: number[];
+  /** Numbers per second of each run of the C yardstick, when it ran. */
+  cRates?: number[];
   /** Payload bytes per number (10: nine digits and LF). */
   bytesPerNumber: number;
   /** The server's VmHWM (peak RSS) of each run, in KiB. */
@@ -22,9 +24,16 @@ export interface Row {
 
 const millions = (rate: number) => (rate / 1e6).toFixed(1);
 
+/** Our median over the C yardstick's median, when it ran. */
+export function cRatio(r: Row): number | undefined {
+  return r.cRates && r.cRates.length > 0 ? median(r.rates) / median(r.cRates) : undefined;
+}
+
 function cells(rows: Row[]): string[][] {
   const withWorkers = rows.some((r) => r.workers !== undefined);
-  const head = ["workload", ...(withWorkers ? ["workers"] : []), "M numbers/s", "MB/s", "min-max M/s", "sink M/s", "of sink", "peak RSS MiB", "max RSS MiB"];
+  const withC = rows.some((r) => r.cRates !== undefined);
+  const head = ["workload", ...(withWorkers ? ["workers"] : []), "M numbers/s", "MB/s", "min-max M/s",
+    ...(withC ? ["C M/s", "of C"] : []), "sink M/s", "of sink", "peak RSS MiB", "max RSS MiB"];
   const body = rows.map((r) => {
     const rate = median(r.rates);
     const sink = median(r.sinkRates);
@@ -34,6 +43,7 @@ function cells(rows: Row[]): string[][] {
       millions(rate),
       ((rate * r.bytesPerNumber) / 1e6).toFixed(0),
       `${millions(Math.min(...r.rates))}-${millions(Math.max(...r.rates))}`,
+      ...(withC ? (r.cRates ? [millions(median(r.cRates)), `${cRatio(r)!.toFixed(2)}x`] : ["-", "-"]) : []),
       millions(sink),
       `${((rate / sink) * 100).toFixed(0)}%`,
       // The median like the rates, and the highest run, which a memory limit has to allow.
