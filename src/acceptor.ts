@@ -129,7 +129,10 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
         if (socket.data.shard === shard) drop(socket, "eof");
       });
     },
-    /** Only a client that closed or reset its side is still held here: the server's own closes release first. */
+    /**
+     * A client still held here closed or reset its side (eof): every close the server makes
+     * releases the client first.
+     */
     close(socket: Socket<Client>) {
       release(socket, "eof");
     },

@@ -50,7 +50,7 @@ export function startEndpoint(o: EndpointOptions): Endpoint {
         // Bun answers HEAD with the headers of the GET and no body.
         return route();
       },
-      error: () => text("internal error\n", 500),
+      error: (err) => text(`internal error: ${err.message}\n`, 500),
     });
   } catch (err) {
     throw new ListenError(`cannot listen on ${o.host}:${o.port} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);

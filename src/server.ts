@@ -96,8 +96,8 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
     }
   }
 
-  // binding: the port before anything else, so that a second instance started by mistake
-  // fails here and cannot clobber the running one's log.
+  // binding: the port (and the metrics port) before anything else, so that a second
+  // instance started by mistake fails here and cannot clobber the running one's log.
   holdSync(hooks, "binding");
   const bits = createBitmap(shared);
   try {
