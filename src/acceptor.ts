@@ -26,8 +26,20 @@ export interface AcceptorOptions {
   onTerminate: () => void;
 }
 
+/** Why the server let go of an admitted client (see release()). */
+export type CloseReason = "invalid" | "idle" | "eof" | "terminate" | "shutdown";
+
+/** Connection figures for /metrics: every admitted client is connected or closed for one reason. */
+export interface ConnectionStats {
+  connected: number;
+  admitted: number;
+  refused: number;
+  closed: Record<CloseReason, number>;
+}
+
 export interface Acceptor {
   port: number;
+  stats(): ConnectionStats;
   /** A verdict that a shard reached later (a worker's). */
   verdict(id: number, verdict: Verdict): void;
   /** Resumes reading the connections of a shard that is no longer congested. */
@@ -71,6 +83,7 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
   let stopping = false;
   /** Clients that sent `terminate`, read no more and closed by closeTerminators(). */
   const terminators = new Set<Socket<Client>>();
+  const counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
 
   /**
    * The shard with the fewest connections. Ties go to the last (a worker's): the main
@@ -82,7 +95,11 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
     open(socket: Socket<Client>) {
       const admitted = !stopping && clients.size < o.maxClients;
       socket.data = { id: nextId++, shard: undefined, lastSeen: performance.now(), paused: false };
-      if (!admitted) return void socket.end();
+      if (!admitted) {
+        counts.refused++;
+        return void socket.end();
+      }
+      counts.admitted++;
       const shard = pickShard();
       socket.data.shard = shard;
       load.set(shard, loadOf(shard) + 1);
@@ -109,20 +126,25 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
       const shard = socket.data.shard;
       if (shard === undefined) return;
       shard.whenConsumed(() => {
-        if (socket.data.shard === shard) drop(socket);
+        if (socket.data.shard === shard) drop(socket, "eof");
       });
     },
+    /**
+     * A client still held here closed or reset its side (eof): every close the server makes
+     * releases the client first.
+     */
     close(socket: Socket<Client>) {
-      release(socket);
+      release(socket, "eof");
     },
     // The close handler follows any socket error; the error itself needs no action.
     error() {},
   };
 
-  /** Frees the connection's slot and line state; safe to call twice. */
-  function release(socket: Socket<Client>) {
+  /** Frees the connection's slot and line state; safe to call twice (the first reason counts). */
+  function release(socket: Socket<Client>, reason: CloseReason) {
     const { id, shard } = socket.data;
     if (shard === undefined) return;
+    counts.closed[reason]++;
     socket.data.shard = undefined;
     clients.delete(id);
     load.set(shard, loadOf(shard) - 1);
@@ -130,8 +152,8 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
   }
 
   /** A graceful close (FIN): the client is done, over the limit, idle, or the server stops. */
-  function drop(socket: Socket<Client>) {
-    release(socket);
+  function drop(socket: Socket<Client>, reason: CloseReason) {
+    release(socket, reason);
     socket.end();
   }
 
@@ -141,12 +163,12 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
    */
   function judge(socket: Socket<Client>, verdict: Verdict) {
     if (verdict === CLOSE) {
-      release(socket);
+      release(socket, "invalid");
       return void socket.terminate();
     }
     // Closed last, once the log is flushed and fsynced: when this client sees the close, the
     // listener is long closed and its numbers are on disk (the terminate command relies on it).
-    release(socket);
+    release(socket, "terminate");
     socket.pause();
     terminators.add(socket);
     o.onTerminate();
@@ -160,12 +182,13 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
     const limit = o.idleTimeout * 1000;
     idleTimer = setInterval(() => {
       const now = performance.now();
-      for (const socket of clients.values()) if (now - socket.data.lastSeen >= limit) drop(socket);
+      for (const socket of clients.values()) if (now - socket.data.lastSeen >= limit) drop(socket, "idle");
     }, limit / 4);
   }
 
   return {
     port: listener.port,
+    stats: () => ({ connected: clients.size, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } }),
     verdict(id, verdict) {
       const socket = clients.get(id);
       if (socket) judge(socket, verdict);
@@ -183,7 +206,7 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
       stopping = true;
       clearInterval(idleTimer);
       listener.stop();
-      for (const socket of clients.values()) drop(socket);
+      for (const socket of clients.values()) drop(socket, "shutdown");
     },
     closeTerminators() {
       for (const socket of terminators) socket.end();

@@ -22,6 +22,9 @@ export interface ServerConfig {
   idleTimeout: number;
   /** Serving threads; "auto" = one per core, at most maxClients. */
   workers: number | "auto";
+  /** TCP port of the HTTP endpoint for /metrics and /healthz; undefined = off, 0 = a free one. */
+  metricsPort: number | undefined;
+  metricsHost: string;
   /** Test-only, from the environment alone (see testhooks.ts). */
   hooks: TestHooks;
 }
@@ -63,6 +66,10 @@ export const nonEmpty = (text: string, name: string): string => {
   return text;
 };
 
+/** A port, or off ("off" or empty). */
+export const portOrOff = (text: string, name: string): number | undefined =>
+  text === "off" || text === "" ? undefined : integer(0, 65535)(text, name);
+
 export const HOST: OptionSpec<string> = {
   flag: "host", env: "NUMBERS_HOST", default: "127.0.0.1", read: nonEmpty,
   help: "address to listen on (0.0.0.0 opens it to the network)",
@@ -103,6 +110,14 @@ export const SERVER_OPTIONS = {
     flag: "workers", env: "NUMBERS_WORKERS", default: "auto",
     read: (text: string, name: string) => (text === "auto" ? "auto" : integer(1, 64)(text, name)),
     help: "serving threads sharing one bitmap; auto = min(cores, max-clients)",
+  },
+  metricsPort: {
+    flag: "metrics-port", env: "NUMBERS_METRICS_PORT", default: "off", read: portOrOff,
+    help: "HTTP port for Prometheus /metrics and /healthz; 0 picks a free one",
+  },
+  metricsHost: {
+    flag: "metrics-host", env: "NUMBERS_METRICS_HOST", default: "127.0.0.1", read: nonEmpty,
+    help: "address of the metrics endpoint (read-only; 0.0.0.0 opens it to the network)",
   },
 } satisfies Record<Exclude<keyof ServerConfig, "hooks">, OptionSpec<unknown>>;
 

@@ -1,17 +1,20 @@
 // The coordinator: walks the server through its phases (lifecycle.ts) — binds the port,
 // prepares the log (emptied, or loaded and cut with --resume), starts the shards (one in
 // this thread, one per extra --workers thread) and the acceptor that feeds them, prints the
-// reports — and owns the one shutdown, which every stop event reaches through the Lifecycle.
+// reports, answers scrapes (--metrics-port) — and owns the one shutdown, which every stop
+// event reaches through the Lifecycle.
 
 import { startAcceptor, type Acceptor, type ShardLink } from "./acceptor.ts";
 import { createBitmap } from "./bitmap.ts";
 import type { ServerConfig } from "./config.ts";
+import { startEndpoint, type Endpoint } from "./endpoint.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { prepareLog } from "./logfile.ts";
-import { printError, printReport } from "./output.ts";
+import { renderMetrics } from "./metrics.ts";
+import { printError, printNotice, printReport } from "./output.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
-import { Shard, type Counts } from "./shard.ts";
+import { Shard, type Counts, type ShardStats } from "./shard.ts";
 import { hold, holdSync, injectFaults } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
 
@@ -22,6 +25,7 @@ function resolveWorkers(workers: number | "auto", maxClients: number): number {
 
 interface Reporting {
   report(): Counts | Promise<Counts>;
+  stats(): ShardStats | Promise<ShardStats>;
   stop(): Promise<void>;
 }
 
@@ -44,10 +48,13 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
   const shared = threads > 1;
   const shards: (ShardLink & Reporting)[] = [];
   let acceptor: Acceptor | undefined;
+  let endpoint: Endpoint | undefined;
   let reportTimer: ReturnType<typeof setInterval> | undefined;
   /** Settles once no worker is starting any more; never rejects. */
   let workersStarted: Promise<void> = Promise.resolve();
   let total = 0;
+  /** Numbers loaded by --resume. */
+  let loaded = 0;
   const { promise: done, resolve: exit } = Promise.withResolvers<number>();
 
   // The stop runs from a microtask: an event can come from deep inside a shard's feed() (a
@@ -76,6 +83,7 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
     await workersStarted;
     await Promise.all(shards.map((s) => s.stop().catch(onFailure)));
     attempt(() => acceptor?.closeTerminators());
+    attempt(() => endpoint?.stop());
     life.finish();
     exit(life.exitCode);
   }
@@ -88,8 +96,8 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
     }
   }
 
-  // binding: the port before anything else, so that a second instance started by mistake
-  // fails here and cannot clobber the running one's log.
+  // binding: the port (and the metrics port) before anything else, so that a second
+  // instance started by mistake fails here and cannot clobber the running one's log.
   holdSync(hooks, "binding");
   const bits = createBitmap(shared);
   try {
@@ -101,17 +109,23 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
       shards,
       onTerminate: () => life.handle({ kind: "terminate" }),
     });
+    if (config.metricsPort !== undefined) {
+      endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, phase: () => life.phase, scrape });
+      printNotice(`metrics on ${endpoint.url}`);
+    }
     // preparing: the log emptied, or loaded and cut (--resume), and this thread's shard.
     // Nothing yields to the event loop until the shard exists, so no client is admitted
     // before there is a shard to give it.
     life.advance("preparing");
     holdSync(hooks, "preparing", acceptor.port);
     let keepBytes = 0;
-    if (config.resume) ({ count: total, validBytes: keepBytes } = loadLog(config.log, bits));
+    if (config.resume) ({ count: loaded, validBytes: keepBytes } = loadLog(config.log, bits));
+    total = loaded;
     prepareLog(config.log, keepBytes);
     shards.push(new Shard({ bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, onWriteError: onFailure }));
   } catch (err) {
     acceptor?.stop();
+    endpoint?.stop();
     for (const name of SIGNALS) process.off(name, onSignal);
     throw err;
   }
@@ -140,6 +154,26 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
       printReport(formatReport({ unique, duplicates, total }));
     }, config.reportInterval * 1000);
     onReady(acceptor.port);
+  }
+
+  /**
+   * A scrape, as consistent as a report: each shard flushes and answers once it has consumed
+   * what it was sent before, but none gives up its counts, so the reports stay as they were.
+   */
+  async function scrape(): Promise<string> {
+    const queues = shards.flatMap((s) => (s instanceof RemoteShard ? [s.queuedBytes] : []));
+    const connections = acceptor!.stats();
+    const stats = await Promise.all(shards.map((s) => s.stats()));
+    const sum = (key: keyof ShardStats) => stats.reduce((n, s) => n + s[key], 0);
+    return renderMetrics({
+      unique: sum("unique"),
+      duplicates: sum("duplicates"),
+      logNumbers: loaded + sum("unique"),
+      logBytesWritten: sum("logBytes"),
+      logWriteErrors: sum("logWriteErrors"),
+      connections,
+      workerQueueBytes: queues,
+    });
   }
 
   async function startWorkers() {

@@ -33,6 +33,17 @@ export interface Counts {
   duplicates: number;
 }
 
+/** A shard's figures since it started, for /metrics: they only grow. */
+export interface ShardStats {
+  unique: number;
+  duplicates: number;
+  /** Log bytes handed to the writer; all of them are with the OS once stats() has flushed. */
+  logBytes: number;
+  logWriteErrors: number;
+}
+
+export const NO_STATS: ShardStats = { unique: 0, duplicates: 0, logBytes: 0, logWriteErrors: 0 };
+
 export class Shard {
   private readonly engine: Engine;
   private readonly log: LogFile;
@@ -44,10 +55,27 @@ export class Shard {
    */
   private readonly ended = new Set<number>();
   private readonly flushTimer: ReturnType<typeof setInterval>;
+  /** Duplicates counted in the periods that report() has already taken from the engine. */
+  private reportedDuplicates = 0;
+  /**
+   * Counted per buffer handed to the log (128 KiB, or what a flush finds), never per line.
+   * After a write error later buffers are dropped by the log yet still counted here; the
+   * server is stopping by then.
+   */
+  private logBytes = 0;
+  private logWriteErrors = 0;
+  private stopped = false;
 
   constructor(o: ShardOptions) {
-    this.log = appendLog(o.log, o.onWriteError);
-    this.engine = new Engine({ bitmap: o.bits, atomic: o.atomic, write: (bytes) => this.log.write(bytes) });
+    this.log = appendLog(o.log, (message) => {
+      this.logWriteErrors++;
+      o.onWriteError(message);
+    });
+    const write = (bytes: Uint8Array) => {
+      this.logBytes += bytes.length;
+      this.log.write(bytes);
+    };
+    this.engine = new Engine({ bitmap: o.bits, atomic: o.atomic, write });
     this.flushTimer = setInterval(() => this.flush(), o.flushInterval * 1000);
   }
 
@@ -85,11 +113,28 @@ export class Shard {
   report(): Counts {
     this.flush();
     const { unique, duplicates } = this.engine.takeCounts();
+    this.reportedDuplicates += duplicates;
     return { unique, duplicates };
+  }
+
+  /**
+   * Writes out every new number so far (unless stopped: stop() did), then returns the figures
+   * since start. It takes nothing from the periodic report: the engine's running total and
+   * the current period's duplicates are read, not reset.
+   */
+  stats(): ShardStats {
+    if (!this.stopped) this.flush();
+    return {
+      unique: this.engine.total,
+      duplicates: this.reportedDuplicates + this.engine.duplicates,
+      logBytes: this.logBytes,
+      logWriteErrors: this.logWriteErrors,
+    };
   }
 
   /** Flushes, fsyncs and closes the log. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.flushTimer);
     this.engine.drain();
     await this.log.close();

@@ -1,10 +1,10 @@
 // The thread plumbing for --workers: the main thread's handle on a Shard running in a
 // Worker. Chunks are handed over without a copy (their buffers are transferred), in order,
 // so the worker sees each connection's bytes as they arrived. The bitmap is shared memory;
-// messages carry chunks, verdicts, reports and the stop.
+// messages carry chunks, verdicts, reports, stats (/metrics) and the stop.
 
 import { KEEP, type Verdict } from "./engine.ts";
-import type { Counts, ShardOptions } from "./shard.ts";
+import { NO_STATS, type Counts, type ShardOptions, type ShardStats } from "./shard.ts";
 import type { Fault } from "./testhooks.ts";
 
 /** What a worker needs to run a shard: the options minus the callback, and a test fault. */
@@ -16,6 +16,9 @@ export type ToWorker =
   /** Answered with a reply once every chunk sent before it has been consumed. */
   | { type: "sync" }
   | { type: "report" }
+  /** Answered with the shard's stats once every chunk sent before it has been consumed. */
+  | { type: "stats" }
+  /** Answered once the shard has stopped, with its final stats. */
   | { type: "stop" };
 
 export type FromWorker =
@@ -23,7 +26,7 @@ export type FromWorker =
   | { type: "failed"; message: string }
   /** A chunk was consumed; its verdict, and its size for the flow control. */
   | { type: "fed"; id: number; size: number; verdict: Verdict }
-  | { type: "reply"; counts?: Counts }
+  | { type: "reply"; counts?: Counts; stats?: ShardStats }
   | { type: "write-error"; message: string };
 
 /**
@@ -36,6 +39,8 @@ export type FromWorker =
 export const PAUSE_BYTES = 32 << 20;
 /** ...and below which they are resumed. */
 const RESUME_BYTES = 16 << 20;
+
+type Reply = Extract<FromWorker, { type: "reply" }>;
 
 export interface RemoteEvents {
   /** A chunk's verdict other than KEEP. */
@@ -60,9 +65,13 @@ export class RemoteShard {
   /** More bytes are waiting in the worker than it should be handed: pause its connections. */
   congested = false;
   private pending = 0;
-  private readonly waiting: ((counts: Counts | undefined) => void)[] = [];
+  private readonly waiting: ((reply: Reply | undefined) => void)[] = [];
   /** The worker died after it started: nothing it held can be counted on any more. */
   private dead = false;
+  /** The stats the worker last gave: what a dead worker's are taken to be. */
+  private lastStats = NO_STATS;
+  /** Settles with the final stats once the worker has stopped; set when the stop is asked. */
+  private final?: Promise<ShardStats>;
 
   private constructor(private readonly worker: Worker) {}
 
@@ -78,7 +87,7 @@ export class RemoteShard {
       const failed = (message: string) => {
         // Whoever waits for a reply is released; nothing the thread held counts any more.
         remote.dead = true;
-        for (const resolve of remote.waiting.splice(0)) resolve({ unique: 0, duplicates: 0 });
+        for (const resolve of remote.waiting.splice(0)) resolve(undefined);
         worker.terminate();
         if (started) events.onFailure(message);
         else reject(new Error(message));
@@ -93,7 +102,7 @@ export class RemoteShard {
             remote.congested = false;
             events.onDrained();
           }
-        } else if (m.type === "reply") remote.waiting.shift()?.(m.counts);
+        } else if (m.type === "reply") remote.waiting.shift()?.(m);
         else if (m.type === "started") {
           started = true;
           resolve(remote);
@@ -127,16 +136,32 @@ export class RemoteShard {
 
   /** The counts, once the worker has consumed every chunk sent before this call. */
   async report(): Promise<Counts> {
-    return (await this.request({ type: "report" }))!;
+    return (await this.request({ type: "report" }))?.counts ?? { unique: 0, duplicates: 0 };
+  }
+
+  /** Bytes handed to the worker that it has not consumed yet. */
+  get queuedBytes(): number {
+    return this.pending;
+  }
+
+  /**
+   * The stats since start, once the worker has consumed every chunk sent before this call;
+   * after the stop was asked, its final ones (a stopped worker answers nothing).
+   */
+  async stats(): Promise<ShardStats> {
+    if (this.final) return this.final;
+    const stats = (await this.request({ type: "stats" }))?.stats ?? this.lastStats;
+    return (this.lastStats = stats);
   }
 
   async stop(): Promise<void> {
-    await this.request({ type: "stop" });
+    this.final = this.request({ type: "stop" }).then((reply) => (this.lastStats = reply?.stats ?? this.lastStats));
+    await this.final;
     this.worker.terminate();
   }
 
-  private request(message: ToWorker): Promise<Counts | undefined> {
-    if (this.dead) return Promise.resolve({ unique: 0, duplicates: 0 });
+  private request(message: ToWorker): Promise<Reply | undefined> {
+    if (this.dead) return Promise.resolve(undefined);
     this.send(message);
     return new Promise((resolve) => this.waiting.push(resolve));
   }

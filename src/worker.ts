@@ -36,9 +36,11 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
     send({ type: "reply" });
   } else if (m.type === "report") {
     send({ type: "reply", counts: shard.report() });
+  } else if (m.type === "stats") {
+    send({ type: "reply", stats: shard.stats() });
   } else {
     inject("worker-stop");
     await shard.stop();
-    send({ type: "reply" });
+    send({ type: "reply", stats: shard.stats() });
   }
 };

@@ -47,6 +47,28 @@ test("intervals take decimals", () => {
   expect(config([], { NUMBERS_REPORT_INTERVAL: "2.5", NUMBERS_FLUSH_INTERVAL: "3." })).toMatchObject({ reportInterval: 2.5, flushInterval: 3 });
 });
 
+describe("the metrics endpoint", () => {
+  test("off by default, on 127.0.0.1 when on", () => {
+    expect(config([])).toMatchObject({ metricsPort: undefined, metricsHost: "127.0.0.1" });
+  });
+
+  test("--metrics-port and --metrics-host, their twins, off, and the flag over the twin", () => {
+    expect(config(["--metrics-port", "9400", "--metrics-host", "0.0.0.0"])).toMatchObject({ metricsPort: 9400, metricsHost: "0.0.0.0" });
+    expect(config([], { NUMBERS_METRICS_PORT: "0", NUMBERS_METRICS_HOST: "::1" })).toMatchObject({ metricsPort: 0, metricsHost: "::1" });
+    expect(config(["--metrics-port", "off"], { NUMBERS_METRICS_PORT: "9400" })).toMatchObject({ metricsPort: undefined });
+    expect(config([], { NUMBERS_METRICS_PORT: "" })).toMatchObject({ metricsPort: undefined });
+    expect(config(["--metrics-port=9401"], { NUMBERS_METRICS_PORT: "9400" })).toMatchObject({ metricsPort: 9401 });
+  });
+
+  test("a bad port or an empty host is a UsageError naming its source", () => {
+    for (const value of ["65536", "-1", "abc", "on", "9400x"]) {
+      expect(() => parseServerConfig(["--metrics-port", value], {})).toThrow(/--metrics-port/);
+    }
+    expect(() => parseServerConfig([], { NUMBERS_METRICS_PORT: "x" })).toThrow(/NUMBERS_METRICS_PORT/);
+    expect(() => parseServerConfig(["--metrics-host="], {})).toThrow(UsageError);
+  });
+});
+
 describe("bad input is a UsageError", () => {
   const bad: [string, string[], Record<string, string>?][] = [
     ["port not a number", ["--port", "abc"]],
