@@ -3,7 +3,7 @@
 # live scrape: $PROMTOOL if set, else one on the PATH, else a copy taken from Debian's
 # `prometheus` package into a cache directory, extracted there the first time. Only the one
 # binary is taken: the package, with its web assets and their dependencies, installs ~100 MB.
-#   PROMTOOL=$(.ci/promtool) bun test
+# The test runs this itself when it finds no promtool; .ci/run runs it up front.
 set -euo pipefail
 if [ -n "${PROMTOOL:-}" ]; then
   echo "$PROMTOOL"
