@@ -40,6 +40,8 @@ interface Conn {
   end: number;
   /** The current pass is the last one. */
   lastPass: boolean;
+  /** Whole passes sent so far. */
+  passes: number;
   finished: boolean;
   closed: () => void;
 }
@@ -47,8 +49,10 @@ interface Conn {
 /**
  * Connects once per payload (all connected before the first byte is sent, so a refused
  * connection fails fast) and streams every payload at once. With `repeatUntil` (a
- * performance.now() time) each payload is sent again and again until then; the last pass
- * is cut at the first line boundary after the deadline, so the server never sees half a line.
+ * performance.now() time) each payload is sent whole once, then again and again until then;
+ * the last pass is cut at the first line boundary after the deadline, so the server never
+ * sees half a line. Between passes a connection lets the others write: a server that keeps
+ * up would otherwise leave one connection writing until the deadline, and the others none.
  */
 export async function sendPayloads(
   host: string,
@@ -61,13 +65,15 @@ export async function sendPayloads(
   const pump = (socket: Socket<Conn>) => {
     const c = socket.data;
     for (;;) {
-      if (!c.lastPass && performance.now() >= repeatUntil!) {
+      if (!c.lastPass && c.passes > 0 && performance.now() >= repeatUntil!) {
         c.lastPass = true;
         c.end = Math.ceil(c.offset / LINE_BYTES) * LINE_BYTES;
       }
       if (c.offset === c.end) {
         if (c.lastPass) break;
         c.offset = 0;
+        c.passes++;
+        return void setImmediate(() => pump(socket));
       }
       const want = Math.min(WRITE_SLICE, c.end - c.offset);
       const n = socket.write(c.payload.subarray(c.offset, c.offset + want));
@@ -101,7 +107,7 @@ export async function sendPayloads(
       closed.push(new Promise<void>((r) => (closedResolve = r)));
       // An empty payload has nothing to repeat.
       const lastPass = repeatUntil === undefined || payload.length === 0;
-      const data: Conn = { payload, offset: 0, end: payload.length, lastPass, finished: false, closed: closedResolve };
+      const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, closed: closedResolve };
       sockets.push(await Bun.connect<Conn>({ hostname: host, port, data, socket: handlers }));
     }
   } catch (err) {

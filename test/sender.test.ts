@@ -57,3 +57,13 @@ test("with repeatUntil each payload repeats and the last pass ends on a line bou
   });
   r.stop();
 });
+
+test("with repeatUntil every payload is sent whole at least once, however soon the deadline", async () => {
+  // A deadline already past: before, a connection that started after it sent nothing, and
+  // one fast connection writing until the deadline could leave the others without a line.
+  const r = recorder();
+  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, performance.now());
+  expect(result.cutShort).toBe(0);
+  expect(r.received()).toEqual(payloads);
+  r.stop();
+});
