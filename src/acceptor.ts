@@ -57,8 +57,6 @@ interface Client {
   /** performance.now() of the last data, for --idle-timeout. */
   lastSeen: number;
   paused: boolean;
-  /** Over the limit: closed at once. */
-  refused: boolean;
 }
 
 export class ListenError extends Error {}
@@ -96,7 +94,7 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
   const handlers = {
     open(socket: Socket<Client>) {
       const admitted = !stopping && clients.size < o.maxClients;
-      socket.data = { id: nextId++, shard: undefined, lastSeen: performance.now(), paused: false, refused: !admitted };
+      socket.data = { id: nextId++, shard: undefined, lastSeen: performance.now(), paused: false };
       if (!admitted) {
         counts.refused++;
         return void socket.end();
@@ -110,10 +108,6 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
     data(socket: Socket<Client>, chunk: Uint8Array) {
       const client = socket.data;
       const shard = client.shard;
-      // A refused client that sends anyway is reset, as a closed socket's kernel would: the
-      // half-open listener would otherwise go on reading (and discarding) what it sends, and
-      // the client could not tell that none of it counted.
-      if (client.refused) return void socket.terminate();
       if (shard === undefined) return;
       client.lastSeen = performance.now();
       const verdict = shard.feed(client.id, chunk);
