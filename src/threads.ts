@@ -33,12 +33,15 @@ export type FromWorker =
  * Bytes handed to a worker and not yet consumed above which its connections are paused.
  * The main thread runs a shard too and does all the reading, so the worker needs some depth
  * to stay busy. Measured with `bun run bench --workers 2` (which waits until the worker has
- * consumed everything, see whenConsumed()): random ran 38 M/s at 8/4 MiB, 40-44 at 16/8 and 44 at
- * 32/16, for a median peak RSS of 191, 196 and 204 MiB. The cost is up to 32 MiB of RSS.
+ * consumed everything, see whenConsumed()): on 2026-11-26 random ran 38 M/s at 8/4 MiB, 40-44
+ * at 16/8 and 44 at 32/16, for a median peak RSS of 191, 196 and 204 MiB. But at 32/16 runs of
+ * 40 M numbers peaked at 216-220 MiB, over the 215 MiB allowed with two threads, and on
+ * 2026-11-27 16/8 cost random no clear speed (24.2 -> 24.7 and 23.7 -> 22.3 M/s in two
+ * sessions) for peaks of 200-209 MiB. The cost is up to 16 MiB of RSS.
  */
-export const PAUSE_BYTES = 32 << 20;
+export const PAUSE_BYTES = 16 << 20;
 /** ...and below which they are resumed. */
-const RESUME_BYTES = 16 << 20;
+const RESUME_BYTES = 8 << 20;
 
 type Reply = Extract<FromWorker, { type: "reply" }>;
 
