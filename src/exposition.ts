@@ -54,3 +54,17 @@ export function exposition(families: Family[]): string {
   }
   return text;
 }
+
+/**
+ * The samples of a scrape, as a map of series (`name{labels}`) to values; comments and blank
+ * lines skipped. For the bench and the tests, which read what exposition() wrote.
+ */
+export function parseSamples(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}

@@ -10,11 +10,13 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describeOptions, integer, parseOptions, seconds, UsageError, type OptionSpec } from "../config.ts";
+import { describeOptions, parseOptions, seconds, UsageError, type OptionSpec } from "../config.ts";
+import { parseSamples } from "../exposition.ts";
+import { BENCH_OPTIONS } from "./options.ts";
 import { BenchError, Driver, lines, type Target } from "./procs.ts";
 import { stopServer } from "./server.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
-import { CONNECTIONS, isWorkload, WORKLOADS, type WorkloadName } from "./workloads.ts";
+import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BINARY = join(ROOT, "dist/numbers-server");
@@ -30,30 +32,14 @@ interface Options {
   scrapeInterval: number;
 }
 
-const list = <T>(check: (item: string, name: string) => T) => (text: string, name: string): T[] =>
-  text === "" ? [] : text.split(",").map((item) => check(item, name));
-
 const OPTIONS = {
   count: {
-    flag: "count", env: "NUMBERS_BENCH_COUNT", default: "50000000", read: integer(1, 1_000_000_000),
+    ...BENCH_OPTIONS.count, default: "50000000",
     help: "numbers per run over 5 connections (long enough for a few scrapes per run)",
   },
-  runs: {
-    flag: "runs", env: "NUMBERS_BENCH_RUNS", default: "3", read: integer(1, 1000),
-    help: "runs per workload and setting, each on a fresh server; the median is reported",
-  },
-  workloads: {
-    flag: "workloads", env: "NUMBERS_BENCH_WORKLOADS", default: "random,seq,dup",
-    read: list((item, name): WorkloadName => {
-      if (!isWorkload(item)) throw new UsageError(`${name} takes a comma list of ${Object.keys(WORKLOADS).join(", ")}; got '${item}'`);
-      return item;
-    }),
-    help: "comma list of random, seq, dup",
-  },
-  workers: {
-    flag: "workers", env: "NUMBERS_BENCH_WORKERS", default: "", read: list(integer(1, 1024)),
-    help: "comma list; measures the server with --workers W for each (none: flag not passed)",
-  },
+  runs: { ...BENCH_OPTIONS.runs, help: "runs per workload and setting, each on a fresh server; the median is reported" },
+  workloads: BENCH_OPTIONS.workloads,
+  workers: BENCH_OPTIONS.workers,
   scrapeInterval: {
     flag: "scrape-interval", env: "NUMBERS_BENCH_SCRAPE_INTERVAL", default: "1", read: seconds,
     help: "seconds between scrapes of /metrics while the load runs",
@@ -103,13 +89,7 @@ async function startServer(dir: string, workers: number | undefined, metrics: bo
 async function scrape(url: string): Promise<Map<string, number>> {
   const response = await fetch(url);
   if (response.status !== 200) throw new BenchError(`GET ${url}: ${response.status}`);
-  const samples = new Map<string, number>();
-  for (const line of (await response.text()).split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const space = line.lastIndexOf(" ");
-    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return samples;
+  return parseSamples(await response.text());
 }
 
 /** After a run, every counter must tell exactly what the run sent and the log holds. */

@@ -2,6 +2,7 @@
 // from its stderr, scrape /metrics into a map of series to values, and make plain requests.
 
 import { expect } from "bun:test";
+import { parseSamples } from "../../src/exposition.ts";
 import type { Spawned } from "./server.ts";
 
 const METRICS_LINE = /^metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics$/;
@@ -38,13 +39,7 @@ export async function scrape(base: string): Promise<Map<string, number>> {
   const response = await fetch(`${base}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
-  const samples = new Map<string, number>();
-  for (const line of (await response.text()).split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const space = line.lastIndexOf(" ");
-    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return samples;
+  return parseSamples(await response.text());
 }
 
 /** Picks the samples of the given series out of a scrape, for one toEqual. */
