@@ -61,6 +61,11 @@ interface Client {
 
 export class ListenError extends Error {}
 
+/** `host:port` as a URL or a readiness line writes it: an IPv6 host in brackets. */
+export function address(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** Bun.listen, with any failure turned into a one-line ListenError. */
 export function listen<T>(host: string, port: number, socket: SocketHandler<T>): TCPSocketListener<T> {
   try {

@@ -11,13 +11,13 @@ import {
   TERMINATE_OPTIONS,
   type ServerConfig,
 } from "./config.ts";
+import { address } from "./acceptor.ts";
 import { runServer } from "./server.ts";
 import { terminate } from "./terminate.ts";
 import { printNotice } from "./output.ts";
 
 function serve(config: ServerConfig): Promise<number> {
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  return runServer(config, (port) => printNotice(`listening on ${host}:${port}`));
+  return runServer(config, (port) => printNotice(`listening on ${address(config.host, port)}`));
 }
 
 export const COMMANDS = {

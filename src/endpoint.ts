@@ -2,7 +2,7 @@
 // format, and /healthz for a supervisor or a load balancer. It only reads: nothing sent to it
 // can stop or change the server. Bound in the binding phase, right after the main port.
 
-import { ListenError } from "./acceptor.ts";
+import { address, ListenError } from "./acceptor.ts";
 import { CONTENT_TYPE } from "./exposition.ts";
 import type { Phase } from "./lifecycle.ts";
 
@@ -55,9 +55,8 @@ export function startEndpoint(o: EndpointOptions): Endpoint {
   } catch (err) {
     throw new ListenError(`cannot listen on ${o.host}:${o.port} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
   }
-  const host = o.host.includes(":") ? `[${o.host}]` : o.host;
   return {
-    url: `http://${host}:${server.port}/metrics`,
+    url: `http://${address(o.host, server.port)}/metrics`,
     stop: () => void server.stop(true),
   };
 }
