@@ -1,19 +1,16 @@
 // The listening socket and the connections, all in the main thread: admission of at most
-// maxClients, the idle sweep, and the dispatch of each connection's bytes to the shard it
-// was given when it connected (the main thread's own, or a worker's).
+// maxClients, the idle sweep, each connection's line state, and its bytes handed to the
+// intake (dispatch.ts), whose verdict says what becomes of the connection.
 
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
-import { CLOSE, KEEP, type Verdict } from "./engine.ts";
+import { CLOSE, KEEP, newLineCarry, type LineCarry, type Verdict } from "./lines.ts";
 
-/** Where a connection's bytes go: a Shard in this thread, or a RemoteShard. */
-export interface ShardLink {
-  /** Returns the verdict now, or nothing when it comes later through `verdict()`. */
-  feed(id: number, chunk: Uint8Array): Verdict | void;
-  forget(id: number): void;
-  /** Calls `done` once every chunk fed to this shard so far has been consumed (at once, or later). */
+/** Where every connection's bytes go (a Dispatcher). */
+export interface Intake {
+  /** Consumes one chunk of a connection and returns the connection's verdict. */
+  feed(conn: LineCarry, chunk: Uint8Array): Verdict;
+  /** Calls `done` once every line fed so far has been counted (at once, or later). */
   whenConsumed(done: () => void): void;
-  /** Bytes are piling up in the shard: stop reading its connections until `resume()`. */
-  readonly congested?: boolean;
 }
 
 export interface AcceptorOptions {
@@ -21,7 +18,7 @@ export interface AcceptorOptions {
   port: number;
   maxClients: number;
   idleTimeout: number;
-  shards: ShardLink[];
+  intake: Intake;
   /** A client sent `terminate`. */
   onTerminate: () => void;
 }
@@ -40,10 +37,6 @@ export interface ConnectionStats {
 export interface Acceptor {
   port: number;
   stats(): ConnectionStats;
-  /** A verdict that a shard reached later (a worker's). */
-  verdict(id: number, verdict: Verdict): void;
-  /** Resumes reading the connections of a shard that is no longer congested. */
-  resume(shard: ShardLink): void;
   /** Closes the listener, then every client but those that sent `terminate`. */
   stop(): void;
   /** Closes the clients that sent `terminate`: the last step of the shutdown. */
@@ -53,10 +46,10 @@ export interface Acceptor {
 /** Per-connection state, kept on socket.data. */
 interface Client {
   id: number;
-  shard: ShardLink | undefined;
+  /** The connection's line state while it is held; undefined once released. */
+  lines: LineCarry | undefined;
   /** performance.now() of the last data, for --idle-timeout. */
   lastSeen: number;
-  paused: boolean;
 }
 
 export class ListenError extends Error {}
@@ -81,57 +74,41 @@ export function listen<T>(host: string, port: number, socket: SocketHandler<T>):
 
 export function startAcceptor(o: AcceptorOptions): Acceptor {
   const clients = new Map<number, Socket<Client>>();
-  /** Connections per shard; o.shards may still grow while workers start. */
-  const load = new Map<ShardLink, number>();
-  const loadOf = (shard: ShardLink) => load.get(shard) ?? 0;
   let nextId = 1;
   let stopping = false;
   /** Clients that sent `terminate`, read no more and closed by closeTerminators(). */
   const terminators = new Set<Socket<Client>>();
   const counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
 
-  /**
-   * The shard with the fewest connections. Ties go to the last (a worker's): the main
-   * thread's shard is first, and this thread also receives every connection's bytes.
-   */
-  const pickShard = () => o.shards.reduce((best, s) => (loadOf(s) <= loadOf(best) ? s : best));
-
   const handlers = {
     open(socket: Socket<Client>) {
       const admitted = !stopping && clients.size < o.maxClients;
-      socket.data = { id: nextId++, shard: undefined, lastSeen: performance.now(), paused: false };
+      socket.data = { id: nextId++, lines: undefined, lastSeen: performance.now() };
       if (!admitted) {
         counts.refused++;
         return void socket.end();
       }
       counts.admitted++;
-      const shard = pickShard();
-      socket.data.shard = shard;
-      load.set(shard, loadOf(shard) + 1);
+      socket.data.lines = newLineCarry();
       clients.set(socket.data.id, socket);
     },
     data(socket: Socket<Client>, chunk: Uint8Array) {
       const client = socket.data;
-      const shard = client.shard;
-      if (shard === undefined) return;
+      if (client.lines === undefined) return;
       client.lastSeen = performance.now();
-      const verdict = shard.feed(client.id, chunk);
-      if (verdict !== undefined && verdict !== KEEP) return judge(socket, verdict);
-      if (shard.congested && !client.paused) {
-        client.paused = true;
-        socket.pause();
-      }
+      const verdict = o.intake.feed(client.lines, chunk);
+      if (verdict !== KEEP) judge(socket, verdict);
     },
     /**
-     * The client has sent everything (FIN). It is closed once its shard has consumed all it
-     * sent: at once in this thread, and after a worker's queue, so that a client (and the
-     * bench) sees the close only when its numbers have been counted.
+     * The client has sent everything (FIN). It is closed once every line it sent has been
+     * counted: at once in this thread, and after the workers' queues, so that a client (and
+     * the bench) sees the close only when its numbers have been counted.
      */
     end(socket: Socket<Client>) {
-      const shard = socket.data.shard;
-      if (shard === undefined) return;
-      shard.whenConsumed(() => {
-        if (socket.data.shard === shard) drop(socket, "eof");
+      const lines = socket.data.lines;
+      if (lines === undefined) return;
+      o.intake.whenConsumed(() => {
+        if (socket.data.lines === lines) drop(socket, "eof");
       });
     },
     /**
@@ -147,13 +124,10 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
 
   /** Frees the connection's slot and line state; safe to call twice (the first reason counts). */
   function release(socket: Socket<Client>, reason: CloseReason) {
-    const { id, shard } = socket.data;
-    if (shard === undefined) return;
+    if (socket.data.lines === undefined) return;
     counts.closed[reason]++;
-    socket.data.shard = undefined;
-    clients.delete(id);
-    load.set(shard, loadOf(shard) - 1);
-    shard.forget(id);
+    socket.data.lines = undefined;
+    clients.delete(socket.data.id);
   }
 
   /** A graceful close (FIN): the client is done, over the limit, idle, or the server stops. */
@@ -194,18 +168,6 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
   return {
     port: listener.port,
     stats: () => ({ connected: clients.size, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } }),
-    verdict(id, verdict) {
-      const socket = clients.get(id);
-      if (socket) judge(socket, verdict);
-    },
-    resume(shard) {
-      for (const socket of clients.values()) {
-        if (socket.data.shard === shard && socket.data.paused) {
-          socket.data.paused = false;
-          socket.resume();
-        }
-      }
-    },
     stop() {
       if (stopping) return;
       stopping = true;

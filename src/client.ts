@@ -4,7 +4,7 @@
 
 import { writeSync } from "node:fs";
 import type { ClientConfig } from "./config.ts";
-import { LINE_BYTES } from "./engine.ts";
+import { LINE_BYTES } from "./lines.ts";
 import { connectionNumbers, encodeLines } from "./payload.ts";
 import { sendPayloads, type SendProgress } from "./sender.ts";
 

@@ -5,7 +5,7 @@
 // torn line it may have left is cut off, so the log holds only whole lines.
 
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync } from "node:fs";
-import { LINE_BYTES } from "./engine.ts";
+import { LINE_BYTES } from "./lines.ts";
 
 export interface LogFile {
   /** Appends bytes; chunks of 4 KiB and more reach the OS before this returns. */

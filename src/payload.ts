@@ -1,7 +1,7 @@
 // Pre-generated request payloads for the client command and the benchmark: `count` valid
 // lines from a seeded generator, built once so that sending never formats a number.
 
-import { LINE_BYTES } from "./engine.ts";
+import { LINE_BYTES } from "./lines.ts";
 
 export type Dist = { kind: "random" } | { kind: "seq" } | { kind: "dup"; distinct: number };
 

@@ -5,7 +5,8 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import { createBitmap, testAndSet } from "./bitmap.ts";
-import { Engine, KEEP, LINE_BYTES, newLineCarry, parseLine } from "./engine.ts";
+import { Engine } from "./engine.ts";
+import { KEEP, LINE_BYTES, newLineCarry, parseLine } from "./lines.ts";
 
 export class ResumeError extends Error {}
 

@@ -4,7 +4,7 @@
 // server closes it.
 
 import type { Socket } from "bun";
-import { LINE_BYTES } from "./engine.ts";
+import { LINE_BYTES } from "./lines.ts";
 
 export interface SendProgress {
   /** Bytes accepted by the kernel so far, over all connections. */

@@ -4,9 +4,10 @@
 // reports, answers scrapes (--metrics-port) — and owns the one shutdown, which every stop
 // event reaches through the Lifecycle.
 
-import { startAcceptor, type Acceptor, type ShardLink } from "./acceptor.ts";
+import { startAcceptor, type Acceptor, type Intake } from "./acceptor.ts";
 import { createBitmap } from "./bitmap.ts";
 import type { ServerConfig } from "./config.ts";
+import { Dispatcher } from "./dispatch.ts";
 import { startEndpoint, type Endpoint } from "./endpoint.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { prepareLog } from "./logfile.ts";
@@ -46,7 +47,16 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
   const hooks = config.hooks;
   const threads = resolveWorkers(config.workers, config.maxClients);
   const shared = threads > 1;
-  const shards: (ShardLink & Reporting)[] = [];
+  /** This thread's shard first, then the workers'. */
+  const shards: Reporting[] = [];
+  const remotes: RemoteShard[] = [];
+  let dispatcher: Dispatcher | undefined;
+  // No client is admitted before the dispatcher exists: nothing yields to the event loop
+  // between the listener's start and the dispatcher's (see preparing, below).
+  const intake: Intake = {
+    feed: (conn, chunk) => dispatcher!.feed(conn, chunk),
+    whenConsumed: (done) => dispatcher!.whenConsumed(done),
+  };
   let acceptor: Acceptor | undefined;
   let endpoint: Endpoint | undefined;
   let reportTimer: ReturnType<typeof setInterval> | undefined;
@@ -106,7 +116,7 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
       port: config.port,
       maxClients: config.maxClients,
       idleTimeout: config.idleTimeout,
-      shards,
+      intake,
       onTerminate: () => life.handle({ kind: "terminate" }),
     });
     if (config.metricsPort !== undefined) {
@@ -114,15 +124,17 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
       printNotice(`metrics on ${endpoint.url}`);
     }
     // preparing: the log emptied, or loaded and cut (--resume), and this thread's shard.
-    // Nothing yields to the event loop until the shard exists, so no client is admitted
-    // before there is a shard to give it.
+    // Nothing yields to the event loop until the dispatcher exists, so no client is admitted
+    // before there is a shard to count its lines.
     life.advance("preparing");
     holdSync(hooks, "preparing", acceptor.port);
     let keepBytes = 0;
     if (config.resume) ({ count: loaded, validBytes: keepBytes } = loadLog(config.log, bits));
     total = loaded;
     prepareLog(config.log, keepBytes);
-    shards.push(new Shard({ bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, onWriteError: onFailure }));
+    const local = new Shard({ bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, onWriteError: onFailure });
+    shards.push(local);
+    dispatcher = new Dispatcher(local, remotes);
   } catch (err) {
     acceptor?.stop();
     endpoint?.stop();
@@ -161,7 +173,7 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
    * what it was sent before, but none gives up its counts, so the reports stay as they were.
    */
   async function scrape(): Promise<string> {
-    const queues = shards.flatMap((s) => (s instanceof RemoteShard ? [s.queuedBytes] : []));
+    const queues = remotes.map((r) => r.queuedBytes);
     const connections = acceptor!.stats();
     const stats = await Promise.all(shards.map((s) => s.stats()));
     const sum = (key: keyof ShardStats) => stats.reduce((n, s) => n + s[key], 0);
@@ -180,12 +192,9 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
     const setup = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, fault: hooks.fault };
     for (let i = 1; i < threads && life.phase === "starting"; i++) {
       try {
-        const remote: RemoteShard = await RemoteShard.start(setup, {
-          onVerdict: (id, verdict) => acceptor!.verdict(id, verdict),
-          onDrained: () => acceptor!.resume(remote),
-          onFailure,
-        });
+        const remote = await RemoteShard.start(setup, { onFailure });
         shards.push(remote);
+        remotes.push(remote);
       } catch (err) {
         onFailure((err as Error).message);
       }

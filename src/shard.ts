@@ -1,8 +1,9 @@
-// One thread's share of the work: an engine on the (possibly shared) bitmap, the line
-// state of the connections assigned to it, and a log writer with its flush timer. The main
-// thread runs one shard itself and, with --workers, drives one per worker (threads.ts).
+// One thread's share of the work: an engine on the (possibly shared) bitmap and a log
+// writer with its flush timer. It counts whole valid lines, from any connection: the main
+// thread frames every chunk (dispatch.ts) and runs one shard itself and, with --workers,
+// hands lines to one per worker (threads.ts).
 
-import { Engine, KEEP, newLineCarry, type LineCarry, type Verdict } from "./engine.ts";
+import { Engine } from "./engine.ts";
 import { appendLog, type LogFile } from "./logfile.ts";
 
 export interface ShardOptions {
@@ -23,7 +24,7 @@ export interface ShardOptions {
  * down too, but this is cheaper: one thread, random 28 -> 34 M numbers/s, dup 72 -> 103.
  * A view into part of a larger (or shared) buffer is left alone.
  */
-function release(chunk: Uint8Array) {
+export function release(chunk: Uint8Array): void {
   const buffer = chunk.buffer;
   if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
 }
@@ -47,13 +48,6 @@ export const NO_STATS: ShardStats = { unique: 0, duplicates: 0, logBytes: 0, log
 export class Shard {
   private readonly engine: Engine;
   private readonly log: LogFile;
-  private readonly lines = new Map<number, LineCarry>();
-  /**
-   * Connections that got CLOSE or TERMINATE_SERVER. A worker's shard can still be handed
-   * their later chunks before the main thread has acted on the verdict; those are ignored
-   * until forget().
-   */
-  private readonly ended = new Set<number>();
   private readonly flushTimer: ReturnType<typeof setInterval>;
   /** Duplicates counted in the periods that report() has already taken from the engine. */
   private reportedDuplicates = 0;
@@ -79,34 +73,14 @@ export class Shard {
     this.flushTimer = setInterval(() => this.flush(), o.flushInterval * 1000);
   }
 
-  /**
-   * Consumes a chunk of connection `id`. After CLOSE or TERMINATE_SERVER its later chunks
-   * are ignored (KEEP). The chunk's buffer is released once read (see release()).
-   */
-  feed(id: number, chunk: Uint8Array): Verdict {
-    let verdict: Verdict = KEEP;
-    if (!this.ended.has(id)) {
-      let carry = this.lines.get(id);
-      if (carry === undefined) this.lines.set(id, (carry = newLineCarry()));
-      verdict = this.engine.feed(carry, chunk);
-      if (verdict !== KEEP) {
-        this.lines.delete(id);
-        this.ended.add(id);
-      }
-    }
-    release(chunk);
-    return verdict;
+  /** Counts the whole valid lines in bytes [start, end) of `src` (see Engine.record()). */
+  record(src: Uint8Array, start: number, end: number): void {
+    this.engine.record(src, start, end);
   }
 
-  /** Every chunk fed so far has been consumed: `done` is called at once. */
+  /** Every line recorded so far has been counted: `done` is called at once. */
   whenConsumed(done: () => void): void {
     done();
-  }
-
-  /** The connection closed; a partial line it left is discarded. */
-  forget(id: number): void {
-    this.lines.delete(id);
-    this.ended.delete(id);
   }
 
   /** Writes out every new number so far, then returns the counts since the last call. */

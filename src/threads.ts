@@ -1,22 +1,26 @@
 // The thread plumbing for --workers: the main thread's handle on a Shard running in a
-// Worker. Chunks are handed over without a copy (their buffers are transferred), in order,
-// so the worker sees each connection's bytes as they arrived. The bitmap is shared memory;
-// messages carry chunks, verdicts, reports, stats (/metrics) and the stop.
+// Worker. The main thread has already framed the lines (dispatch.ts), so a worker is handed
+// runs of whole valid lines from any connection, in chunks whose buffers are transferred
+// (no copy). The bitmap and the count of bytes queued are shared memory; messages carry the
+// lines, reports, stats (/metrics) and the stop, and the replies.
 
-import { KEEP, type Verdict } from "./engine.ts";
 import { NO_STATS, type Counts, type ShardOptions, type ShardStats } from "./shard.ts";
 import type { Fault } from "./testhooks.ts";
 
-/** What a worker needs to run a shard: the options minus the callback, and a test fault. */
-export type WorkerSetup = Omit<ShardOptions, "onWriteError"> & { fault?: Fault };
+/** What a worker needs to run a shard: the options minus the callback, the queue count and a test fault. */
+export type WorkerSetup = Omit<ShardOptions, "onWriteError"> & {
+  /** One Int32: bytes handed to the worker and not yet counted (the worker subtracts). */
+  queued: SharedArrayBuffer;
+  fault?: Fault;
+};
 
 export type ToWorker =
-  | { type: "chunk"; id: number; bytes: ArrayBuffer }
-  | { type: "forget"; id: number }
-  /** Answered with a reply once every chunk sent before it has been consumed. */
+  /** Bytes [start, end) of `bytes` are whole valid lines to count. */
+  | { type: "lines"; bytes: ArrayBuffer; start: number; end: number }
+  /** Answered with a reply once every line sent before it has been counted. */
   | { type: "sync" }
   | { type: "report" }
-  /** Answered with the shard's stats once every chunk sent before it has been consumed. */
+  /** Answered with the shard's stats once every line sent before it has been counted. */
   | { type: "stats" }
   /** Answered once the shard has stopped, with its final stats. */
   | { type: "stop" };
@@ -24,32 +28,19 @@ export type ToWorker =
 export type FromWorker =
   | { type: "started" }
   | { type: "failed"; message: string }
-  /** A chunk was consumed; its verdict, and its size for the flow control. */
-  | { type: "fed"; id: number; size: number; verdict: Verdict }
   | { type: "reply"; counts?: Counts; stats?: ShardStats }
   | { type: "write-error"; message: string };
 
 /**
- * Bytes handed to a worker and not yet consumed above which its connections are paused.
- * The main thread runs a shard too and does all the reading, so the worker needs some depth
- * to stay busy. Measured with `bun run bench --workers 2` (which waits until the worker has
- * consumed everything, see whenConsumed()): on 2026-11-26 random ran 38 M/s at 8/4 MiB, 40-44
- * at 16/8 and 44 at 32/16, for a median peak RSS of 191, 196 and 204 MiB. But at 32/16 runs of
- * 40 M numbers peaked at 216-220 MiB, over the 215 MiB allowed with two threads, and on
- * 2026-11-27 16/8 cost random no clear speed (24.2 -> 24.7 and 23.7 -> 22.3 M/s in two
- * sessions) for peaks of 200-209 MiB. The cost is up to 16 MiB of RSS.
+ * Bytes queued for a worker from which the main thread counts lines itself instead of
+ * handing them over (dispatch.ts). It must cover what the worker does while the main thread
+ * is busy with a chunk of its own (up to 512 KiB), and every byte of it can be resident.
  */
-export const PAUSE_BYTES = 16 << 20;
-/** ...and below which they are resumed. */
-const RESUME_BYTES = 8 << 20;
+export const QUEUE_BYTES = 2 << 20;
 
 type Reply = Extract<FromWorker, { type: "reply" }>;
 
 export interface RemoteEvents {
-  /** A chunk's verdict other than KEEP. */
-  onVerdict: (id: number, verdict: Verdict) => void;
-  /** The worker has caught up after `congested` was true: resume its connections. */
-  onDrained: () => void;
   /** A log write failed in the worker, or the worker itself died: the server must stop. */
   onFailure: (message: string) => void;
 }
@@ -65,9 +56,8 @@ export function errorLine(message: string): string {
 }
 
 export class RemoteShard {
-  /** More bytes are waiting in the worker than it should be handed: pause its connections. */
-  congested = false;
-  private pending = 0;
+  /** Bytes handed to the worker and not yet counted: added here, subtracted by the worker. */
+  private readonly queued: Int32Array;
   private readonly waiting: ((reply: Reply | undefined) => void)[] = [];
   /** The worker died after it started: nothing it held can be counted on any more. */
   private dead = false;
@@ -76,15 +66,21 @@ export class RemoteShard {
   /** Settles with the final stats once the worker has stopped; set when the stop is asked. */
   private final?: Promise<ShardStats>;
 
-  private constructor(private readonly worker: Worker) {}
+  private constructor(
+    private readonly worker: Worker,
+    queued: SharedArrayBuffer,
+  ) {
+    this.queued = new Int32Array(queued);
+  }
 
   /**
    * Starts a shard in a new Worker; resolves once it runs. When it fails to start, the
    * promise rejects and the thread is ended; a failure after the start goes to `onFailure`.
    */
-  static start(setup: WorkerSetup, events: RemoteEvents): Promise<RemoteShard> {
+  static start(options: Omit<WorkerSetup, "queued">, events: RemoteEvents): Promise<RemoteShard> {
     const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
-    const remote = new RemoteShard(worker);
+    const setup: WorkerSetup = { ...options, queued: new SharedArrayBuffer(4) };
+    const remote = new RemoteShard(worker, setup.queued);
     let started = false;
     return new Promise((resolve, reject) => {
       const failed = (message: string) => {
@@ -98,14 +94,7 @@ export class RemoteShard {
       worker.onerror = (event) => failed(`worker failed: ${errorLine(event.message)}`);
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const m = event.data;
-        if (m.type === "fed") {
-          remote.pending -= m.size;
-          if (m.verdict !== KEEP) events.onVerdict(m.id, m.verdict);
-          if (remote.congested && remote.pending < RESUME_BYTES) {
-            remote.congested = false;
-            events.onDrained();
-          }
-        } else if (m.type === "reply") remote.waiting.shift()?.(m);
+        if (m.type === "reply") remote.waiting.shift()?.(m);
         else if (m.type === "started") {
           started = true;
           resolve(remote);
@@ -116,39 +105,41 @@ export class RemoteShard {
     });
   }
 
-  feed(id: number, chunk: Uint8Array): void {
-    // Bun hands each data event a buffer of its own, so it can be transferred; a view into
-    // a larger buffer is copied instead.
-    const size = chunk.byteLength;
-    const whole = chunk.byteOffset === 0 && size === chunk.buffer.byteLength;
-    const bytes = (whole ? chunk.buffer : chunk.slice().buffer) as ArrayBuffer;
-    // The transfer detaches the buffer: `chunk` reads as empty from here on.
-    this.send({ type: "chunk", id, bytes }, [bytes]);
-    this.pending += size;
-    if (this.pending > PAUSE_BYTES) this.congested = true;
+  /**
+   * Hands bytes [start, end) of `chunk`, whole valid lines, to the worker. Bun hands each
+   * data event a buffer of its own, so it is transferred, and `chunk` reads as empty from
+   * here on; a view into a larger buffer is copied instead.
+   */
+  record(chunk: Uint8Array, start: number, end: number): void {
+    const whole = chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength;
+    const bytes = (whole ? chunk.buffer : chunk.slice(start, end).buffer) as ArrayBuffer;
+    const from = whole ? start : 0;
+    Atomics.add(this.queued, 0, end - start);
+    this.send({ type: "lines", bytes, start: from, end: from + end - start }, [bytes]);
   }
 
-  forget(id: number): void {
-    this.send({ type: "forget", id });
-  }
-
-  /** Calls `done` once the worker has consumed every chunk handed to it so far. */
+  /** Calls `done` once the worker has counted every line handed to it so far. */
   whenConsumed(done: () => void): void {
     void this.request({ type: "sync" }).then(done);
   }
 
-  /** The counts, once the worker has consumed every chunk sent before this call. */
+  /** The counts, once the worker has counted every line sent before this call. */
   async report(): Promise<Counts> {
     return (await this.request({ type: "report" }))?.counts ?? { unique: 0, duplicates: 0 };
   }
 
-  /** Bytes handed to the worker that it has not consumed yet. */
+  /** Bytes handed to the worker that it has not counted yet. */
   get queuedBytes(): number {
-    return this.pending;
+    return Atomics.load(this.queued, 0);
+  }
+
+  /** Whether the worker can be handed more lines: it is alive, and its queue is short. */
+  get open(): boolean {
+    return !this.dead && Atomics.load(this.queued, 0) < QUEUE_BYTES;
   }
 
   /**
-   * The stats since start, once the worker has consumed every chunk sent before this call;
+   * The stats since start, once the worker has counted every line sent before this call;
    * after the stop was asked, its final ones (a stopped worker answers nothing).
    */
   async stats(): Promise<ShardStats> {

@@ -1,12 +1,13 @@
 // Entry point of a --workers thread: runs one Shard on the shared bitmap and answers the
 // main thread's messages (see threads.ts) in the order they come.
 
-import { Shard } from "./shard.ts";
+import { release, Shard } from "./shard.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
 
 declare const self: Worker;
 const send = (message: FromWorker) => self.postMessage(message);
 let shard: Shard;
+let queued: Int32Array;
 let fault: WorkerSetup["fault"];
 
 /** A fault injected by a test (NUMBERS_TEST_FAULT, see testhooks.ts) at this moment. */
@@ -20,18 +21,18 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
     fault = m.fault;
     inject("worker-start");
     try {
+      queued = new Int32Array(m.queued);
       shard = new Shard({ ...m, onWriteError: (message) => send({ type: "write-error", message }) });
       send({ type: "started" });
     } catch (err) {
       send({ type: "failed", message: (err as Error).message });
     }
-  } else if (m.type === "chunk") {
+  } else if (m.type === "lines") {
     inject("worker-crash");
-    const size = m.bytes.byteLength;
-    const verdict = shard.feed(m.id, new Uint8Array(m.bytes));
-    send({ type: "fed", id: m.id, size, verdict });
-  } else if (m.type === "forget") {
-    shard.forget(m.id);
+    const chunk = new Uint8Array(m.bytes);
+    shard.record(chunk, m.start, m.end);
+    release(chunk);
+    Atomics.sub(queued, 0, m.end - m.start);
   } else if (m.type === "sync") {
     send({ type: "reply" });
   } else if (m.type === "report") {

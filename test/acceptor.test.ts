@@ -1,23 +1,25 @@
-// The acceptor (src/acceptor.ts) in-process, with a stand-in shard: a client that has sent
-// everything is closed only once its shard says every chunk has been consumed.
+// The acceptor (src/acceptor.ts) in-process, with a stand-in intake: a client that has sent
+// everything is closed only once the intake says every line has been counted.
 
 import { expect, test } from "bun:test";
-import { startAcceptor, type ShardLink } from "../src/acceptor.ts";
-import { KEEP } from "../src/engine.ts";
+import { startAcceptor, type Intake } from "../src/acceptor.ts";
+import { KEEP } from "../src/lines.ts";
 
-test("a half-closed client is closed only after its shard has consumed what it sent", async () => {
+test("a half-closed client is closed only after the intake has counted what it sent", async () => {
   const received: string[] = [];
   let consumed: (() => void) | undefined;
   let onAsked = () => {};
-  const shard: ShardLink = {
-    feed: (_id, chunk) => void received.push(Buffer.from(chunk).toString("latin1")),
-    forget: () => {},
+  const intake: Intake = {
+    feed: (_conn, chunk) => {
+      received.push(Buffer.from(chunk).toString("latin1"));
+      return KEEP;
+    },
     whenConsumed: (done) => {
       consumed = done;
       onAsked();
     },
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, shards: [shard], onTerminate: () => {} });
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => {} });
   try {
     const asked = new Promise<void>((resolve) => (onAsked = resolve));
     let closed = false;
@@ -38,7 +40,7 @@ test("a half-closed client is closed only after its shard has consumed what it s
     // Half-close: the client goes on reading until the server closes its side.
     client.shutdown();
     await asked;
-    // The shard has been asked; the client must still be open until it answers.
+    // The intake has been asked; the client must still be open until it answers.
     expect(received.join("")).toBe("000000001\n000000002\n");
     expect(closed).toBe(false);
     consumed!();
@@ -49,9 +51,9 @@ test("a half-closed client is closed only after its shard has consumed what it s
   }
 });
 
-test("a stand-in shard that answers at once closes the client at once", async () => {
-  const shard: ShardLink = { feed: () => KEEP, forget: () => {}, whenConsumed: (done) => done() };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, shards: [shard], onTerminate: () => {} });
+test("an intake that answers at once closes the client at once", async () => {
+  const intake: Intake = { feed: () => KEEP, whenConsumed: (done) => done() };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => {} });
   try {
     let onClose = () => {};
     const closing = new Promise<void>((resolve) => (onClose = resolve));

@@ -3,7 +3,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { createBitmap } from "../src/bitmap.ts";
-import { CLOSE, Engine, KEEP, LOG_BUFFER_BYTES, newLineCarry } from "../src/engine.ts";
+import { Engine, LOG_BUFFER_BYTES } from "../src/engine.ts";
+import { CLOSE, KEEP, newLineCarry } from "../src/lines.ts";
 import { encodeLines, rng } from "../src/payload.ts";
 import { CASES, type ProtocolCase } from "./support/cases.ts";
 import { driveEngine } from "./support/drive.ts";

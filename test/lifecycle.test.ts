@@ -6,6 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { encodeLines, numbers } from "../src/payload.ts";
+import { sendPayloads } from "../src/sender.ts";
 import { expectLogged, sendAll } from "./support/client.ts";
 import { connect } from "./support/peer.ts";
 import { tempDir, type Spawned } from "./support/server.ts";
@@ -208,11 +210,10 @@ describe("worker threads that fail (--workers 2)", () => {
 
   test("a worker that dies while serving: one line, every client closed, exit 1", async () => {
     const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-crash" } });
-    // Ties go to the worker: the first client is the worker's, the second this thread's.
-    const a = await connect(server.port);
     const b = await connect(server.port);
-    a.write("000000001\n");
-    await Promise.all([a.closed, b.closed]);
+    // Far more than HANDOFF_BYTES (src/dispatch.ts): lines go to the worker, which dies on them.
+    const a = sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 400_000, 0, 1))]);
+    await Promise.all([a, b.closed]);
     const result = await outcome(server);
     expect(result).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, workerFailed("worker-crash")] });
   });
@@ -226,7 +227,8 @@ describe("worker threads that fail (--workers 2)", () => {
     await a.closed;
     const result = await outcome(server);
     expect(result).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, workerFailed("worker-stop")] });
-    // The main thread's shard (b's) is flushed all the same.
+    // The main thread's shard is flushed all the same: b's one line is fewer bytes than
+    // HANDOFF_BYTES, so this thread counted it.
     expectLogged(server.log, [2]);
   });
 });

@@ -1,87 +1,76 @@
-// RemoteShard (src/threads.ts): a shard in a worker thread consumes the chunks handed to
-// it in order, reports verdicts, and tells the main thread to pause and resume reading.
+// RemoteShard (src/threads.ts): a shard in a worker thread counts the whole valid lines it
+// is handed, keeps the shared count of queued bytes, and answers after what came before.
 
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBitmap } from "../src/bitmap.ts";
-import { CLOSE, TERMINATE_SERVER, type Verdict } from "../src/engine.ts";
 import { encodeLines, numbers } from "../src/payload.ts";
-import { PAUSE_BYTES, RemoteShard } from "../src/threads.ts";
+import { QUEUE_BYTES, RemoteShard } from "../src/threads.ts";
 import { tempDir } from "./support/server.ts";
 
 function setup() {
   const log = join(tempDir(), "numbers.log");
   writeFileSync(log, "");
-  const verdicts: [number, Verdict][] = [];
-  let drained = 0;
-  let onDrained = () => {};
-  const events = {
-    onVerdict: (id: number, verdict: Verdict) => void verdicts.push([id, verdict]),
-    onDrained: () => {
-      drained++;
-      onDrained();
-    },
-    onFailure: (message: string) => {
+  const start = () => RemoteShard.start({ bits: createBitmap(true), atomic: true, log, flushInterval: 60 }, {
+    onFailure: (message) => {
       throw new Error(message);
     },
-  };
-  const start = () => RemoteShard.start({ bits: createBitmap(true), atomic: true, log, flushInterval: 60 }, events);
-  const nextDrain = () => new Promise<void>((resolve) => (onDrained = resolve));
-  return { log, verdicts, start, nextDrain, drained: () => drained };
+  });
+  return { log, start };
 }
 
 describe("RemoteShard", () => {
-  test("more than PAUSE_BYTES in flight marks it congested until the worker catches up", async () => {
+  test("lines handed over are counted in the worker; the queue fills, closes, and empties", async () => {
     const s = setup();
     const shard = await s.start();
-    const count = Math.ceil((PAUSE_BYTES * 1.5) / 10);
+    const count = Math.ceil((QUEUE_BYTES * 1.5) / 10);
     const lines = encodeLines(numbers({ kind: "seq" }, count, 0, 1));
-    const drained = s.nextDrain();
-    // 1.5 x PAUSE_BYTES handed over in 1 MiB chunks within one turn of the event loop: none consumed yet.
-    for (let at = 0; at < lines.length; at += 1 << 20) {
-      shard.feed(7, lines.slice(at, at + (1 << 20)));
+    expect(shard.open).toBe(true);
+    // 1.5 x QUEUE_BYTES handed over in chunks of whole lines within one turn of the event
+    // loop, each transferred (the chunk reads as empty afterwards): none counted yet.
+    const step = 104_857 * 10;
+    for (let at = 0; at < lines.length; at += step) {
+      const chunk = lines.slice(at, at + step);
+      shard.record(chunk, 0, chunk.length);
+      expect(chunk.length).toBe(0);
     }
-    expect(shard.congested).toBe(true);
-    await drained;
-    expect(shard.congested).toBe(false);
-    expect(s.drained()).toBe(1);
-    // The report comes after every chunk sent before it was consumed.
+    expect(shard.queuedBytes).toBe(lines.length);
+    expect(shard.open).toBe(false);
+    // The report comes after every line sent before it was counted.
     expect(await shard.report()).toEqual({ unique: count, duplicates: 0 });
+    expect(shard.queuedBytes).toBe(0);
+    expect(shard.open).toBe(true);
     await shard.stop();
     const logged = readFileSync(s.log, "latin1");
     expect(logged.length).toBe(count * 10);
     expect(logged.slice(0, 20)).toBe("000000000\n000000001\n");
-    expect(s.verdicts).toEqual([]);
   });
 
-  test("verdicts come back with the connection id; later chunks of that connection are not counted", async () => {
+  test("only the range handed over counts; a view into a larger buffer is copied, not taken", async () => {
     const s = setup();
     const shard = await s.start();
-    const enc = new TextEncoder();
-    shard.feed(1, enc.encode("000000001\n00000"));
-    shard.feed(2, enc.encode("000000002\nbad\n000000003\n"));
-    shard.feed(1, enc.encode("0002\nterminate\n000000004\n"));
-    // Chunks that were on their way before the main thread acted on a verdict count for nothing.
-    shard.feed(2, enc.encode("000000005\n"));
-    shard.feed(1, enc.encode("000000006\n"));
-    shard.forget(2);
-    expect(await shard.report()).toEqual({ unique: 2, duplicates: 1 });
-    expect(s.verdicts).toEqual([[2, CLOSE], [1, TERMINATE_SERVER]]);
+    const bytes = new TextEncoder().encode("xx000000001\n000000002\n000000003\nyy");
+    // Whole buffer, lines at [2, 32) minus the last: only 000000001 and 000000002.
+    const whole = bytes.slice();
+    shard.record(whole, 2, 22);
+    // A view: its buffer is not the view's own, so it stays readable.
+    const view = bytes.subarray(12, 34);
+    shard.record(view, 10, 20);
+    expect(view.length).toBe(22);
+    expect(await shard.report()).toEqual({ unique: 3, duplicates: 0 });
     await shard.stop();
-    expect(readFileSync(s.log, "latin1")).toBe("000000001\n000000002\n");
+    expect(readFileSync(s.log, "latin1")).toBe("000000001\n000000002\n000000003\n");
   });
 
-  test("whenConsumed() answers once every chunk handed over before it has been consumed", async () => {
+  test("whenConsumed() answers once every line handed over before it has been counted", async () => {
     const s = setup();
     const shard = await s.start();
-    const enc = new TextEncoder();
-    shard.feed(3, enc.encode("000000001\n"));
-    shard.feed(3, enc.encode("bad\n"));
-    const verdictsAtFinish = await new Promise<[number, Verdict][]>((resolve) => shard.whenConsumed(() => resolve([...s.verdicts])));
-    // The worker had already sent the verdict of the bad chunk when it answered.
-    expect(verdictsAtFinish).toEqual([[3, CLOSE]]);
-    expect(await shard.report()).toEqual({ unique: 1, duplicates: 0 });
+    const lines = encodeLines(numbers({ kind: "seq" }, 100_000, 0, 1));
+    shard.record(lines, 0, lines.length);
+    const queuedAtAnswer = await new Promise<number>((resolve) => shard.whenConsumed(() => resolve(shard.queuedBytes)));
+    expect(queuedAtAnswer).toBe(0);
+    expect(await shard.report()).toEqual({ unique: 100_000, duplicates: 0 });
     await shard.stop();
   });
 });

@@ -7,7 +7,8 @@
 
 import { cpus } from "node:os";
 import { createBitmap } from "../bitmap.ts";
-import { Engine, LINE_BYTES, newLineCarry } from "../engine.ts";
+import { Engine } from "../engine.ts";
+import { LINE_BYTES, newLineCarry } from "../lines.ts";
 import { encodeLines, numbers, type Dist } from "../payload.ts";
 
 const count = Number(process.argv[2] ?? 20_000_000);

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeOptions, UsageError } from "../config.ts";
-import { LINE_BYTES } from "../engine.ts";
+import { LINE_BYTES } from "../lines.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
 import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
 import { buildReference, startReference, type Reference } from "./reference.ts";

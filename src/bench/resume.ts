@@ -7,7 +7,7 @@
 
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { LINE_BYTES } from "../engine.ts";
+import { LINE_BYTES } from "../lines.ts";
 import { formatReport } from "../report.ts";
 import { BenchError, lines } from "./procs.ts";
 import { startServer, stopServer } from "./server.ts";
