@@ -14,8 +14,14 @@ export function serverCommand(): string[] {
   return bin ? [resolve(bin)] : [process.execPath, MAIN];
 }
 
+/**
+ * Every temp dir of this test process, logs of up to ~50 MB included, is made under one
+ * root, which test/support/cleanup.ts removes after the run: the suite leaves nothing in /tmp.
+ */
+export const TEMP_ROOT = mkdtempSync(join(tmpdir(), "numbers-test-"));
+
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "numbers-test-"));
+  return mkdtempSync(join(TEMP_ROOT, "t-"));
 }
 
 /** Reads a stream line by line; `next()` resolves with the next line, or null at EOF. */
