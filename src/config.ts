@@ -22,6 +22,8 @@ export interface ServerConfig {
   idleTimeout: number;
   /** Serving threads; "auto" = one per core, at most maxClients. */
   workers: number | "auto";
+  /** Made-up lines each thread runs through its hot code before readiness (the JIT warm-up); 0 = none. */
+  warmup: number;
   /** TCP port of the HTTP endpoint for /metrics and /healthz; undefined = off, 0 = a free one. */
   metricsPort: number | undefined;
   metricsHost: string;
@@ -110,6 +112,10 @@ export const SERVER_OPTIONS = {
     flag: "workers", env: "NUMBERS_WORKERS", default: "auto",
     read: (text: string, name: string) => (text === "auto" ? "auto" : integer(1, 64)(text, name)),
     help: "serving threads sharing one bitmap; auto = min(cores, max-clients)",
+  },
+  warmup: {
+    flag: "warmup", env: "NUMBERS_WARMUP", default: "2000000", read: integer(0, 100_000_000),
+    help: "made-up lines each thread counts before readiness, so that the first clients meet compiled code; 0 = none",
   },
   metricsPort: {
     flag: "metrics-port", env: "NUMBERS_METRICS_PORT", default: "off", read: portOrOff,

@@ -18,6 +18,7 @@ import { loadLog } from "./resume.ts";
 import { Shard, type Counts, type ShardStats } from "./shard.ts";
 import { hold, holdSync, injectFaults } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
+import { warmUpMain } from "./warmup.ts";
 
 /** --workers auto: a thread per core, but no more than there can be busy clients. */
 function resolveWorkers(workers: number | "auto", maxClients: number): number {
@@ -150,6 +151,8 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
   /** starting: worker threads, one at a time, while early clients are served by the shards that exist. */
   async function serve(acceptor: Acceptor) {
     workersStarted = startWorkers();
+    // This thread warms up while the workers start (and warm up) in theirs.
+    await warmUpMain(shared, config.warmup);
     await Promise.all([workersStarted, hold(hooks, "starting", acceptor.port)]);
     if (!life.advance("serving")) return;
     let reporting = false;
@@ -189,7 +192,7 @@ export async function runServer(config: ServerConfig, onReady: (port: number) =>
   }
 
   async function startWorkers() {
-    const setup = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, fault: hooks.fault };
+    const setup = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, warmUpLines: config.warmup, fault: hooks.fault };
     for (let i = 1; i < threads && life.phase === "starting"; i++) {
       try {
         const remote = await RemoteShard.start(setup, { onFailure });

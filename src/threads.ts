@@ -11,6 +11,8 @@ import type { Fault } from "./testhooks.ts";
 export type WorkerSetup = Omit<ShardOptions, "onWriteError"> & {
   /** One Int32: bytes handed to the worker and not yet counted (the worker subtracts). */
   queued: SharedArrayBuffer;
+  /** Made-up lines for the worker's JIT warm-up (warmup.ts) before it says it has started. */
+  warmUpLines: number;
   fault?: Fault;
 };
 

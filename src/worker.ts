@@ -2,6 +2,7 @@
 // main thread's messages (see threads.ts) in the order they come.
 
 import { release, Shard } from "./shard.ts";
+import { warmUpWorker } from "./warmup.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
 
 declare const self: Worker;
@@ -9,6 +10,14 @@ const send = (message: FromWorker) => self.postMessage(message);
 let shard: Shard;
 let queued: Int32Array;
 let fault: WorkerSetup["fault"];
+
+/** Counts lines handed over by the main thread, frees their buffer and takes them off the queue. */
+function consume(target: Shard, counter: Int32Array, bytes: ArrayBuffer, start: number, end: number): void {
+  const chunk = new Uint8Array(bytes);
+  target.record(chunk, start, end);
+  release(chunk);
+  Atomics.sub(counter, 0, end - start);
+}
 
 /** A fault injected by a test (NUMBERS_TEST_FAULT, see testhooks.ts) at this moment. */
 function inject(at: WorkerSetup["fault"]) {
@@ -23,16 +32,14 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
     try {
       queued = new Int32Array(m.queued);
       shard = new Shard({ ...m, onWriteError: (message) => send({ type: "write-error", message }) });
+      await warmUpWorker(m.atomic, m.warmUpLines, consume);
       send({ type: "started" });
     } catch (err) {
       send({ type: "failed", message: (err as Error).message });
     }
   } else if (m.type === "lines") {
     inject("worker-crash");
-    const chunk = new Uint8Array(m.bytes);
-    shard.record(chunk, m.start, m.end);
-    release(chunk);
-    Atomics.sub(queued, 0, m.end - m.start);
+    consume(shard, queued, m.bytes, m.start, m.end);
   } else if (m.type === "sync") {
     send({ type: "reply" });
   } else if (m.type === "report") {

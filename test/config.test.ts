@@ -47,6 +47,15 @@ test("intervals take decimals", () => {
   expect(config([], { NUMBERS_REPORT_INTERVAL: "2.5", NUMBERS_FLUSH_INTERVAL: "3." })).toMatchObject({ reportInterval: 2.5, flushInterval: 3 });
 });
 
+test("--warmup and its twin: made-up lines before readiness, 0 for none", () => {
+  expect(config([])).toMatchObject({ warmup: 2_000_000 });
+  expect(config(["--warmup", "0"])).toMatchObject({ warmup: 0 });
+  expect(config([], { NUMBERS_WARMUP: "500000" })).toMatchObject({ warmup: 500_000 });
+  expect(config(["--warmup=7"], { NUMBERS_WARMUP: "500000" })).toMatchObject({ warmup: 7 });
+  expect(() => config(["--warmup", "-1"])).toThrow(UsageError);
+  expect(() => config(["--warmup", "1e6"])).toThrow(UsageError);
+});
+
 describe("the metrics endpoint", () => {
   test("off by default, on 127.0.0.1 when on", () => {
     expect(config([])).toMatchObject({ metricsPort: undefined, metricsHost: "127.0.0.1" });
