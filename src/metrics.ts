@@ -77,7 +77,7 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: "numbers_worker_queue_bytes",
       type: "gauge",
-      help: "Bytes handed to a worker thread (--workers) that it has not consumed yet.",
+      help: "Bytes of lines handed to a worker thread (--workers) that it has not counted yet.",
       samples: s.workerQueueBytes.map((bytes, i) => ({ labels: { thread: String(i + 1) }, value: bytes })),
     },
     {
