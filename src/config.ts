@@ -111,7 +111,7 @@ export const SERVER_OPTIONS = {
   workers: {
     flag: "workers", env: "NUMBERS_WORKERS", default: "auto",
     read: (text: string, name: string) => (text === "auto" ? "auto" : integer(1, 64)(text, name)),
-    help: "serving threads sharing one bitmap; auto = min(cores, max-clients)",
+    help: "serving threads sharing one bitmap; auto = min(cores, 8)",
   },
   warmup: {
     flag: "warmup", env: "NUMBERS_WARMUP", default: "2000000", read: integer(0, 100_000_000),
