@@ -69,7 +69,7 @@ describe("Dispatcher", () => {
     expect(s.failures).toEqual([]);
   });
 
-  test("a worker whose queue is full is handed nothing until it has caught up", () => {
+  test("one connection's lines go to a worker while its queue is short, then to this thread, then back", () => {
     const local = new Shard({ bits: createBitmap(), atomic: false, log: "/dev/null", flushInterval: 60, onWriteError: () => {} });
     // A stand-in worker that counts nothing until told to.
     const handed: number[] = [];
@@ -85,18 +85,19 @@ describe("Dispatcher", () => {
       whenConsumed: (done) => done(),
     };
     const dispatcher = new Dispatcher(local, [remote]);
+    const conn = newLineCarry();
     const chunk = () => encodeLines(numbers({ kind: "seq" }, 50_000, 0, 1));
     const feeds = Math.ceil(QUEUE_BYTES / 500_000);
-    for (let k = 0; k < feeds; k++) dispatcher.feed(newLineCarry(), chunk());
+    for (let k = 0; k < feeds; k++) dispatcher.feed(conn, chunk());
     expect(handed).toEqual(Array(feeds).fill(500_000));
     expect(local.report().unique).toBe(0);
     // Full: this thread counts the next chunk itself.
-    dispatcher.feed(newLineCarry(), chunk());
+    dispatcher.feed(conn, chunk());
     expect(handed.length).toBe(feeds);
     expect(local.report().unique).toBe(50_000);
     // Caught up: the worker is handed lines again.
     remote.queuedBytes = 0;
-    dispatcher.feed(newLineCarry(), chunk());
+    dispatcher.feed(conn, chunk());
     expect(handed.length).toBe(feeds + 1);
     void local.stop();
   });
