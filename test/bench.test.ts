@@ -9,7 +9,8 @@ import { BenchError } from "../src/bench/procs.ts";
 import { resumeRun, resumeText } from "../src/bench/resume.ts";
 import { LogChecker, expectedSet, type NumberSet } from "../src/bench/verify.ts";
 import { buildReference, startReference } from "../src/bench/reference.ts";
-import { markdownTable } from "../src/bench/table.ts";
+import { cpuSince, threadTimes } from "../src/bench/cpu.ts";
+import { cpuMarkdownTable, markdownTable } from "../src/bench/table.ts";
 import { CONNECTIONS, workloadNumbers } from "../src/bench/workloads.ts";
 import { encodeLines } from "../src/payload.ts";
 import { tempDir } from "./support/server.ts";
@@ -172,6 +173,14 @@ test("bun run bench runs end to end, verifies every log and draws the chart", as
   if (hasCC) for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| .* \\| [\\d.]+x \\|`, "m"));
   // After the text table and after the Markdown one.
   expect(out.match(/^resume: loaded \d+ lines \([\d.]+ MB\) in [\d.]+ s/gm)).toHaveLength(2);
+  // The CPU table, as text and as Markdown: the server's threads were busy during each run.
+  expect(out.match(/^CPU seconds per run/gm)).toHaveLength(2);
+  for (const workload of ["random", "seq", "dup"]) {
+    const row = new RegExp(`^\\| ${workload} \\| ([\\d.]+) \\| ([\\d.]+) \\| [\\d.]+ \\| [\\d.]+ \\| ([\\d.]+) \\|`, "m").exec(out.split("CPU seconds per run").at(-1)!);
+    expect(row).not.toBeNull();
+    expect(Number(row![1])).toBeGreaterThan(0);
+    expect(Number(row![3])).toBeGreaterThanOrEqual(Number(row![1]));
+  }
 });
 
 test("bad options are usage errors", async () => {
@@ -242,4 +251,40 @@ test("with the C yardstick, the table gives its median and our median's ratio to
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | 200.0 | 10% | 170.0 | 170.0 |",
   ]);
+});
+
+test("the CPU table gives each kind of thread's median seconds, their total, and C's", () => {
+  const split = (main: number, workers: number, jit: number, other: number) => ({ main, workers, jit, other });
+  const row = {
+    workload: "dup",
+    workers: 2,
+    rates: [1e8],
+    sinkRates: [2e8],
+    bytesPerNumber: 10,
+    rssKiB: [180 * 1024],
+    cpu: [split(0.15, 0.1, 0.01, 0.002), split(0.17, 0.09, 0.02, 0), split(0.12, 0.11, 0.005, 0.001)],
+    cCpu: [0.2, 0.18, 0.22],
+  };
+  expect(cpuMarkdownTable([row]).split("\n")).toEqual([
+    "| workload | workers | main s | workers s | JIT s | other s | total s | C s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| dup | 2 | 0.150 | 0.100 | 0.010 | 0.001 | 0.262 | 0.200 |",
+  ]);
+});
+
+test("cpuSince() charges a busy main thread to `main` and a busy Worker to `workers`", async () => {
+  const before = threadTimes(process.pid);
+  const worker = new Worker(URL.createObjectURL(new Blob([
+    "const until = performance.now() + 150; while (performance.now() < until); postMessage('done');",
+  ])));
+  const done = new Promise((resolve) => (worker.onmessage = resolve));
+  const until = performance.now() + 150;
+  while (performance.now() < until);
+  await done;
+  const cpu = cpuSince(process.pid, before);
+  worker.terminate();
+  // Each spun 150 ms of wall time; on a loaded machine it gets less CPU than that, but some.
+  expect(cpu.main).toBeGreaterThan(0.02);
+  expect(cpu.workers).toBeGreaterThan(0.02);
+  expect(cpu.main).toBeLessThan(5);
 });

@@ -19,7 +19,9 @@ import { buildReference, startReference, type Reference } from "./reference.ts";
 import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
 import { serverForm, stale, startServer, stopServer } from "./server.ts";
 import { svgChart } from "./chart.ts";
-import { markdownTable, textTable, type Row } from "./table.ts";
+import { cpuSince, threadTimes, type CpuSplit } from "./cpu.ts";
+import type { DriverSent } from "./driver.ts";
+import { cpuMarkdownTable, cpuTextTable, markdownTable, textTable, type Row } from "./table.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
 import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
 
@@ -41,6 +43,11 @@ function peakRssKiB(pid: number): number {
 /** Sends the driver's payloads to a target and checks that every byte went through. */
 async function timedSend(driver: Driver, target: Target, what: string): Promise<number> {
   const sent = await driver.send(target.host, target.port);
+  return checkedMs(sent, driver, target, what);
+}
+
+/** The run's milliseconds, once every byte is known to have gone through. */
+function checkedMs(sent: DriverSent, driver: Driver, target: Target, what: string): number {
   if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
     const state = target.proc.exitCode === null ? "" : ` and exited with code ${target.proc.exitCode}`;
     throw new BenchError(`${what} closed ${sent.cutShort} connection(s) early${state}: ` +
@@ -52,6 +59,8 @@ async function timedSend(driver: Driver, target: Target, what: string): Promise<
 interface ServerRun {
   ms: number;
   rssKiB: number;
+  /** CPU time of the server's threads from just before the first byte to the last close. */
+  cpu: CpuSplit;
 }
 
 const REPORT_ARGS = ["--report-interval", "3600"];
@@ -72,7 +81,10 @@ async function serverRun(
   try {
     const server = await start(dir);
     try {
-      const ms = await timedSend(driver, server, what);
+      const before = threadTimes(server.proc.pid);
+      const sent = await driver.send(server.host, server.port);
+      const cpu = cpuSince(server.proc.pid, before);
+      const ms = checkedMs(sent, driver, server, what);
       if (server.proc.exitCode !== null) {
         throw new BenchError(`${what} exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
       }
@@ -81,7 +93,7 @@ async function serverRun(
       const report = verifyLog(join(dir, "numbers.log"), expected);
       if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
       await then?.(dir);
-      return { ms, rssKiB };
+      return { ms, rssKiB, cpu };
     } finally {
       server.proc.kill("SIGKILL");
     }
@@ -154,6 +166,8 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
     cRates: reference ? rates(c.map((r) => r.ms)) : undefined,
     bytesPerNumber: LINE_BYTES,
     rssKiB: server[v].map((r) => r.rssKiB),
+    cpu: server[v].map((r) => r.cpu),
+    cCpu: reference ? c.map((r) => r.cpu.main) : undefined,
   }));
   return { rows, resume };
 }
@@ -202,7 +216,9 @@ async function main(): Promise<number> {
     reference?.remove();
   }
   const after = resume ? `\n\n${resumeText(resume)}` : "";
-  const text = `${machine(config, load)}\n\n${textTable(rows)}${after}\n\n${markdownTable(rows)}${after}\n`;
+  const cpu = `CPU seconds per run, from the first byte to the last close (medians):`;
+  const text = `${machine(config, load)}\n\n${textTable(rows)}${after}\n\n${cpu}\n\n${cpuTextTable(rows)}\n\n` +
+    `${markdownTable(rows)}${after}\n\n${cpu}\n\n${cpuMarkdownTable(rows)}\n`;
   process.stdout.write(text);
   if (config.svg !== "") {
     writeFileSync(config.svg, svgChart(rows, machine(config, load)));

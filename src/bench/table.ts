@@ -1,4 +1,7 @@
-// The benchmark's statistics and result table, as aligned text and as Markdown.
+// The benchmark's statistics and result tables (throughput, and CPU time by thread), as
+// aligned text and as Markdown.
+
+import type { CpuSplit } from "./cpu.ts";
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -20,6 +23,10 @@ export interface Row {
   bytesPerNumber: number;
   /** The server's VmHWM (peak RSS) of each run, in KiB. */
   rssKiB: number[];
+  /** The server's CPU time of each run, by kind of thread. */
+  cpu?: CpuSplit[];
+  /** The C yardstick's CPU seconds of each run. */
+  cCpu?: number[];
 }
 
 const millions = (rate: number) => (rate / 1e6).toFixed(1);
@@ -54,15 +61,42 @@ function cells(rows: Row[]): string[][] {
   return [head, ...body];
 }
 
+/**
+ * CPU seconds per run by kind of thread (medians): where a run's time went, beside the C
+ * yardstick's one thread.
+ */
+function cpuCells(rows: Row[]): string[][] {
+  const withWorkers = rows.some((r) => r.workers !== undefined);
+  const withC = rows.some((r) => r.cCpu !== undefined);
+  const head = ["workload", ...(withWorkers ? ["workers"] : []), "main s", "workers s", "JIT s", "other s", "total s",
+    ...(withC ? ["C s"] : [])];
+  const body = rows.map((r) => {
+    const cpu = r.cpu ?? [];
+    const of = (key: keyof CpuSplit) => median(cpu.map((c) => c[key]));
+    const total = median(cpu.map((c) => c.main + c.workers + c.jit + c.other));
+    return [
+      r.workload,
+      ...(withWorkers ? [r.workers === undefined ? "-" : String(r.workers)] : []),
+      ...[of("main"), of("workers"), of("jit"), of("other"), total].map((s) => s.toFixed(3)),
+      ...(withC ? [r.cCpu ? median(r.cCpu).toFixed(3) : "-"] : []),
+    ];
+  });
+  return [head, ...body];
+}
+
+export const textTable = (rows: Row[]) => aligned(cells(rows));
+export const markdownTable = (rows: Row[]) => markdown(cells(rows));
+export const cpuTextTable = (rows: Row[]) => aligned(cpuCells(rows));
+export const cpuMarkdownTable = (rows: Row[]) => markdown(cpuCells(rows));
+
 /** Columns padded to line up; numbers right-aligned. */
-export function textTable(rows: Row[]): string {
-  const all = cells(rows);
+function aligned(all: string[][]): string {
   const widths = all[0].map((_, c) => Math.max(...all.map((r) => r[c].length)));
   return all.map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  ")).join("\n");
 }
 
-export function markdownTable(rows: Row[]): string {
-  const [head, ...body] = cells(rows);
+function markdown(all: string[][]): string {
+  const [head, ...body] = all;
   const line = (r: string[]) => `| ${r.join(" | ")} |`;
   return [line(head), `|${head.map((_, c) => (c === 0 ? " --- " : " ---: ")).join("|")}|`, ...body.map(line)].join("\n");
 }
