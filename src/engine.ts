@@ -147,9 +147,9 @@ export class Engine {
    * Each block is first only read: the cache misses overlap, and a bit already set is a
    * duplicate for good, so most duplicates never dirty a cache line. Only the numbers that
    * looked new are then set, on cache lines that are now warm. On a bitmap shared with other
-   * threads the set is an atomic OR, whose old value decides, so two threads can never both
-   * count a number as new; an atomic OR is a full barrier on x86, and a loop of them alone
-   * would take the misses one at a time.
+   * threads each byte is written with a compareExchange from the value that decided (see
+   * claimByte()), so two threads can never both count a number as new; an atomic operation
+   * is a full barrier on x86, and a loop of them alone would take the misses one at a time.
    */
   private testAndSet(count: number): number {
     const values = this.values;
@@ -165,15 +165,31 @@ export class Engine {
         candidates[open] = k;
         open += ((bits[v >>> 3] >>> (v & 7)) & 1) ^ 1;
       }
-      if (this.atomic) {
+      if (this.atomic && open > 0) {
+        // As below, a byte at a time, but each byte is written with one compareExchange
+        // from the value read, which decided what was new (see claimByte()).
+        let first = 0;
+        let foundAtFirst = found;
+        let at = values[candidates[0]] >>> 3;
+        let old = bits[at];
+        let byte = old;
         for (let c = 0; c < open; c++) {
           const k = candidates[c];
           const v = values[k];
+          if (v >>> 3 !== at) {
+            if (byte !== old) found = claimByte(bits, at, old, byte, values, candidates, first, c, fresh, foundAtFirst, found);
+            first = c;
+            foundAtFirst = found;
+            at = v >>> 3;
+            old = bits[at];
+            byte = old;
+          }
           const shift = v & 7;
-          const old = Atomics.or(bits, v >>> 3, 1 << shift);
           fresh[found] = k;
-          found += ((old >>> shift) & 1) ^ 1;
+          found += ((byte >>> shift) & 1) ^ 1;
+          byte |= 1 << shift;
         }
+        if (byte !== old) found = claimByte(bits, at, old, byte, values, candidates, first, open, fresh, foundAtFirst, found);
       } else if (open > 0) {
         // The byte being set is kept in a register until the next candidate is on another
         // byte: consecutive numbers share a byte and would otherwise wait on each other's store.
@@ -197,6 +213,31 @@ export class Engine {
     }
     return found;
   }
+}
+
+/**
+ * Writes `byte` to bits[at] if it still holds `old`, the value that decided which of the
+ * numbers values[candidates[first..end)] (all on that byte) were new: fresh[from..found)
+ * lists them. If another thread changed the byte since it was read, those numbers are
+ * claimed again one at a time with Atomics.or, whose old value decides, and fresh[] is
+ * rewritten from `from`. Returns the new end of fresh[]. One compareExchange per byte
+ * instead of an atomic OR per number: in-process, atomic seq 102 -> 113 M/s.
+ */
+export function claimByte(
+  bits: Uint8Array, at: number, old: number, byte: number,
+  values: Uint32Array, candidates: Uint32Array, first: number, end: number,
+  fresh: Uint32Array, from: number, found: number,
+): number {
+  if (Atomics.compareExchange(bits, at, old, byte) === old) return found;
+  found = from;
+  for (let c = first; c < end; c++) {
+    const k = candidates[c];
+    const shift = values[k] & 7;
+    const was = Atomics.or(bits, at, 1 << shift);
+    fresh[found] = k;
+    found += ((was >>> shift) & 1) ^ 1;
+  }
+  return found;
 }
 
 /**

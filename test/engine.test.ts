@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { createBitmap } from "../src/bitmap.ts";
-import { Engine, LOG_BUFFER_BYTES } from "../src/engine.ts";
+import { claimByte, Engine, LOG_BUFFER_BYTES } from "../src/engine.ts";
 import { CLOSE, KEEP, newLineCarry } from "../src/lines.ts";
 import { encodeLines, rng } from "../src/payload.ts";
 import { CASES, type ProtocolCase } from "./support/cases.ts";
@@ -211,5 +211,33 @@ describe("reading lines a word at a time", () => {
       const run = driveEngine([chunk.subarray(shift)], cutAt(0, stream.length, []), bitmap);
       expect(run.log.join("")).toBe(want);
     }
+  });
+});
+
+describe("claimByte: one compareExchange per byte on a shared bitmap", () => {
+  // Numbers 8, 9 and 11 are bits 0, 1 and 3 of byte 1. This thread read the byte as 0 and
+  // listed all three as new in fresh[0..3).
+  const setup = () => {
+    const bits = new Uint8Array(new SharedArrayBuffer(4));
+    const values = Uint32Array.of(8, 9, 11);
+    const candidates = Uint32Array.of(0, 1, 2);
+    const fresh = Uint32Array.of(0, 1, 2);
+    return { bits, values, candidates, fresh };
+  };
+
+  test("an unchanged byte is written once, and what was decided stands", () => {
+    const { bits, values, candidates, fresh } = setup();
+    expect(claimByte(bits, 1, 0, 0b1011, values, candidates, 0, 3, fresh, 0, 3)).toBe(3);
+    expect(bits[1]).toBe(0b1011);
+    expect(Array.from(fresh)).toEqual([0, 1, 2]);
+  });
+
+  test("a byte another thread changed since it was read is claimed number by number", () => {
+    const { bits, values, candidates, fresh } = setup();
+    // Meanwhile another thread claimed 9 (bit 1) and 12 (bit 4).
+    bits[1] = 0b1_0010;
+    expect(claimByte(bits, 1, 0, 0b1011, values, candidates, 0, 3, fresh, 0, 3)).toBe(2);
+    expect(Array.from(fresh.subarray(0, 2))).toEqual([0, 2]);
+    expect(bits[1]).toBe(0b1_1011);
   });
 });
