@@ -84,7 +84,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     const samples = await scrape(server.base);
     expect(pick(samples, COUNTS)).toEqual(counts(3, 2, 3, 30));
     expect(pick(samples, CLIENTS)).toEqual(clients(2, 4, 1, { invalid: 1, eof: 1 }));
-    // Every chunk handed to the worker was consumed before its client was closed.
+    // With every client closed, nothing waits in the worker's queue.
     expect(samples.get(queue)).toBe(workers === 2 ? 0 : undefined);
     // The scrape flushed the log, as a report does: every byte it counts is in the file.
     expect(statSync(server.log).size).toBe(30);

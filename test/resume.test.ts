@@ -141,15 +141,16 @@ describe("serve --resume", () => {
     expect(readFileSync(server.log, "latin1")).toBe(kept);
 
     // Each of 5 clients sends 50 old numbers and 101 new ones (one of them what the torn
-    // tail would have said), the new ones twice.
+    // tail would have said), the new ones twice; all that 14 times in one write of 35 KB,
+    // more than HANDOFF_BYTES (src/dispatch.ts), so the workers count lines too.
     const fresh = [...Array.from({ length: 100 }, (_, i) => 1000 * i + 8), 123_450_000];
     const peers = await Promise.all([1, 2, 3, 4, 5].map(() => connect(server.port)));
     for (const peer of peers) {
-      peer.write(lines([...old.slice(0, 50), ...fresh, ...fresh]));
+      peer.write(lines([...old.slice(0, 50), ...fresh, ...fresh]).repeat(14));
       peer.end();
     }
     await Promise.all(peers.map((peer) => peer.closed));
-    const sent = 5 * (50 + 2 * fresh.length);
+    const sent = 5 * 14 * (50 + 2 * fresh.length);
     // Reports may split the lines between them; they are read until they account for all.
     const sums = await reportsUntil(server.stdout, (s) => s.unique + s.duplicates >= sent, old.length);
     expect(sums).toEqual({ unique: fresh.length, duplicates: sent - fresh.length, total: old.length + fresh.length });

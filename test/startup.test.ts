@@ -115,8 +115,8 @@ test.each(["--help", "-h"])("%s: exit 0, every flag and environment twin on stdo
   expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe(OLD_LOG);
 });
 
-// A plain bind (--workers 1) and an SO_REUSEPORT group (--workers 2) on either side: a
-// second group must not join the first one's.
+// One thread and two on either side: only the main thread listens, so neither may share
+// the port with a server already on it.
 test.each([
   ["1", "1"],
   ["1", "2"],
