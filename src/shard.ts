@@ -78,11 +78,6 @@ export class Shard {
     this.engine.record(src, start, end);
   }
 
-  /** Every line recorded so far has been counted: `done` is called at once. */
-  whenConsumed(done: () => void): void {
-    done();
-  }
-
   /** Writes out every new number so far, then returns the counts since the last call. */
   report(): Counts {
     this.flush();
