@@ -7,6 +7,7 @@
 
 import { Dispatcher } from "./dispatch.ts";
 import { LINE_BYTES, newLineCarry } from "./lines.ts";
+import { encodeLines } from "./payload.ts";
 import { Shard } from "./shard.ts";
 
 /** Numbers the scratch bitmap holds (128 KiB); every made-up line is below it. */
@@ -66,14 +67,11 @@ export async function warmUpWorker(
 
 /** STREAM_LINES lines of numbers below SPACE: runs of consecutive numbers, and scattered ones. */
 function madeUp(): Uint8Array {
-  const stream = new Uint8Array(STREAM_LINES * LINE_BYTES);
+  const values = new Uint32Array(STREAM_LINES);
   let x = 1;
   for (let k = 0; k < STREAM_LINES; k++) {
     x = (k >> 12) % 2 === 0 ? (x + 1) % SPACE : (Math.imul(x, 1_103_515_245) + 12_345) >>> 12;
-    let v = x % SPACE;
-    const at = k * LINE_BYTES;
-    for (let d = 8; d >= 0; d--, v = Math.floor(v / 10)) stream[at + d] = 48 + (v % 10);
-    stream[at + 9] = 10;
+    values[k] = x % SPACE;
   }
-  return stream;
+  return encodeLines(values);
 }
