@@ -167,7 +167,8 @@ export class Engine {
       }
       if (this.atomic && open > 0) {
         // As below, a byte at a time, but each byte is written with one compareExchange
-        // from the value read, which decided what was new (see claimByte()).
+        // from the value read, which decided what was new (see claimByte()). One loop for
+        // both, with the write chosen per byte, cost random 4-6% in-process.
         let first = 0;
         let foundAtFirst = found;
         let at = values[candidates[0]] >>> 3;
