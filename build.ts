@@ -23,7 +23,7 @@ let result;
 try {
   result = await Bun.build({
     // The worker thread of --workers is its own entry point inside the executable.
-    entrypoints: [resolve(import.meta.dir, "src/main.ts"), resolve(import.meta.dir, "src/worker.ts")],
+    entrypoints: [resolve(import.meta.dir, "src/main.ts"), resolve(import.meta.dir, "src/server/worker.ts")],
     compile: {
       outfile: OUTFILE,
       // Bun rejects `target: undefined`, so the key is left out for the host.

@@ -1,23 +1,18 @@
 // The commands of the one executable, each a parser and a runner, and their --help text.
 
-import { runClient } from "./client.ts";
-import {
-  CLIENT_OPTIONS,
-  describeOptions,
-  parseClientConfig,
-  parseServerConfig,
-  parseTerminateConfig,
-  SERVER_OPTIONS,
-  TERMINATE_OPTIONS,
-  type ServerConfig,
-} from "./config.ts";
-import { address } from "./acceptor.ts";
-import { runServer } from "./server.ts";
-import { terminate } from "./terminate.ts";
-import { printNotice } from "./output.ts";
+import { runClient } from "./client/client.ts";
+import { describeOptions } from "./options.ts";
+import { parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "./server/config.ts";
+import { CLIENT_OPTIONS, parseClientConfig, parseTerminateConfig, TERMINATE_OPTIONS } from "./client/config.ts";
+import { address } from "./server/listen.ts";
+import { runServer } from "./server/coordinator.ts";
+import { parseTestHooks } from "./server/testhooks.ts";
+import { terminate } from "./client/terminate.ts";
+import { printNotice } from "./output/print.ts";
 
+/** Test hooks come from the environment alone, apart from the flags (testhooks.ts). */
 function serve(config: ServerConfig): Promise<number> {
-  return runServer(config, (port) => printNotice(`listening on ${address(config.host, port)}`));
+  return runServer(config, parseTestHooks(process.env), (port) => printNotice(`listening on ${address(config.host, port)}`));
 }
 
 export const COMMANDS = {

@@ -2,9 +2,9 @@
 // Entry point of numbers-server: picks the command, parses its configuration, runs it and
 // maps failures to exit codes (2 for usage errors, 1 for everything else).
 
-import { UsageError } from "./config.ts";
+import { UsageError } from "./options.ts";
 import { COMMANDS, usage } from "./commands.ts";
-import { printError } from "./output.ts";
+import { printError } from "./output/print.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const args = process.argv.slice(2);

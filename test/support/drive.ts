@@ -1,8 +1,8 @@
 // Feeds a schedule of chunks to one real Engine and records what it did in the shape of
 // the reference model's answer (test/support/model.ts), so tests can compare the two.
 
-import { Engine } from "../../src/engine.ts";
-import { CLOSE, KEEP, newLineCarry, TERMINATE_SERVER, type Verdict } from "../../src/lines.ts";
+import { Engine } from "../../src/core/engine.ts";
+import { CLOSE, KEEP, newLineCarry, TERMINATE_SERVER, type Verdict } from "../../src/core/protocol.ts";
 import type { ModelVerdict, Slice } from "./model.ts";
 
 const NAMES: Record<Verdict, ModelVerdict> = { [KEEP]: "KEEP", [CLOSE]: "CLOSE", [TERMINATE_SERVER]: "TERMINATE" };

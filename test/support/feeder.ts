@@ -1,8 +1,8 @@
 // A worker for test/workers.test.ts: feeds the lines it is given to an atomic Engine on
 // the shared bitmap it is given, then posts back the log bytes and its counts.
 
-import { Engine } from "../../src/engine.ts";
-import { newLineCarry } from "../../src/lines.ts";
+import { Engine } from "../../src/core/engine.ts";
+import { newLineCarry } from "../../src/core/protocol.ts";
 
 declare const self: Worker;
 

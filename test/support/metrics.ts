@@ -2,7 +2,7 @@
 // from its stderr, scrape /metrics into a map of series to values, and make plain requests.
 
 import { expect } from "bun:test";
-import { parseSamples } from "../../src/exposition.ts";
+import { parseSamples } from "../../src/server/metrics/exposition.ts";
 import type { Spawned } from "./server.ts";
 
 const METRICS_LINE = /^metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics$/;

@@ -1,0 +1,64 @@
+// The benchmark's load process, separate from the orchestrator so that neither its
+// generating nor the orchestrator's checking shares a core with a measured send.
+// It builds every connection's payload first, prints a `ready` JSON line, then for each
+// `send HOST PORT` line on stdin streams all payloads at once (one connection each, see
+// sendPayloads) and prints the timing as a JSON line. It exits at the end of stdin.
+//
+//   bun bench/driver.ts --workload random|seq|dup --count N
+
+import { parseArgs } from "node:util";
+import { encodeLines } from "../src/core/protocol.ts";
+import { sendPayloads } from "../src/client/sender.ts";
+import { CONNECTIONS, isWorkload, workloadNumbers } from "./workloads.ts";
+
+export interface DriverReady {
+  ready: true;
+  bytes: number;
+  generateMs: number;
+}
+
+export interface DriverSent {
+  /** From the first byte written to the last connection closed by the server. */
+  elapsedMs: number;
+  sentBytes: number;
+  /** Connections the server closed before they had sent everything. */
+  cutShort: number;
+}
+
+export type DriverError = { error: string };
+
+function emit(message: DriverReady | DriverSent | DriverError) {
+  process.stdout.write(JSON.stringify(message) + "\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { workload: { type: "string" }, count: { type: "string" } }, strict: true });
+  const workload = values.workload ?? "";
+  const count = Number(values.count);
+  if (!isWorkload(workload) || !Number.isSafeInteger(count) || count < 0) {
+    process.stderr.write(`driver: bad arguments: --workload ${workload} --count ${values.count}\n`);
+    process.exit(2);
+  }
+
+  const started = performance.now();
+  const payloads = Array.from({ length: CONNECTIONS }, (_, c) => encodeLines(workloadNumbers(workload, count, c)));
+  // Collect the generator's garbage now rather than during a measured send.
+  Bun.gc(true);
+  const bytes = payloads.reduce((sum, p) => sum + p.length, 0);
+  emit({ ready: true, bytes, generateMs: performance.now() - started });
+
+  for await (const line of console) {
+    if (line === "") continue;
+    const m = /^send (\S+) (\d+)$/.exec(line);
+    if (!m) {
+      emit({ error: `unknown command ${JSON.stringify(line)}` });
+      continue;
+    }
+    try {
+      const r = await sendPayloads(m[1], Number(m[2]), payloads);
+      emit({ elapsedMs: r.lastCloseAt - r.firstByteAt, sentBytes: r.sentBytes, cutShort: r.cutShort });
+    } catch (err) {
+      emit({ error: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bun
+// The in-process engine benchmark (`bun run bench:engine [count]`): feeds an Engine pre-built
+// lines in 512 KiB chunks, as the network would, with no sockets and no disk, and prints
+// numbers/s for each workload: the first pass (every number new, except for dup) and a
+// second pass of the same lines (every number a duplicate). Plain is the one-thread engine,
+// atomic the one threads share. The README's in-process figures come from this.
+
+import { cpus } from "node:os";
+import { createBitmap } from "../src/core/bitmap.ts";
+import { Engine } from "../src/core/engine.ts";
+import { encodeLines, LINE_BYTES, newLineCarry } from "../src/core/protocol.ts";
+import { numbers, type Dist } from "../src/client/payload.ts";
+
+const count = Number(process.argv[2] ?? 20_000_000);
+if (!Number.isInteger(count) || count < 1) {
+  process.stderr.write("usage: bun run bench:engine [count, default 20000000]\n");
+  process.exit(2);
+}
+const CHUNK = 524_288 - (524_288 % LINE_BYTES);
+const workloads: [string, Dist][] = [["random", { kind: "random" }], ["seq", { kind: "seq" }], ["dup", { kind: "dup", distinct: 1000 }]];
+
+console.log(`${cpus()[0]?.model ?? "unknown CPU"}, Bun ${Bun.version}; ${count} lines per pass, ${CHUNK}-byte chunks`);
+console.log("engine  workload  first pass M/s  second pass M/s");
+for (const atomic of [false, true]) {
+  for (const [name, dist] of workloads) {
+    const lines = encodeLines(numbers(dist, count, 0, 1));
+    const engine = new Engine({ bitmap: createBitmap(atomic), atomic, write: () => {} });
+    const conn = newLineCarry();
+    const rates = [0, 1].map(() => {
+      const started = performance.now();
+      for (let at = 0; at < lines.length; at += CHUNK) engine.feed(conn, lines.subarray(at, at + CHUNK));
+      return count / ((performance.now() - started) / 1000) / 1e6;
+    });
+    const label = atomic ? "atomic" : "plain";
+    console.log(`${label.padEnd(6)}  ${name.padEnd(8)}  ${rates[0].toFixed(1).padStart(14)}  ${rates[1].toFixed(1).padStart(15)}`);
+  }
+}

@@ -1,0 +1,236 @@
+#!/usr/bin/env bun
+// The benchmark (`bun run bench`): for each workload, runs a fresh server per run, drives
+// it from a separate load process with 5 connections of pre-built payloads, times the
+// first byte sent to the last connection closed by the server, stops the server with
+// `terminate`, and checks that numbers.log holds exactly the expected numbers. Each run
+// does the same with the C yardstick (reference.c), whose log is checked alike, and with a
+// discard-only sink, the loopback ceiling. The log of the last random run is then kept for
+// timing a `--resume` start on it (see resume.ts). Progress goes to stderr, the table to
+// stdout, the chart to --svg. Any failure, above all a wrong log, exits non-zero.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeOptions, UsageError } from "../src/options.ts";
+import { LINE_BYTES } from "../src/core/protocol.ts";
+import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
+import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
+import { buildReference, startReference, type Reference } from "./reference.ts";
+import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
+import { serverForm, stale, startServer, stopServer } from "./server.ts";
+import { svgChart } from "./chart.ts";
+import { cpuSince, threadTimes, type CpuSplit } from "./cpu.ts";
+import type { DriverSent } from "./driver.ts";
+import { cpuMarkdownTable, cpuTextTable, markdownTable, textTable, type Row } from "./table.ts";
+import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
+import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
+
+const SINK = join(import.meta.dir, "sink.ts");
+
+function progress(text: string) {
+  process.stderr.write(text + "\n");
+}
+
+const rateText = (rate: number, ms: number) => `${(rate / 1e6).toFixed(1)} M numbers/s (${(ms / 1000).toFixed(3)} s)`;
+
+/** The peak resident set of a live process, in KiB (Linux). */
+function peakRssKiB(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new BenchError(`no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** Sends the driver's payloads to a target and checks that every byte went through. */
+async function timedSend(driver: Driver, target: Target, what: string): Promise<number> {
+  const sent = await driver.send(target.host, target.port);
+  return checkedMs(sent, driver, target, what);
+}
+
+/** The run's milliseconds, once every byte is known to have gone through. */
+function checkedMs(sent: DriverSent, driver: Driver, target: Target, what: string): number {
+  if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
+    const state = target.proc.exitCode === null ? "" : ` and exited with code ${target.proc.exitCode}`;
+    throw new BenchError(`${what} closed ${sent.cutShort} connection(s) early${state}: ` +
+      `${sent.sentBytes} of ${driver.ready.bytes} bytes sent\n${target.stderr()}`);
+  }
+  return sent.elapsedMs;
+}
+
+interface ServerRun {
+  ms: number;
+  rssKiB: number;
+  /** CPU time of the server's threads from just before the first byte to the last close. */
+  cpu: CpuSplit;
+}
+
+const REPORT_ARGS = ["--report-interval", "3600"];
+
+/**
+ * One run on a fresh server (ours, or the C yardstick: `what` names it) in a fresh
+ * directory; throws unless its log is exactly right. With `then`, the verified log's
+ * directory is handed to it before it is removed.
+ */
+async function serverRun(
+  driver: Driver,
+  expected: NumberSet,
+  what: string,
+  start: (dir: string) => Promise<Target>,
+  then?: (dir: string) => Promise<void>,
+): Promise<ServerRun> {
+  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
+  try {
+    const server = await start(dir);
+    try {
+      const before = threadTimes(server.proc.pid);
+      const sent = await driver.send(server.host, server.port);
+      const cpu = cpuSince(server.proc.pid, before);
+      const ms = checkedMs(sent, driver, server, what);
+      if (server.proc.exitCode !== null) {
+        throw new BenchError(`${what} exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
+      }
+      const rssKiB = peakRssKiB(server.proc.pid);
+      await stopServer(server);
+      const report = verifyLog(join(dir, "numbers.log"), expected);
+      if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
+      await then?.(dir);
+      return { ms, rssKiB, cpu };
+    } finally {
+      server.proc.kill("SIGKILL");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function sinkRun(driver: Driver): Promise<number> {
+  const sink = await startTarget([process.execPath, SINK], tmpdir());
+  try {
+    return await timedSend(driver, sink, "the sink");
+  } finally {
+    sink.proc.kill();
+    await sink.proc.exited;
+  }
+}
+
+interface WorkloadResult {
+  rows: Row[];
+  /** The --resume measurement, taken on the log of the workload's last run. */
+  resume?: ResumeRun;
+}
+
+async function benchWorkload(config: BenchConfig, workload: WorkloadName, reference: Reference | undefined): Promise<WorkloadResult> {
+  const { count, runs } = config;
+  // The driver generates its payloads while this process regenerates the expected set.
+  const starting = Driver.start(workload, count);
+  const expected = expectedSet(workload, count);
+  const driver = await starting;
+  progress(`${workload}: ${count} numbers (${expected.size} unique) in ${(driver.ready.generateMs / 1000).toFixed(1)} s of generating`);
+  const variants = config.workers.length > 0 ? config.workers : [undefined];
+  const server = variants.map(() => [] as ServerRun[]);
+  const sink: number[] = [];
+  const c: ServerRun[] = [];
+  let resume: ResumeRun | undefined;
+  // Random is the workload whose log is slowest to load: every line a bitmap miss.
+  const measureResume = async (dir: string) => void (resume = await resumeRun(dir, expected.size, variants[0]));
+  try {
+    for (let run = 1; run <= runs; run++) {
+      for (const [v, workers] of variants.entries()) {
+        const last = run === runs && v === 0 && config.resume && workload === "random";
+        const start = (dir: string) => startServer(dir, workers, REPORT_ARGS);
+        const r = await serverRun(driver, expected, "the server", start, last ? measureResume : undefined);
+        server[v].push(r);
+        const label = workers === undefined ? "server" : `server --workers ${workers}`;
+        progress(`${workload} run ${run}/${runs} ${label}: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
+          `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
+        if (last) progress(resumeText(resume!));
+      }
+      if (reference) {
+        const r = await serverRun(driver, expected, "the C yardstick", (dir) => startReference(reference, dir, REPORT_ARGS));
+        c.push(r);
+        progress(`${workload} run ${run}/${runs} C yardstick: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
+          `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
+      }
+      const ms = await sinkRun(driver);
+      sink.push(ms);
+      progress(`${workload} run ${run}/${runs} sink: ${rateText(count / (ms / 1000), ms)}`);
+    }
+  } finally {
+    await driver.close();
+  }
+  const rates = (ms: number[]) => ms.map((t) => count / (t / 1000));
+  const rows = variants.map((workers, v) => ({
+    workload,
+    workers,
+    rates: rates(server[v].map((r) => r.ms)),
+    sinkRates: rates(sink),
+    cRates: reference ? rates(c.map((r) => r.ms)) : undefined,
+    bytesPerNumber: LINE_BYTES,
+    rssKiB: server[v].map((r) => r.rssKiB),
+    cpu: server[v].map((r) => r.cpu),
+    cCpu: reference ? c.map((r) => r.cpu.main) : undefined,
+  }));
+  return { rows, resume };
+}
+
+/** The machine and the setup; the load average shows whether other work shared the cores. */
+function machine(config: BenchConfig, load: number): string {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${serverForm}; ` +
+    `${config.count} numbers per run over ${CONNECTIONS} connections, median of ${config.runs} run(s); load average ${load.toFixed(2)} at start`;
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseBenchConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message} (see --help)\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`Usage: bun run bench [options]\n\nOptions (flag, environment variable, default):\n${describeOptions(BENCH_OPTIONS)}\n`);
+    return 0;
+  }
+  const config = parsed.config;
+  if (stale) progress(`bench: warning: measuring dist/numbers-server, which is older than src/; run \`bun run build\` first`);
+  const load = loadavg()[0];
+  const rows: Row[] = [];
+  let resume: ResumeRun | undefined;
+  const built = config.reference ? buildReference() : undefined;
+  if (built && "skipped" in built) progress(`bench: ${built.skipped}`);
+  const reference = built && "binary" in built ? built : undefined;
+  try {
+    for (const workload of config.workloads) {
+      const result = await benchWorkload(config, workload, reference);
+      rows.push(...result.rows);
+      resume ??= result.resume;
+    }
+  } catch (err) {
+    // A BenchError says all there is to say; anything else is unexpected, so show where.
+    const e = err as Error;
+    process.stderr.write(`bench: FAILED: ${err instanceof BenchError ? e.message : (e.stack ?? String(err))}\n`);
+    return 1;
+  } finally {
+    killAll();
+    reference?.remove();
+  }
+  const after = resume ? `\n\n${resumeText(resume)}` : "";
+  const cpu = `CPU seconds per run, from the first byte to the last close (medians):`;
+  const text = `${machine(config, load)}\n\n${textTable(rows)}${after}\n\n${cpu}\n\n${cpuTextTable(rows)}\n\n` +
+    `${markdownTable(rows)}${after}\n\n${cpu}\n\n${cpuMarkdownTable(rows)}\n`;
+  process.stdout.write(text);
+  if (config.svg !== "") {
+    writeFileSync(config.svg, svgChart(rows, machine(config, load)));
+    progress(`bench: chart written to ${config.svg}`);
+  }
+  return 0;
+}
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(code);
+  });
+}
+process.exit(await main());

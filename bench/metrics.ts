@@ -1,0 +1,235 @@
+#!/usr/bin/env bun
+// `bun run bench:metrics`: what the metrics endpoint costs. For each workload it runs fresh
+// servers with metrics off and with --metrics-port on and /metrics scraped every
+// --scrape-interval seconds while the load runs (the first scrape as the first byte goes
+// out), interleaved run by run and in alternating order, with the same driver, timing and
+// log check as `bun run bench`. After each metrics-on run, once every connection has been
+// closed, a last scrape must match the run exactly (unique and duplicate numbers, log
+// numbers and bytes, connections). Progress goes to stderr, the table to stdout.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describeOptions, parseOptions, seconds, UsageError, type OptionSpec } from "../src/options.ts";
+import { parseSamples } from "../src/server/metrics/exposition.ts";
+import { BENCH_OPTIONS } from "./options.ts";
+import { BenchError, Driver, lines, type Target } from "./procs.ts";
+import { stopServer } from "./server.ts";
+import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
+import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BINARY = join(ROOT, "dist/numbers-server");
+/** The binary when it is built, else the source: the same choice as `bun run bench`. */
+const SERVER = existsSync(BINARY) ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
+const SERVER_FORM = existsSync(BINARY) ? "binary dist/numbers-server" : "source (bun src/main.ts)";
+
+interface Options {
+  count: number;
+  runs: number;
+  workloads: WorkloadName[];
+  workers: number[];
+  scrapeInterval: number;
+}
+
+const OPTIONS = {
+  count: {
+    ...BENCH_OPTIONS.count, default: "50000000",
+    help: "numbers per run over 5 connections (long enough for a few scrapes per run)",
+  },
+  runs: { ...BENCH_OPTIONS.runs, help: "runs per workload and setting, each on a fresh server; the median is reported" },
+  workloads: BENCH_OPTIONS.workloads,
+  workers: BENCH_OPTIONS.workers,
+  scrapeInterval: {
+    flag: "scrape-interval", env: "NUMBERS_BENCH_SCRAPE_INTERVAL", default: "1", read: seconds,
+    help: "seconds between scrapes of /metrics while the load runs",
+  },
+} satisfies Record<keyof Options, OptionSpec<unknown>>;
+
+interface Run {
+  ms: number;
+  /** Scrapes answered while the load ran (metrics on). */
+  scrapes: number;
+}
+
+interface Started extends Target {
+  /** The /metrics URL, with metrics on. */
+  metrics?: string;
+}
+
+/** Starts `serve --port 0` in `dir`; resolves at its readiness line (after the metrics line, when on). */
+async function startServer(dir: string, workers: number | undefined, metrics: boolean): Promise<Started> {
+  const args = ["serve", "--port", "0", "--report-interval", "3600"];
+  if (workers !== undefined) args.push("--workers", String(workers));
+  if (metrics) args.push("--metrics-port", "0");
+  const proc = Bun.spawn([...SERVER, ...args], { cwd: dir, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const errLines = lines(proc.stderr);
+  let text = "";
+  const next = async () => {
+    const line = await errLines.next();
+    if (!line.done) text += line.value + "\n";
+    return line.done ? "" : line.value;
+  };
+  try {
+    const url = metrics ? /^metrics on (\S+)$/.exec(await next())?.[1] : undefined;
+    const ready = /^listening on (.+):(\d+)$/.exec(await next());
+    if (!ready || (metrics && url === undefined)) throw new BenchError(`the server did not start:\n${text}`);
+    // Keep reading so that the server never blocks on a full pipe.
+    void (async () => {
+      while ((await next()) !== "");
+    })();
+    return { proc, host: ready[1], port: Number(ready[2]), readyMs: 0, stderr: () => text, metrics: url };
+  } catch (err) {
+    proc.kill("SIGKILL");
+    throw err;
+  }
+}
+
+/** GET /metrics as a map of series (`name{labels}`) to values; throws unless 200. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  const response = await fetch(url);
+  if (response.status !== 200) throw new BenchError(`GET ${url}: ${response.status}`);
+  return parseSamples(await response.text());
+}
+
+/** After a run, every counter must tell exactly what the run sent and the log holds. */
+function checkCounters(samples: Map<string, number>, count: number, expected: NumberSet) {
+  const want: Record<string, number> = {
+    'numbers_received_total{result="unique"}': expected.size,
+    'numbers_received_total{result="duplicate"}': count - expected.size,
+    numbers_log_numbers: expected.size,
+    numbers_log_bytes_written_total: expected.size * 10,
+    numbers_log_write_errors_total: 0,
+    numbers_clients_connected: 0,
+    'numbers_connections_total{outcome="admitted"}': CONNECTIONS,
+    'numbers_clients_closed_total{reason="eof"}': CONNECTIONS,
+  };
+  const wrong = Object.entries(want).filter(([series, value]) => samples.get(series) !== value);
+  if (wrong.length > 0) {
+    throw new BenchError(`WRONG COUNTERS: ${wrong.map(([s, v]) => `${s} is ${samples.get(s)}, expected ${v}`).join("; ")}`);
+  }
+}
+
+/** One run on a fresh server; throws unless the log (and, with metrics on, the counters) are exactly right. */
+async function serverRun(driver: Driver, o: Options, expected: NumberSet, workers: number | undefined, metrics: boolean): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
+  try {
+    const server = await startServer(dir, workers, metrics);
+    try {
+      let scrapes = 0;
+      let failure: unknown;
+      const scrapeNow = () => {
+        if (server.metrics) void scrape(server.metrics).then(() => scrapes++, (err) => (failure ??= err));
+      };
+      scrapeNow();
+      const timer = setInterval(scrapeNow, o.scrapeInterval * 1000);
+      const sent = await driver.send(server.host, server.port).finally(() => clearInterval(timer));
+      if (failure) throw failure;
+      if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
+        throw new BenchError(`the server closed ${sent.cutShort} connection(s) early: ${sent.sentBytes} of ${driver.ready.bytes} bytes\n${server.stderr()}`);
+      }
+      if (server.metrics) checkCounters(await scrape(server.metrics), o.count, expected);
+      await stopServer(server);
+      const report = verifyLog(join(dir, "numbers.log"), expected);
+      if (!report.ok) throw new BenchError(`WRONG OUTPUT: ${describeReport(report)}`);
+      return { ms: sent.elapsedMs, scrapes };
+    } finally {
+      server.proc.kill("SIGKILL");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = xs.toSorted((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const mps = (count: number, ms: number) => count / (ms / 1000) / 1e6;
+
+interface Row {
+  workload: WorkloadName;
+  workers: number | undefined;
+  off: number[];
+  on: number[];
+  scrapes: number[];
+}
+
+async function benchWorkload(o: Options, workload: WorkloadName): Promise<Row[]> {
+  const starting = Driver.start(workload, o.count);
+  const expected = expectedSet(workload, o.count);
+  const driver = await starting;
+  process.stderr.write(`${workload}: ${o.count} numbers (${expected.size} unique)\n`);
+  const variants = o.workers.length > 0 ? o.workers : [undefined];
+  const rows: Row[] = variants.map((workers) => ({ workload, workers, off: [], on: [], scrapes: [] }));
+  try {
+    for (let run = 1; run <= o.runs; run++) {
+      for (const row of rows) {
+        // Alternating which goes first, so that a drift in the machine's load favours neither.
+        for (const metrics of run % 2 === 1 ? [false, true] : [true, false]) {
+          const r = await serverRun(driver, o, expected, row.workers, metrics);
+          (metrics ? row.on : row.off).push(mps(o.count, r.ms));
+          if (metrics) row.scrapes.push(r.scrapes);
+          const label = `${row.workers === undefined ? "" : ` --workers ${row.workers}`} metrics ${metrics ? "on" : "off"}`;
+          const extra = metrics ? `, ${r.scrapes} scrape(s) during the load, counters exact` : "";
+          process.stderr.write(`${workload} run ${run}/${o.runs}${label}: ${mps(o.count, r.ms).toFixed(1)} M numbers/s${extra}, log verified\n`);
+        }
+      }
+    }
+  } finally {
+    await driver.close();
+  }
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const head = "| workload | workers | metrics off M/s | metrics on M/s | on/off | off min-max | on min-max | scrapes per run |\n" +
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}`;
+  const body = rows.map((r) => {
+    const ratio = median(r.on) / median(r.off);
+    return `| ${r.workload} | ${r.workers ?? "auto"} | ${median(r.off).toFixed(1)} | ${median(r.on).toFixed(1)} | ` +
+      `${(ratio * 100).toFixed(0)}% | ${range(r.off)} | ${range(r.on)} | ${median(r.scrapes)} |`;
+  });
+  return [head, ...body].join("\n");
+}
+
+function machine(o: Options, load: number): string {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${SERVER_FORM}; ` +
+    `${o.count} numbers per run over ${CONNECTIONS} connections, median of ${o.runs} run(s) each, metrics off and on ` +
+    `interleaved, /metrics scraped every ${o.scrapeInterval} s; load average ${load.toFixed(2)} at start`;
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseOptions(OPTIONS, process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench:metrics: ${err.message} (see --help)\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`Usage: bun run bench:metrics [options]\n\nOptions (flag, environment variable, default):\n${describeOptions(OPTIONS)}\n`);
+    return 0;
+  }
+  const o = parsed.config;
+  if (o.workloads.length === 0) {
+    process.stderr.write("bench:metrics: --workloads must name at least one workload (see --help)\n");
+    return 2;
+  }
+  const load = loadavg()[0];
+  const rows: Row[] = [];
+  try {
+    for (const workload of o.workloads) rows.push(...(await benchWorkload(o, workload)));
+  } catch (err) {
+    const e = err as Error;
+    process.stderr.write(`bench:metrics: FAILED: ${err instanceof BenchError ? e.message : (e.stack ?? String(err))}\n`);
+    return 1;
+  }
+  process.stdout.write(`${machine(o, load)}\n\n${table(rows)}\n`);
+  return 0;
+}
+
+process.exit(await main());

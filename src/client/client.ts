@@ -1,0 +1,71 @@
+// The client command: sends valid numbers to a server as fast as it takes them, with a
+// progress line on stderr and a summary line on stdout. The payloads are built before the
+// first byte is sent, so the rate measures the server (and the kernel), not the formatting.
+
+import { writeSync } from "node:fs";
+import type { ClientConfig } from "./config.ts";
+import { encodeLines, LINE_BYTES } from "../core/protocol.ts";
+import { connectionNumbers } from "./payload.ts";
+import { sendPayloads, type SendProgress } from "./sender.ts";
+
+/** One payload per connection; never more connections than numbers. */
+export function clientPayloads(config: ClientConfig): Uint8Array[] {
+  const connections = Math.min(config.connections, config.count);
+  return Array.from({ length: connections }, (_, conn) =>
+    encodeLines(connectionNumbers(config.dist, config.count, connections, conn, config.seed)),
+  );
+}
+
+const group = new Intl.NumberFormat("en-US");
+
+/** "12.3 M" style, for rates. */
+function millions(n: number): string {
+  return `${(n / 1e6).toFixed(n >= 1e7 ? 1 : 2)} M`;
+}
+
+function status(lines: number, seconds: number): string {
+  const rate = seconds > 0 ? lines / seconds : 0;
+  return `sent ${group.format(lines)} numbers, ${millions(rate)}/s, ${seconds.toFixed(1)} s`;
+}
+
+/**
+ * Shows progress on stderr until stopped: redrawn in place several times a second on a
+ * terminal, one plain line per second otherwise (a log file or pipe).
+ */
+function showProgress(progress: SendProgress, started: number): () => void {
+  const tty = process.stderr.isTTY === true;
+  const draw = () => {
+    const line = status(Math.floor(progress.sentBytes / LINE_BYTES), (performance.now() - started) / 1000);
+    writeSync(2, tty ? `\r\x1b[K${line}` : `${line}\n`);
+  };
+  const timer = setInterval(draw, tty ? 200 : 1000);
+  return () => {
+    clearInterval(timer);
+    if (tty) writeSync(2, "\r\x1b[K");
+  };
+}
+
+export async function runClient(config: ClientConfig): Promise<number> {
+  const payloads = clientPayloads(config);
+  const progress: SendProgress = { sentBytes: 0 };
+  const started = performance.now();
+  const repeatUntil = config.duration > 0 ? started + config.duration * 1000 : undefined;
+  const stop = showProgress(progress, started);
+  let result;
+  try {
+    result = await sendPayloads(config.host, config.port, payloads, progress, repeatUntil);
+  } finally {
+    stop();
+  }
+  if (result.cutShort > 0) {
+    throw new Error(
+      `the server closed ${result.cutShort} of ${payloads.length} connections before all their numbers were sent ` +
+        `(more clients than it admits, or it is shutting down)`,
+    );
+  }
+  const seconds = (result.lastCloseAt - result.firstByteAt) / 1000;
+  const lines = result.sentBytes / LINE_BYTES;
+  const repeated = config.duration > 0 ? ` (repeating the same ${group.format(config.count)})` : "";
+  writeSync(1, `sent ${group.format(lines)} numbers${repeated} in ${seconds.toFixed(2)} s (${millions(lines / seconds)} numbers/s)\n`);
+  return 0;
+}

@@ -1,0 +1,121 @@
+// Sends pre-built payloads over TCP as fast as the peer takes them, one connection per
+// payload, for the client command and the benchmark. Each connection writes its payload
+// (once, or again and again until a deadline), half-closes, and counts as done when the
+// server closes it.
+
+import type { Socket } from "bun";
+import { LINE_BYTES } from "../core/protocol.ts";
+
+export interface SendProgress {
+  /** Bytes accepted by the kernel so far, over all connections. */
+  sentBytes: number;
+}
+
+export interface SendResult {
+  /** performance.now() when the first byte was written. */
+  firstByteAt: number;
+  /** performance.now() when the last connection was closed by the server. */
+  lastCloseAt: number;
+  sentBytes: number;
+  /** Connections closed before their whole payload was sent, or reset by the server. */
+  cutShort: number;
+}
+
+export class SendError extends Error {}
+
+/** The one-line reason a connection to the server could not be made. */
+export function connectError(host: string, port: number, err: unknown): SendError {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  const hint = code === "ECONNREFUSED" ? " (is the server running?)" : "";
+  return new SendError(`cannot connect to ${host}:${port}: ${code}${hint}`);
+}
+
+/** Bytes handed to one write() call; large writes keep the syscall count low. */
+const WRITE_SLICE = 1 << 20;
+
+interface Conn {
+  payload: Uint8Array;
+  offset: number;
+  /** Where the current pass over the payload ends. */
+  end: number;
+  /** The current pass is the last one. */
+  lastPass: boolean;
+  /** Whole passes sent so far. */
+  passes: number;
+  finished: boolean;
+  closed: () => void;
+}
+
+/**
+ * Connects once per payload (all connected before the first byte is sent, so a refused
+ * connection fails fast) and streams every payload at once. With `repeatUntil` (a
+ * performance.now() time) each payload is sent whole once, then again and again until then;
+ * the last pass is cut at the first line boundary after the deadline, so the server never
+ * sees half a line. Between passes a connection lets the others write: a server that keeps
+ * up would otherwise leave one connection writing until the deadline, and the others none.
+ */
+export async function sendPayloads(
+  host: string,
+  port: number,
+  payloads: Uint8Array[],
+  progress: SendProgress = { sentBytes: 0 },
+  repeatUntil?: number,
+): Promise<SendResult> {
+  let cutShort = 0;
+  const pump = (socket: Socket<Conn>) => {
+    const c = socket.data;
+    for (;;) {
+      if (!c.lastPass && c.passes > 0 && performance.now() >= repeatUntil!) {
+        c.lastPass = true;
+        c.end = Math.ceil(c.offset / LINE_BYTES) * LINE_BYTES;
+      }
+      if (c.offset === c.end) {
+        if (c.lastPass) break;
+        c.offset = 0;
+        c.passes++;
+        return void setImmediate(() => pump(socket));
+      }
+      const want = Math.min(WRITE_SLICE, c.end - c.offset);
+      const n = socket.write(c.payload.subarray(c.offset, c.offset + want));
+      c.offset += n;
+      progress.sentBytes += n;
+      if (n < want) return;
+    }
+    if (!c.finished) {
+      c.finished = true;
+      socket.shutdown();
+    }
+  };
+  const handlers = {
+    drain: pump,
+    data() {},
+    // A reset means the server did not read everything: it closed the connection with
+    // bytes unread (a refused extra client, a shutdown). A refusal whose reset arrives
+    // after the server's FIN looks like success here; the protocol has no acknowledgement.
+    close(socket: Socket<Conn>, error?: Error) {
+      if (!socket.data.finished || error) cutShort++;
+      socket.data.closed();
+    },
+    error() {},
+  };
+
+  const sockets: Socket<Conn>[] = [];
+  const closed: Promise<void>[] = [];
+  try {
+    for (const payload of payloads) {
+      let closedResolve!: () => void;
+      closed.push(new Promise<void>((r) => (closedResolve = r)));
+      // An empty payload has nothing to repeat.
+      const lastPass = repeatUntil === undefined || payload.length === 0;
+      const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, closed: closedResolve };
+      sockets.push(await Bun.connect<Conn>({ hostname: host, port, data, socket: handlers }));
+    }
+  } catch (err) {
+    for (const s of sockets) s.terminate();
+    throw connectError(host, port, err);
+  }
+  const firstByteAt = performance.now();
+  for (const s of sockets) pump(s);
+  await Promise.all(closed);
+  return { firstByteAt, lastCloseAt: performance.now(), sentBytes: progress.sentBytes, cutShort };
+}

@@ -1,0 +1,189 @@
+// The protocol's framing, pure and byte-level: cuts each connection's chunks into whole valid
+// lines, decides its verdict, and carries a line cut by a chunk boundary over to the next
+// chunk. It parses no number and touches no bitmap: what it returns as valid is exactly what
+// an engine may count (engine.ts), in this thread or another.
+//
+// Every valid line is exactly 10 bytes: nine digits and LF, or "terminate" and LF.
+
+export const LINE_BYTES = 10;
+const LF = 10;
+const ZERO = 48;
+const TERMINATE = new TextEncoder().encode("terminate");
+
+/** What the caller must do with the connection after a chunk. */
+export const KEEP = 0;
+export const CLOSE = 1;
+export const TERMINATE_SERVER = 2;
+export type Verdict = typeof KEEP | typeof CLOSE | typeof TERMINATE_SERVER;
+
+/** Lines checked per pass: the unit a bad line is looked for in, line by line, once found. */
+const PASS_LINES = 8192;
+
+/** Per-connection framing state. */
+export interface LineCarry {
+  /** The first carryLen bytes of a line cut at the end of the previous chunk. */
+  carry: Uint8Array;
+  carryLen: number;
+  /**
+   * The carried line that the last frame() completed (Frame.head): its 10 bytes stay here
+   * until the next frame() of this connection. It swaps buffers with `carry`, so no copy.
+   */
+  head: Uint8Array;
+}
+
+export function newLineCarry(): LineCarry {
+  return { carry: new Uint8Array(LINE_BYTES), carryLen: 0, head: new Uint8Array(LINE_BYTES) };
+}
+
+/** The outcome of one chunk: what to count, and what to do with the connection. */
+export interface Frame {
+  /** A valid line completed from the carry: its bytes are in LineCarry.head. */
+  head: boolean;
+  /** The chunk's whole valid lines to count: bytes [start, end), a multiple of 10 long. */
+  start: number;
+  end: number;
+  verdict: Verdict;
+}
+
+/**
+ * Frames one chunk of a connection. Lines before an invalid line or `terminate` are valid
+ * and count; that line and everything after it are not, and the verdict says so. A partial
+ * line at the end is kept in the carry, and closes the connection at once when no valid
+ * line can begin with it.
+ */
+export function frame(conn: LineCarry, chunk: Uint8Array): Frame {
+  const n = chunk.length;
+  let i = 0;
+  let head = false;
+  if (conn.carryLen > 0) {
+    const carry = conn.carry;
+    let k = conn.carryLen;
+    while (k < LINE_BYTES && i < n) carry[k++] = chunk[i++];
+    if (k < LINE_BYTES) {
+      conn.carryLen = k;
+      return { head, start: i, end: i, verdict: partialLineIsValid(carry, k) ? KEEP : CLOSE };
+    }
+    conn.carryLen = 0;
+    if (parseLine(carry, 0) < 0) return { head, start: i, end: i, verdict: isTerminate(carry, 0) ? TERMINATE_SERVER : CLOSE };
+    conn.carry = conn.head;
+    conn.head = carry;
+    head = true;
+  }
+  const start = i;
+  const whole = start + Math.floor((n - start) / LINE_BYTES) * LINE_BYTES;
+  const end = firstBadLine(chunk, start, whole);
+  if (end < whole) return { head, start, end, verdict: isTerminate(chunk, end) ? TERMINATE_SERVER : CLOSE };
+  const rest = n - whole;
+  if (rest > 0) {
+    const carry = conn.carry;
+    for (let k = 0; k < rest; k++) carry[k] = chunk[whole + k];
+    conn.carryLen = rest;
+    if (!partialLineIsValid(carry, rest)) return { head, start, end, verdict: CLOSE };
+  }
+  return { head, start, end, verdict: KEEP };
+}
+
+/**
+ * The offset of the first line in [start, end) (whole lines) that is not nine digits and LF,
+ * or `end`. Each pass is checked a word at a time at once (see pairsAreValid); only a pass
+ * that fails is read again line by line, so the answer is exactly parseLine()'s.
+ */
+function firstBadLine(chunk: Uint8Array, start: number, end: number): number {
+  const view = end - start >= 2 * LINE_BYTES ? new DataView(chunk.buffer, chunk.byteOffset, chunk.length) : undefined;
+  for (let at = start; at < end; ) {
+    const lines = Math.min(PASS_LINES, (end - at) / LINE_BYTES);
+    const pairs = lines >>> 1;
+    const passEnd = at + lines * LINE_BYTES;
+    if (pairs > 0 && pairsAreValid(view!, at, pairs) && (lines === 2 * pairs || parseLine(chunk, passEnd - LINE_BYTES) >= 0)) {
+      at = passEnd;
+      continue;
+    }
+    for (; at < passEnd; at += LINE_BYTES) if (parseLine(chunk, at) < 0) return at;
+  }
+  return end;
+}
+
+/**
+ * Whether `pairs` pairs of lines from byte `at` of `view` are all nine digits and LF, read
+ * four bytes at a time (two lines are five little-endian words). The digit check is exact:
+ * for a byte b, b + 0x46 and b - 0x30 both leave the high bit clear only for '0'..'9';
+ * carries and borrows cross bytes, but only upward from a byte that is not a digit, so the
+ * lowest bad byte of a word is always flagged. Each LF is checked on its own and replaced
+ * by a '0' for the digit check. In-process, ~550 M lines/s here, ~3x parseLine().
+ */
+function pairsAreValid(view: DataView, at: number, pairs: number): boolean {
+  let high = 0;
+  let lf = 0;
+  for (let p = 0; p < pairs; p++, at += 2 * LINE_BYTES) {
+    // Lines A and B: w0 = A0..A3, w1 = A4..A7, w2 = A8 LF B0 B1, w3 = B2..B5, w4 = B6 B7 B8 LF.
+    const w0 = view.getInt32(at, true);
+    const w1 = view.getInt32(at + 4, true);
+    const w2 = view.getInt32(at + 8, true);
+    const w3 = view.getInt32(at + 12, true);
+    const w4 = view.getInt32(at + 16, true);
+    const m2 = (w2 & 0xffff00ff) | 0x3000;
+    const m4 = (w4 & 0x00ffffff) | 0x30000000;
+    high |= (w0 + 0x46464646) | (w0 - 0x30303030) | (w1 + 0x46464646) | (w1 - 0x30303030) |
+      (m2 + 0x46464646) | (m2 - 0x30303030) | (w3 + 0x46464646) | (w3 - 0x30303030) |
+      (m4 + 0x46464646) | (m4 - 0x30303030);
+    lf |= ((w2 & 0xff00) | (w4 & 0xff000000)) ^ 0x0a000a00;
+  }
+  return ((high & 0x80808080) | lf) === 0;
+}
+
+/** The value of the 10-byte line at `at`, or -1 when it is not nine digits and LF. */
+export function parseLine(b: Uint8Array, at: number): number {
+  const d0 = b[at] - ZERO;
+  const d1 = b[at + 1] - ZERO;
+  const d2 = b[at + 2] - ZERO;
+  const d3 = b[at + 3] - ZERO;
+  const d4 = b[at + 4] - ZERO;
+  const d5 = b[at + 5] - ZERO;
+  const d6 = b[at + 6] - ZERO;
+  const d7 = b[at + 7] - ZERO;
+  const d8 = b[at + 8] - ZERO;
+  // An unsigned compare catches bytes below '0' (negative) and above '9' at once.
+  if (
+    (d0 >>> 0) > 9 || (d1 >>> 0) > 9 || (d2 >>> 0) > 9 || (d3 >>> 0) > 9 || (d4 >>> 0) > 9 ||
+    (d5 >>> 0) > 9 || (d6 >>> 0) > 9 || (d7 >>> 0) > 9 || (d8 >>> 0) > 9 || b[at + 9] !== LF
+  ) {
+    return -1;
+  }
+  return ((((d0 * 10 + d1) * 10 + d2) * 10 + d3) * 10 + d4) * 10000 +
+    (((d5 * 10 + d6) * 10 + d7) * 10 + d8);
+}
+
+/** Whether the 10 bytes at `at` are exactly "terminate\n". */
+export function isTerminate(b: Uint8Array, at: number): boolean {
+  for (let k = 0; k < TERMINATE.length; k++) if (b[at + k] !== TERMINATE[k]) return false;
+  return b[at + TERMINATE.length] === LF;
+}
+
+/**
+ * Whether the first `len` (< 10) bytes of a line can still become a valid line, so a bad
+ * byte closes the connection when it arrives rather than when the line is complete.
+ */
+export function partialLineIsValid(b: Uint8Array, len: number): boolean {
+  let digits = true;
+  let word = true;
+  for (let k = 0; k < len; k++) {
+    const c = b[k];
+    if (c < ZERO || c > ZERO + 9) digits = false;
+    if (c !== TERMINATE[k]) word = false;
+  }
+  return digits || word;
+}
+
+/** Formats values as 9-digit lines with LF, leading zeros kept. */
+export function encodeLines(values: Uint32Array): Uint8Array {
+  const out = new Uint8Array(values.length * LINE_BYTES);
+  for (let i = 0, o = 0; i < values.length; i++, o += LINE_BYTES) {
+    let v = values[i];
+    for (let k = 8; k >= 0; k--) {
+      out[o + k] = 48 + (v % 10);
+      v = (v / 10) | 0;
+    }
+    out[o + 9] = 10;
+  }
+  return out;
+}

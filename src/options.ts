@@ -1,0 +1,108 @@
+// The option-table machinery every command uses: an option's flag, environment twin,
+// default and reader, the readers themselves, and one strict parse of argv and env.
+// Every flag has an environment twin; a flag beats its twin, and the twin beats the default.
+
+import { parseArgs } from "node:util";
+
+/** A bad flag, value or environment variable: exit code 2. */
+export class UsageError extends Error {}
+
+/** One option of a command: its flag, environment twin, default and how to read a value. */
+export interface OptionSpec<T> {
+  flag: string;
+  /** A switch takes no value on the command line; its env twin says true/false. */
+  switch?: true;
+  env: string;
+  default: string;
+  help: string;
+  read: (text: string, name: string) => T;
+}
+
+export const integer = (min: number, max: number) => (text: string, name: string): number => {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
+  return n;
+};
+
+export const seconds = (text: string, name: string): number => {
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0 && n <= 86400)) throw new UsageError(`${name} must be a number of seconds above 0 (at most 86400), got '${text}'`);
+  return n;
+};
+
+export const secondsOrOff = (text: string, name: string): number =>
+  /^0*(\.0*)?$/.test(text) && text !== "" && text !== "." ? 0 : seconds(text, name);
+
+export const bool = (text: string, name: string): boolean => {
+  if (/^(1|true|yes|on)$/i.test(text)) return true;
+  if (/^(0|false|no|off)$/i.test(text)) return false;
+  throw new UsageError(`${name} must be true or false, got '${text}'`);
+};
+
+export const nonEmpty = (text: string, name: string): string => {
+  if (text === "") throw new UsageError(`${name} must not be empty`);
+  return text;
+};
+
+/** A port, or off ("off" or empty). */
+export const portOrOff = (text: string, name: string): number | undefined =>
+  text === "off" || text === "" ? undefined : integer(0, 65535)(text, name);
+
+export const HOST: OptionSpec<string> = {
+  flag: "host", env: "NUMBERS_HOST", default: "127.0.0.1", read: nonEmpty,
+  help: "address to listen on (0.0.0.0 opens it to the network)",
+};
+export const PORT: OptionSpec<number> = {
+  flag: "port", env: "NUMBERS_PORT", default: "4000", read: integer(0, 65535),
+  help: "TCP port; 0 picks a free one",
+};
+
+type Specs = Record<string, OptionSpec<unknown>>;
+type Values<S extends Specs> = { [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
+
+export type Parsed<T> = { help: true } | { help: false; config: T; positionals: string[] };
+
+/**
+ * Reads the options in `specs` from `argv` (strict: unknown flags are errors) and `env`.
+ * `positionals` says how many bare arguments the command takes.
+ */
+export function parseOptions<S extends Specs>(
+  specs: S,
+  argv: string[],
+  env: Record<string, string | undefined>,
+  positionals = 0,
+): Parsed<Values<S>> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const spec of Object.values(specs)) options[spec.flag] = { type: spec.switch ? "boolean" : "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
+  } catch (err) {
+    // parseArgs explains some errors over several lines; the usage error stays one line.
+    throw new UsageError((err as Error).message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" "));
+  }
+  if (parsed.values.help) return { help: true };
+  if (parsed.positionals.length > positionals) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[positionals]}'`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(specs)) {
+    const raw = parsed.values[spec.flag];
+    const flagValue = typeof raw === "boolean" ? String(raw) : raw;
+    if (flagValue !== undefined) config[key] = spec.read(flagValue, `--${spec.flag}`);
+    else if (env[spec.env] !== undefined) config[key] = spec.read(env[spec.env]!, spec.env);
+    else config[key] = spec.read(spec.default, `--${spec.flag}`);
+  }
+  return { help: false, config: config as Values<S>, positionals: parsed.positionals };
+}
+
+/** The option table for `--help`. */
+export function describeOptions(specs: Specs): string {
+  const rows = Object.values(specs).map((s) => [`--${s.flag}${s.switch ? "" : " <v>"}`, s.env, s.default, s.help]);
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows
+    .map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`)
+    .join("\n");
+}

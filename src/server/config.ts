@@ -1,0 +1,76 @@
+// The serve command's configuration: a pure function of the command-line arguments and the
+// environment (see options.ts). It holds the flags alone: test hooks enter apart (testhooks.ts).
+
+import { bool, HOST, integer, nonEmpty, parseOptions, PORT, portOrOff, seconds, secondsOrOff, type OptionSpec, type Parsed } from "../options.ts";
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  maxClients: number;
+  log: string;
+  /** Seconds between report lines. */
+  reportInterval: number;
+  /** Longest time, in seconds, a new number may wait in memory before it is handed to the OS. */
+  flushInterval: number;
+  /** Load an existing log into the set and append to it, instead of emptying it. */
+  resume: boolean;
+  /** Seconds a client may stay silent before it is closed; 0 = never. */
+  idleTimeout: number;
+  /** Serving threads; "auto" = one per core, at most 8 (coordinator.ts). */
+  workers: number | "auto";
+  /** Made-up lines each thread runs through its hot code before readiness (the JIT warm-up); 0 = none. */
+  warmup: number;
+  /** TCP port of the HTTP endpoint for /metrics and /healthz; undefined = off, 0 = a free one. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+}
+
+export const SERVER_OPTIONS = {
+  host: HOST,
+  port: PORT,
+  maxClients: {
+    flag: "max-clients", env: "NUMBERS_MAX_CLIENTS", default: "5", read: integer(1, 10000),
+    help: "clients connected at once; more are closed on connect",
+  },
+  log: {
+    flag: "log", env: "NUMBERS_LOG", default: "numbers.log", read: nonEmpty,
+    help: "log file, emptied at start once the port is bound",
+  },
+  reportInterval: {
+    flag: "report-interval", env: "NUMBERS_REPORT_INTERVAL", default: "10", read: seconds,
+    help: "seconds between report lines on stdout",
+  },
+  flushInterval: {
+    flag: "flush-interval", env: "NUMBERS_FLUSH_INTERVAL", default: "1", read: seconds,
+    help: "longest seconds a new number waits in memory before it is written",
+  },
+  resume: {
+    flag: "resume", env: "NUMBERS_RESUME", default: "false", read: bool, switch: true,
+    help: "keep an existing log: load its numbers and append (after a crash)",
+  },
+  idleTimeout: {
+    flag: "idle-timeout", env: "NUMBERS_IDLE_TIMEOUT", default: "0", read: secondsOrOff,
+    help: "close a client silent this many seconds; 0 = never",
+  },
+  workers: {
+    flag: "workers", env: "NUMBERS_WORKERS", default: "auto",
+    read: (text: string, name: string) => (text === "auto" ? "auto" : integer(1, 64)(text, name)),
+    help: "serving threads sharing one bitmap; auto = min(cores, 8)",
+  },
+  warmup: {
+    flag: "warmup", env: "NUMBERS_WARMUP", default: "2000000", read: integer(0, 100_000_000),
+    help: "made-up lines each thread counts before readiness, so that the first clients meet compiled code; 0 = none",
+  },
+  metricsPort: {
+    flag: "metrics-port", env: "NUMBERS_METRICS_PORT", default: "off", read: portOrOff,
+    help: "HTTP port for Prometheus /metrics and /healthz; 0 picks a free one",
+  },
+  metricsHost: {
+    flag: "metrics-host", env: "NUMBERS_METRICS_HOST", default: "127.0.0.1", read: nonEmpty,
+    help: "address of the metrics endpoint (read-only; 0.0.0.0 opens it to the network)",
+  },
+} satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
+
+export function parseServerConfig(argv: string[], env: Record<string, string | undefined>): Parsed<ServerConfig> {
+  return parseOptions(SERVER_OPTIONS, argv, env);
+}

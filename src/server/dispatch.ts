@@ -1,0 +1,70 @@
+// The main thread's share-out of the work. It frames every chunk of every connection itself
+// (lines.ts: the verdict is known at once, whichever thread counts the lines), then hands
+// the chunk's whole valid lines to a worker whose queue is short, or counts them in its own
+// shard when every worker is busy. Valid lines can be counted anywhere and in any order, so
+// the work is shared chunk by chunk, not connection by connection: one busy client keeps
+// every thread busy, and no thread waits while another has a backlog.
+
+import { frame, LINE_BYTES, type LineCarry, type Verdict } from "../core/protocol.ts";
+import { release, type Shard } from "./shard.ts";
+
+/** A worker's shard, as the main thread sees it (a RemoteShard). */
+export interface Remote {
+  /** Whether it can be handed more lines: alive, with a short queue. */
+  readonly open: boolean;
+  readonly queuedBytes: number;
+  /** Hands it bytes [start, end) of `chunk`, whole valid lines; the chunk may be transferred. */
+  record(chunk: Uint8Array, start: number, end: number): void;
+  whenConsumed(done: () => void): void;
+}
+
+/**
+ * Lines (in bytes) from which a chunk's lines may go to a worker: fewer are counted here,
+ * at less cost than a message to another thread and its wake-up. Loopback delivers up to
+ * ~64 KiB per segment, so a busy client's chunks are all larger.
+ */
+export const HANDOFF_BYTES = 32 << 10;
+
+export class Dispatcher {
+  /**
+   * @param local this thread's shard
+   * @param remotes the workers' shards; the array may still grow while workers start
+   */
+  constructor(
+    private readonly local: Shard,
+    private readonly remotes: readonly Remote[],
+  ) {}
+
+  /** Consumes one chunk of a connection and returns the connection's verdict. */
+  feed(conn: LineCarry, chunk: Uint8Array): Verdict {
+    const f = frame(conn, chunk);
+    if (f.head) this.local.record(conn.head, 0, LINE_BYTES);
+    if (f.end > f.start) {
+      const remote = f.end - f.start >= HANDOFF_BYTES ? this.pick() : undefined;
+      if (remote !== undefined) {
+        remote.record(chunk, f.start, f.end);
+        return f.verdict;
+      }
+      this.local.record(chunk, f.start, f.end);
+    }
+    release(chunk);
+    return f.verdict;
+  }
+
+  /** Calls `done` once every line fed so far has been counted, in every thread. */
+  whenConsumed(done: () => void): void {
+    let waiting = this.remotes.length + 1;
+    const one = () => void (--waiting === 0 && done());
+    for (const remote of this.remotes) remote.whenConsumed(one);
+    one();
+  }
+
+  /** The open worker with the shortest queue, if any. */
+  private pick(): Remote | undefined {
+    let best: Remote | undefined;
+    for (const remote of this.remotes) {
+      if (remote.open && (best === undefined || remote.queuedBytes < best.queuedBytes)) best = remote;
+    }
+    return best;
+  }
+}

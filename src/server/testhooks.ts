@@ -1,0 +1,78 @@
+// Test-only hooks that let the integration tests reach every window of the server's life
+// deterministically, on the source and on the compiled executable alike. Both are inert
+// unless their environment variable is set, and neither is listed in --help.
+//
+// NUMBERS_TEST_HOLD=<phase> pauses the server when it enters that phase: it prints
+// `test: holding at <phase>` on stderr (with ` on port N` once the port is bound) and waits
+// for a line on stdin. Binding and preparing
+// are held synchronously, as a long --resume load holds them (nothing runs meanwhile);
+// starting and stopping asynchronously (clients, signals and workers go on).
+//
+// NUMBERS_TEST_FAULT=<fault> injects a failure that no real input can cause:
+//   worker-start  every worker thread throws before it has started
+//   worker-crash  a worker thread throws on the first chunk it is handed
+//   worker-stop   a worker thread throws when it is asked to stop
+//   throw         SIGUSR2 throws an uncaught exception in the main thread
+//   reject        SIGUSR2 leaves a rejected promise unhandled in the main thread
+
+import { readSync } from "node:fs";
+import type { Phase } from "./lifecycle.ts";
+import { printNotice } from "../output/print.ts";
+import { UsageError } from "../options.ts";
+
+const HOLDS = ["binding", "preparing", "starting", "stopping"] as const;
+const FAULTS = ["worker-start", "worker-crash", "worker-stop", "throw", "reject"] as const;
+export type Fault = (typeof FAULTS)[number];
+
+export interface TestHooks {
+  hold?: (typeof HOLDS)[number];
+  fault?: Fault;
+}
+
+function pick<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${name} must be one of ${allowed.join(", ")}, got '${value}'`);
+  return value as T;
+}
+
+export function parseTestHooks(env: Record<string, string | undefined>): TestHooks {
+  return {
+    hold: pick("NUMBERS_TEST_HOLD", env.NUMBERS_TEST_HOLD, HOLDS),
+    fault: pick("NUMBERS_TEST_FAULT", env.NUMBERS_TEST_FAULT, FAULTS),
+  };
+}
+
+function announce(phase: Phase, port: number | undefined) {
+  printNotice(`test: holding at ${phase}${port === undefined ? "" : ` on port ${port}`}`);
+}
+
+/** Holds a synchronous phase: blocks this thread until a line (or EOF) arrives on stdin. */
+export function holdSync(hooks: TestHooks, phase: Phase, port?: number): void {
+  if (hooks.hold !== phase) return;
+  announce(phase, port);
+  const byte = new Uint8Array(1);
+  while (readSync(0, byte, 0, 1, null) === 1 && byte[0] !== 10);
+}
+
+/** Holds an asynchronous phase: resolves once a line (or EOF) arrives on stdin. */
+export async function hold(hooks: TestHooks, phase: Phase, port?: number): Promise<void> {
+  if (hooks.hold !== phase) return;
+  announce(phase, port);
+  const reader = Bun.stdin.stream().getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done || value.includes(10)) break;
+  }
+  reader.releaseLock();
+}
+
+/** Installs the main thread's injected faults (see the header). */
+export function injectFaults(hooks: TestHooks): void {
+  if (hooks.fault === "throw") {
+    process.on("SIGUSR2", () => {
+      throw new Error("injected fault (NUMBERS_TEST_FAULT=throw)");
+    });
+  } else if (hooks.fault === "reject") {
+    process.on("SIGUSR2", () => void Promise.reject(new Error("injected fault (NUMBERS_TEST_FAULT=reject)")));
+  }
+}

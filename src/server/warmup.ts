@@ -1,0 +1,76 @@
+// The JIT warm-up before readiness: made-up lines go through the very functions that count
+// clients' lines (Dispatcher.feed in the main thread, consume() in a worker), into scratch
+// shards with a bitmap and a log (/dev/null) of their own, so that JavaScriptCore has compiled
+// them to its top tier before the first client's bytes arrive. Without it, a server's first
+// ~20 M numbers run partly in lower tiers while the compiler threads take CPU from the
+// threads that read and count them.
+
+import { Dispatcher } from "./dispatch.ts";
+import { encodeLines, LINE_BYTES, newLineCarry } from "../core/protocol.ts";
+import { Shard } from "./shard.ts";
+
+/** Numbers the scratch bitmap holds (128 KiB); every made-up line is below it. */
+const SPACE = 1 << 20;
+/** Lines in the made-up stream: ~1 MiB, seen again and again. */
+const STREAM_LINES = 104_857;
+/** Bytes per made-up chunk, as Bun's data events carry: not a multiple of 10, so lines are cut. */
+const CHUNK_BYTES = (512 << 10) - 3;
+/** ...and a multiple of 10 for a worker, which is handed whole lines. */
+const WHOLE_BYTES = 52_428 * LINE_BYTES;
+
+function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array } {
+  const bits = atomic ? new Uint8Array(new SharedArrayBuffer(SPACE / 8)) : new Uint8Array(SPACE / 8);
+  const shard = new Shard({ bits, atomic, log: "/dev/null", flushInterval: 3600, onWriteError: () => {} });
+  return { shard, bits };
+}
+
+/**
+ * The main thread's warm-up: `lines` made-up lines from two connections, in fresh Buffers
+ * cut mid-line, through Dispatcher.feed into a scratch shard. Half of the passes find every
+ * number new, half find them all duplicates.
+ */
+export async function warmUpMain(atomic: boolean, lines: number): Promise<void> {
+  const { shard, bits } = scratch(atomic);
+  const dispatcher = new Dispatcher(shard, []);
+  const stream = madeUp();
+  const conns = [newLineCarry(), newLineCarry()];
+  for (let done = 0, pass = 0; done < lines; pass++, done += STREAM_LINES) {
+    for (let at = 0; at < stream.length; at += CHUNK_BYTES) {
+      const bytes = stream.subarray(at, at + CHUNK_BYTES);
+      dispatcher.feed(conns[pass % 2], Buffer.from(bytes));
+    }
+    if (pass % 2 === 1) bits.fill(0);
+  }
+  await shard.stop();
+}
+
+/** A worker's warm-up: `lines` made-up whole lines in fresh buffers through `consume`. */
+export async function warmUpWorker(
+  atomic: boolean,
+  lines: number,
+  consume: (shard: Shard, counter: Int32Array, bytes: ArrayBuffer, start: number, end: number) => void,
+): Promise<void> {
+  const { shard, bits } = scratch(atomic);
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const stream = madeUp();
+  for (let done = 0, pass = 0; done < lines; pass++, done += STREAM_LINES) {
+    for (let at = 0; at < stream.length; at += WHOLE_BYTES) {
+      const bytes = stream.slice(at, at + WHOLE_BYTES).buffer;
+      Atomics.add(counter, 0, bytes.byteLength);
+      consume(shard, counter, bytes, 0, bytes.byteLength);
+    }
+    if (pass % 2 === 1) bits.fill(0);
+  }
+  await shard.stop();
+}
+
+/** STREAM_LINES lines of numbers below SPACE: runs of consecutive numbers, and scattered ones. */
+function madeUp(): Uint8Array {
+  const values = new Uint32Array(STREAM_LINES);
+  let x = 1;
+  for (let k = 0; k < STREAM_LINES; k++) {
+    x = (k >> 12) % 2 === 0 ? (x + 1) % SPACE : (Math.imul(x, 1_103_515_245) + 12_345) >>> 12;
+    values[k] = x % SPACE;
+  }
+  return encodeLines(values);
+}

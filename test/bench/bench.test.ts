@@ -1,0 +1,290 @@
+// The benchmark's verifier must catch every way a log can be wrong, and the benchmark
+// itself must run end to end against the real server.
+
+import { describe, expect, test } from "bun:test";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createBitmap, testAndSet } from "../../src/core/bitmap.ts";
+import { BenchError } from "../../bench/procs.ts";
+import { resumeRun, resumeText } from "../../bench/resume.ts";
+import { LogChecker, expectedSet, type NumberSet } from "../../bench/verify.ts";
+import { buildReference, startReference } from "../../bench/reference.ts";
+import { cpuSince, threadTimes } from "../../bench/cpu.ts";
+import { cpuMarkdownTable, markdownTable } from "../../bench/table.ts";
+import { CONNECTIONS, workloadNumbers } from "../../bench/workloads.ts";
+import { encodeLines } from "../../src/core/protocol.ts";
+import { tempDir } from "../support/server.ts";
+import { connect } from "../support/peer.ts";
+import { sendAll } from "../support/client.ts";
+
+function setOf(values: number[]): NumberSet {
+  const bits = createBitmap();
+  let size = 0;
+  for (const v of values) if (testAndSet(bits, v)) size++;
+  return { bits, size };
+}
+
+/** Checks `log` against the expected values, fed in chunks of `chunk` bytes. */
+function check(values: number[], log: string, chunk = 4096) {
+  const checker = new LogChecker(setOf(values));
+  const bytes = new TextEncoder().encode(log);
+  for (let i = 0; i < bytes.length; i += chunk) checker.feed(bytes.subarray(i, i + chunk));
+  return checker.finish();
+}
+
+const hasCC = Bun.which("cc") !== null;
+
+const VALUES = [0, 7, 123456789, 999999999];
+const LOG = "000000000\n123456789\n000000007\n999999999\n";
+
+describe("LogChecker", () => {
+  test("accepts exactly the expected numbers in any order, however the bytes are chunked", () => {
+    for (const chunk of [1, 3, 10, 7, 4096]) {
+      const r = check(VALUES, LOG, chunk);
+      expect(r).toMatchObject({ ok: true, lines: 4, expected: 4, missing: 0, extra: 0, duplicates: 0, malformed: 0 });
+    }
+  });
+
+  test("detects a missing number", () => {
+    const r = check(VALUES, "000000000\n123456789\n999999999\n");
+    expect(r).toMatchObject({ ok: false, missing: 1, extra: 0 });
+    expect(r.examples).toContain("000000007 is missing");
+  });
+
+  test("detects a number that was never sent", () => {
+    const r = check(VALUES, LOG + "000000042\n");
+    expect(r).toMatchObject({ ok: false, missing: 0, extra: 1 });
+    expect(r.examples).toContain("000000042 was never sent");
+  });
+
+  test("detects a duplicate line", () => {
+    const r = check(VALUES, LOG + "123456789\n", 3);
+    expect(r).toMatchObject({ ok: false, lines: 5, duplicates: 1, missing: 0, extra: 0 });
+    expect(r.examples).toContain("line 5: 123456789 is a duplicate");
+  });
+
+  test("detects malformed lines of every kind", () => {
+    const bad = ["12345678", "1234567890", "12345678a", "123456789\r", "", " 23456789", "0000000000000000000000000"];
+    for (const line of bad) {
+      for (const chunk of [1, 4096]) {
+        const r = check(VALUES, LOG + line + "\n", chunk);
+        expect(r).toMatchObject({ ok: false, lines: 5, malformed: 1, missing: 0, extra: 0 });
+      }
+    }
+    expect(check(VALUES, LOG + "0000000000000000000000000\n").examples[0]).toBe(
+      'line 5: "0000000000000000"... (25 bytes) is not nine digits',
+    );
+  });
+
+  test("detects a last line without its LF", () => {
+    const r = check(VALUES, LOG.slice(0, -1));
+    expect(r).toMatchObject({ ok: false, malformed: 1, missing: 1 });
+    expect(r.examples[0]).toBe('line 4: "999999999" has no LF at the end of the file');
+  });
+
+  test("an empty log matches only an empty set", () => {
+    expect(check([], "").ok).toBe(true);
+    expect(check(VALUES, "")).toMatchObject({ ok: false, missing: 4 });
+  });
+});
+
+describe("workloads", () => {
+  test("seq gives each connection a contiguous range", () => {
+    const seq = Array.from({ length: CONNECTIONS }, (_, c) => [...workloadNumbers("seq", 12, c)]);
+    expect(seq.map((s) => s.length)).toEqual([3, 3, 2, 2, 2]);
+    expect(seq.flat()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
+  test("the expected set counts unique numbers only", () => {
+    expect(expectedSet("seq", 1000).size).toBe(1000);
+    const dup = expectedSet("dup", 20000);
+    expect(dup.size).toBeLessThanOrEqual(1000);
+    expect(dup.size).toBeGreaterThan(990);
+  });
+});
+
+describe("resume measurement", () => {
+  const LINES = 5000;
+  const log = encodeLines(Uint32Array.from({ length: LINES }, (_, i) => (i * 7919) % 1_000_000_000));
+
+  test("times a --resume start on a log and leaves the log as it was", async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir, "numbers.log"), log);
+      const r = await resumeRun(dir, LINES, 2);
+      expect(r).toMatchObject({ lines: LINES, bytes: LINES * 10, workers: 2 });
+      expect(r.ms).toBeGreaterThan(0);
+      expect(readFileSync(join(dir, "numbers.log")).equals(log)).toBe(true);
+      expect(resumeText({ lines: 1_000_000, bytes: 10_000_000, ms: 500, workers: 2 })).toStartWith(
+        "resume: loaded 1000000 lines (10.0 MB) in 0.500 s (2.0 M lines/s): `serve --resume --workers 2` from spawn to readiness line",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("refuses a log whose length is not the run's line count", async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir, "numbers.log"), log);
+      await expect(resumeRun(dir, LINES - 1, undefined)).rejects.toThrow(
+        new BenchError(`numbers.log has ${LINES * 10} bytes, not ${LINES - 1} lines, before --resume`),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("fails with the server's message when it cannot resume", async () => {
+    const dir = tempDir();
+    try {
+      const damaged = log.slice();
+      damaged[10 * 100 + 3] = 0x78;
+      writeFileSync(join(dir, "numbers.log"), damaged);
+      const failure = await resumeRun(dir, LINES, undefined).catch((err: Error) => err);
+      expect(failure).toBeInstanceOf(BenchError);
+      expect((failure as Error).message).toContain("line 101 is not nine digits");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test("bun run bench runs end to end, verifies every log and draws the chart", async () => {
+  const dir = tempDir();
+  const svg = join(dir, "chart.svg");
+  const main = resolve(import.meta.dir, "../../bench/main.ts");
+  const proc = Bun.spawn([process.execPath, main, "--count", "20000", "--runs", "1", "--svg", svg], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
+  const chart = readFileSync(svg, "utf8");
+  rmSync(dir, { recursive: true, force: true });
+  expect(chart).toStartWith("<svg ");
+  // One bar each for ours, the C yardstick and the sink, per workload.
+  expect(chart.match(/<rect x="[\d.]+" y="[\d.]+" width="44"/g)).toHaveLength(hasCC ? 9 : 6);
+  for (const workload of ["random", "seq", "dup"]) expect(chart).toContain(`>${workload}</text>`);
+  for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
+  // Ours and the C yardstick, each workload.
+  expect(err.match(/server: .* log verified/g)).toHaveLength(3);
+  expect(err.match(/C yardstick: .* log verified/g) ?? []).toHaveLength(hasCC ? 3 : 0);
+  if (hasCC) for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| .* \\| [\\d.]+x \\|`, "m"));
+  // After the text table and after the Markdown one.
+  expect(out.match(/^resume: loaded \d+ lines \([\d.]+ MB\) in [\d.]+ s/gm)).toHaveLength(2);
+  // The CPU table, as text and as Markdown: the server's threads were busy during each run.
+  expect(out.match(/^CPU seconds per run/gm)).toHaveLength(2);
+  for (const workload of ["random", "seq", "dup"]) {
+    const row = new RegExp(`^\\| ${workload} \\| ([\\d.]+) \\| ([\\d.]+) \\| [\\d.]+ \\| [\\d.]+ \\| ([\\d.]+) \\|`, "m").exec(out.split("CPU seconds per run").at(-1)!);
+    expect(row).not.toBeNull();
+    expect(Number(row![1])).toBeGreaterThan(0);
+    expect(Number(row![3])).toBeGreaterThanOrEqual(Number(row![1]));
+  }
+});
+
+test("bad options are usage errors", async () => {
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../bench/main.ts"), "--workloads", "random,nope"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  expect(await proc.exited).toBe(2);
+  expect(await new Response(proc.stderr).text()).toContain("--workloads takes a comma list of random, seq, dup; got 'nope'");
+});
+
+test.skipIf(!hasCC)("the C yardstick keeps the rules: bad line resets, sixth client refused, half-close, terminate", async () => {
+  const ref = buildReference();
+  if ("skipped" in ref) throw new Error(ref.skipped);
+  const dir = tempDir();
+  try {
+    const target = await startReference(ref, dir, []);
+    const [bystander, peer, a, b, c] = await Promise.all([0, 1, 2, 3, 4].map(() => connect(target.port)));
+    // A line cut across writes, a duplicate, then a bad line: the lines before it count.
+    peer.write("00000");
+    peer.write("0007\n123456789\n000000007\n12a");
+    await peer.closed;
+    expect(bystander.isClosed).toBe(false);
+    // Its slot is free again; the five now connected hold every slot, so a sixth is closed.
+    const fifth = await connect(target.port);
+    const sixth = await connect(target.port);
+    await sixth.closed;
+    expect([a, b, c, fifth, bystander].some((p) => p.isClosed)).toBe(false);
+    await sendAll(a, "999999999\n000000042\n");
+    bystander.write("555555555\nterminate\n");
+    expect(await target.proc.exited).toBe(0);
+    await Promise.all([bystander.closed, b.closed, c.closed, fifth.closed]);
+    const log = readFileSync(join(dir, "numbers.log"), "latin1").split("\n").toSorted();
+    expect(log).toEqual(["", "000000007", "000000042", "123456789", "555555555", "999999999"]);
+  } finally {
+    ref.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the table gives the median rate and RSS, and the highest RSS of the runs", () => {
+  const row = {
+    workload: "random",
+    workers: 1,
+    rates: [30e6, 10e6, 20e6],
+    sinkRates: [200e6, 100e6, 300e6],
+    bytesPerNumber: 10,
+    rssKiB: [170 * 1024, 180 * 1024, 160 * 1024],
+  };
+  expect(markdownTable([row]).split("\n")).toEqual([
+    "| workload | workers | M numbers/s | MB/s | min-max M/s | sink M/s | of sink | peak RSS MiB | max RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| random | 1 | 20.0 | 200 | 10.0-30.0 | 200.0 | 10% | 170.0 | 180.0 |",
+  ]);
+});
+
+test("with the C yardstick, the table gives its median and our median's ratio to it", () => {
+  const row = {
+    workload: "seq",
+    rates: [30e6, 10e6, 20e6],
+    sinkRates: [200e6],
+    cRates: [16e6, 8e6, 40e6],
+    bytesPerNumber: 10,
+    rssKiB: [170 * 1024],
+  };
+  expect(markdownTable([row]).split("\n")).toEqual([
+    "| workload | M numbers/s | MB/s | min-max M/s | C M/s | of C | sink M/s | of sink | peak RSS MiB | max RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | 200.0 | 10% | 170.0 | 170.0 |",
+  ]);
+});
+
+test("the CPU table gives each kind of thread's median seconds, their total, and C's", () => {
+  const split = (main: number, workers: number, jit: number, other: number) => ({ main, workers, jit, other });
+  const row = {
+    workload: "dup",
+    workers: 2,
+    rates: [1e8],
+    sinkRates: [2e8],
+    bytesPerNumber: 10,
+    rssKiB: [180 * 1024],
+    cpu: [split(0.15, 0.1, 0.01, 0.002), split(0.17, 0.09, 0.02, 0), split(0.12, 0.11, 0.005, 0.001)],
+    cCpu: [0.2, 0.18, 0.22],
+  };
+  expect(cpuMarkdownTable([row]).split("\n")).toEqual([
+    "| workload | workers | main s | workers s | JIT s | other s | total s | C s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| dup | 2 | 0.150 | 0.100 | 0.010 | 0.001 | 0.262 | 0.200 |",
+  ]);
+});
+
+test("cpuSince() charges a busy main thread to `main` and a busy Worker to `workers`", async () => {
+  const before = threadTimes(process.pid);
+  const worker = new Worker(URL.createObjectURL(new Blob([
+    "const until = performance.now() + 150; while (performance.now() < until); postMessage('done');",
+  ])));
+  const done = new Promise((resolve) => (worker.onmessage = resolve));
+  const until = performance.now() + 150;
+  while (performance.now() < until);
+  await done;
+  const cpu = cpuSince(process.pid, before);
+  worker.terminate();
+  // Each spun 150 ms of wall time; on a loaded machine it gets less CPU than that, but some.
+  expect(cpu.main).toBeGreaterThan(0.02);
+  expect(cpu.workers).toBeGreaterThan(0.02);
+  expect(cpu.main).toBeLessThan(5);
+});

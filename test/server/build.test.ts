@@ -1,0 +1,38 @@
+// The compiled executable (NUMBERS_SERVER_BIN, made by `bun run build`) stands alone: it
+// runs with an empty PATH (no Bun) from a directory whose .env and bunfig.toml it ignores.
+
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+import { Lines, tempDir } from "../support/server.ts";
+
+const bin = process.env.NUMBERS_SERVER_BIN;
+
+/** Runs the binary in a temp dir holding a .env and bunfig.toml that would break it if read. */
+function spawnAlone(args: string[]) {
+  const cwd = tempDir();
+  writeFileSync(join(cwd, ".env"), "NUMBERS_HOST=not-a-host.invalid\n");
+  writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./missing.ts"]\n');
+  const proc = Bun.spawn([resolve(bin!), ...args], {
+    cwd,
+    env: { PATH: tempDir() },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { proc, stdout: new Lines(proc.stdout), stderr: new Lines(proc.stderr) };
+}
+
+test.skipIf(!bin)("--version prints package.json's version", async () => {
+  const p = spawnAlone(["--version"]);
+  expect(await p.proc.exited).toBe(0);
+  expect(await p.stdout.next()).toBe(pkg.version);
+});
+
+test.skipIf(!bin)("serve --port 0 starts with the default host, and stops on SIGTERM", async () => {
+  const p = spawnAlone(["serve", "--port", "0"]);
+  expect(await p.stderr.next()).toMatch(/^listening on 127\.0\.0\.1:\d+$/);
+  p.proc.kill("SIGTERM");
+  expect(await p.proc.exited).toBe(0);
+});

@@ -1,0 +1,202 @@
+// The client and terminate commands against the real server (from source, or the compiled
+// executable when NUMBERS_SERVER_BIN is set), and their option parsing.
+
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { UsageError } from "../../src/options.ts";
+import { parseClientConfig, parseTerminateConfig } from "../../src/client/config.ts";
+import { connectionNumbers, numbers, parseDist } from "../../src/client/payload.ts";
+import { spawnServer, startServer, type Server } from "../support/server.ts";
+
+/** Runs `numbers-server <args>` to the end. */
+async function run(args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  const p = spawnServer(args);
+  const code = await p.exited;
+  while ((await p.stdout.next()) !== null);
+  while ((await p.stderr.next()) !== null);
+  return { code, stdout: p.stdout.all, stderr: p.stderr.all };
+}
+
+/** Stops the server with the terminate command; afterwards its log is complete. */
+async function terminate(server: Server): Promise<void> {
+  const result = await run(["terminate", "--port", String(server.port)]);
+  expect(result).toEqual({ code: 0, stdout: [], stderr: [] });
+  expect(await server.exited).toBe(0);
+}
+
+/** The log's numbers, sorted. */
+function logged(server: Server): number[] {
+  const text = readFileSync(server.log, "latin1");
+  return text === "" ? [] : text.slice(0, -1).split("\n").map(Number).sort((a, b) => a - b);
+}
+
+/** A port nobody listens on (free a moment ago). */
+function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+describe("client", () => {
+  test("--dist seq over 3 connections logs exactly 0..N-1", async () => {
+    const server = await startServer();
+    const count = 30_001;
+    const result = await run(["client", "--port", String(server.port), "--dist", "seq", "--count", String(count), "--connections", "3"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toHaveLength(1);
+    expect(result.stdout[0]).toMatch(/^sent 30,001 numbers in \d+\.\d\d s \(\d+\.\d+ M numbers\/s\)$/);
+    await terminate(server);
+    expect(logged(server)).toEqual(Array.from(numbers({ kind: "seq" }, count, 0, 1)));
+  });
+
+  test("--dist dup:K logs each of the at most K values drawn exactly once", async () => {
+    const server = await startServer();
+    const dist = parseDist("dup:50")!;
+    const result = await run(["client", "--port", String(server.port), "--dist", "dup:50", "--count", "10000", "--connections", "3", "--seed", "7"]);
+    expect(result.code).toBe(0);
+    await terminate(server);
+    const drawn = new Set<number>();
+    for (let conn = 0; conn < 3; conn++) for (const n of connectionNumbers(dist, 10_000, 3, conn, 7)) drawn.add(n);
+    expect(drawn.size).toBeLessThanOrEqual(50);
+    expect(logged(server)).toEqual([...drawn].sort((a, b) => a - b));
+  });
+
+  test("--duration repeats the same numbers until the time is up", async () => {
+    const server = await startServer();
+    const started = performance.now();
+    const result = await run(["client", "--port", String(server.port), "--dist", "seq", "--count", "1000", "--duration", "0.3"]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(result.code).toBe(0);
+    const sent = Number(/^sent ([\d,]+) numbers \(repeating the same 1,000\) in /.exec(result.stdout[0])![1].replaceAll(",", ""));
+    expect(sent).toBeGreaterThan(1000);
+    await terminate(server);
+    expect(logged(server)).toEqual(Array.from(numbers({ kind: "seq" }, 1000, 0, 1)));
+  });
+
+  test("nobody listening: exit 1 and one line on stderr", async () => {
+    const port = freePort();
+    const result = await run(["client", "--port", String(port)]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`numbers-server: cannot connect to 127.0.0.1:${port}: ECONNREFUSED (is the server running?)`],
+    });
+  });
+
+  test("refused as a client over the limit: exit 1 and one line on stderr", async () => {
+    const server = await startServer(["--max-clients", "1"]);
+    const idle = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
+    // 20 MB is more than the kernel buffers of the refused connection can take, so the
+    // server's close always arrives while the client is still sending.
+    const result = await run(["client", "--port", String(server.port), "--count", "2000000", "--connections", "1"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr).toHaveLength(1);
+    expect(result.stderr[0]).toStartWith("numbers-server: the server closed 1 of 1 connections before all their numbers were sent");
+    idle.end();
+    await terminate(server);
+    expect(logged(server)).toEqual([]);
+  });
+});
+
+describe("terminate", () => {
+  test("stops the server; both exit 0", async () => {
+    const server = await startServer();
+    await terminate(server);
+  });
+
+  test("nobody listening: exit 1 and one line on stderr", async () => {
+    const port = freePort();
+    const result = await run(["terminate", "--port", String(port)]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`numbers-server: cannot connect to 127.0.0.1:${port}: ECONNREFUSED (is the server running?)`],
+    });
+  });
+
+  test("a full server that refuses the connection: exit 1, and it keeps running", async () => {
+    const server = await startServer(["--max-clients", "1"]);
+    const idle = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
+    const result = await run(["terminate", "--port", String(server.port)]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toEqual([
+      `numbers-server: the server at 127.0.0.1:${server.port} closed the connection but is still running (is it full?)`,
+    ]);
+    idle.end();
+    await terminate(server);
+  });
+
+  test("a server that never closes the connection: --timeout 0.2 gives up with exit 1 and one line", async () => {
+    // A fake server: takes the connection, reads the line, and never closes.
+    let received = "";
+    const gotLine = Promise.withResolvers<void>();
+    const fake = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(_socket, data) {
+          received += data.toString();
+          if (received.endsWith("\n")) gotLine.resolve();
+        },
+      },
+    });
+    try {
+      const result = await run(["terminate", "--port", String(fake.port), "--timeout", "0.2"]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`numbers-server: the server at 127.0.0.1:${fake.port} accepted terminate but had not closed the connection within 0.2 s`],
+      });
+      await gotLine.promise;
+      expect(received).toBe("terminate\n");
+    } finally {
+      fake.stop(true);
+    }
+  });
+});
+
+describe("options", () => {
+  test("client defaults", () => {
+    expect(parseClientConfig([], {})).toEqual({
+      help: false,
+      positionals: [],
+      config: { host: "127.0.0.1", port: 4000, connections: 5, count: 1_000_000, duration: 0, dist: { kind: "random" }, seed: 1 },
+    });
+  });
+
+  test("environment twins, shared host and port, and flags beating them", () => {
+    const env = {
+      NUMBERS_HOST: "10.0.0.1",
+      NUMBERS_PORT: "5000",
+      NUMBERS_CLIENT_CONNECTIONS: "2",
+      NUMBERS_CLIENT_COUNT: "10",
+      NUMBERS_CLIENT_DURATION: "1.5",
+      NUMBERS_CLIENT_DIST: "dup:3",
+      NUMBERS_CLIENT_SEED: "9",
+    };
+    expect(parseClientConfig(["--port", "6000", "--dist", "seq"], env)).toMatchObject({
+      config: { host: "10.0.0.1", port: 6000, connections: 2, count: 10, duration: 1.5, dist: { kind: "seq" }, seed: 9 },
+    });
+    expect(parseTerminateConfig([], env)).toMatchObject({ config: { host: "10.0.0.1", port: 5000 } });
+  });
+
+  test("invalid values are usage errors", () => {
+    for (const argv of [["--connections", "6"], ["--connections", "0"], ["--count", "0"], ["--dist", "dup:0"], ["--duration", "-1"], ["--seed", "x"], ["--max-clients", "1"]]) {
+      expect(() => parseClientConfig(argv, {})).toThrow(UsageError);
+    }
+    expect(() => parseTerminateConfig(["--count", "1"], {})).toThrow(UsageError);
+  });
+
+  test("--help on each command", async () => {
+    for (const command of ["client", "terminate"]) {
+      const result = await run([command, "--help"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout[0]).toBe(`Usage: numbers-server ${command} [options]`);
+      expect(result.stdout.join("\n")).toMatch(/--port <v> +NUMBERS_PORT/);
+    }
+    const terminate = await run(["terminate", "--help"]);
+    expect(terminate.stdout.join("\n")).toMatch(/--timeout <v> +NUMBERS_TERMINATE_TIMEOUT +default 30 +give up/);
+  });
+});

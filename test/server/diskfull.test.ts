@@ -1,0 +1,82 @@
+// A disk that fills mid-run, on a real 1 MiB tmpfs: the server exits 1 with one line naming
+// the cause and leaves only whole lines in the log, however the last write was cut; once
+// there is room again, --resume continues the same log without a repeat.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { encodeLines } from "../../src/core/protocol.ts";
+import { sendPayloads } from "../../src/client/sender.ts";
+import { logNumbers, sorted } from "../support/logs.ts";
+import { connect } from "../support/peer.ts";
+import { indexOf, sequence } from "../support/sequence.ts";
+import { outcome, serverPool } from "../support/servers.ts";
+import { canMount, cannotMountReason, mountTmpfs, resizeTmpfs, unmount } from "../support/tmpfs.ts";
+
+const MiB = 1 << 20;
+/** Five clients send 50,000 distinct numbers each: 2.5 MB, well over the 1 MiB that fits. */
+const CLIENTS = 5;
+const PER_CLIENT = 50_000;
+const FIRST_RUN = CLIENTS * PER_CLIENT;
+/** After the restart each client sends its numbers again and 10,000 new ones. */
+const NEW_PER_CLIENT = 10_000;
+const ALL = FIRST_RUN + CLIENTS * NEW_PER_CLIENT;
+
+/** Each client's lines: consecutive slices of the sequence from `first` on. */
+function payloads(first: number, perClient: number): Uint8Array[] {
+  return Array.from({ length: CLIENTS }, (_, c) => encodeLines(sequence(first + c * perClient, perClient)));
+}
+
+/** Expects the log to be whole lines of distinct numbers, each one of the first `sent` of the sequence. */
+function expectWholeDistinctLines(path: string, sent: number): Uint32Array {
+  expect(statSync(path).size % 10).toBe(0);
+  const values = logNumbers(path);
+  const indices = sorted(Array.from(values, indexOf));
+  for (let i = 0; i < indices.length; i++) {
+    if (indices[i] >= sent) throw new Error(`${path} holds ${values[i]}, a number never sent`);
+    if (i > 0 && indices[i] === indices[i - 1]) throw new Error(`${path} holds a number twice`);
+  }
+  return values;
+}
+
+describe.skipIf(!canMount)(`a log on a 1 MiB tmpfs (${canMount ? "mounted as root" : cannotMountReason})`, () => {
+  const servers = serverPool();
+  const mounted: string[] = [];
+  afterEach(() => {
+    for (const dir of mounted.splice(0)) unmount(dir);
+  });
+
+  test.each([1, 2])(
+    "--workers %d: the disk fills, exit 1 with one error line, whole lines only; --resume continues after space is freed",
+    async (workers) => {
+      const dir = mountTmpfs("1m");
+      mounted.push(dir);
+      const log = join(dir, "numbers.log");
+      const server = await servers.start(["--workers", String(workers)], { dir });
+      await sendPayloads("127.0.0.1", server.port, payloads(0, PER_CLIENT));
+      const result = await outcome(server);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toEqual([]);
+      expect(result.stderr).toEqual([`listening on 127.0.0.1:${server.port}`, "numbers-server: cannot write log file 'numbers.log': no space left on device"]);
+      // The disk was really filled: less than a page of it is left.
+      expect(statSync(log).size).toBeGreaterThan(MiB - 4096);
+      expectWholeDistinctLines(log, FIRST_RUN);
+      const kept = readFileSync(log);
+
+      // Room again: the numbers lost with the failure are sent again, among all the old
+      // ones, and new ones after them. The log must then hold each number sent exactly once.
+      resizeTmpfs(dir, "4m");
+      const resumed = await servers.start(["--workers", String(workers), "--resume"], { dir });
+      const fresh = payloads(FIRST_RUN, NEW_PER_CLIENT);
+      await sendPayloads("127.0.0.1", resumed.port, payloads(0, PER_CLIENT).map((old, c) => Buffer.concat([old, fresh[c]])));
+      (await connect(resumed.port)).write("terminate\n");
+      const final = await outcome(resumed);
+      expect(final.code).toBe(0);
+      expect(final.stderr).toEqual([`listening on 127.0.0.1:${resumed.port}`]);
+      expect(expectWholeDistinctLines(log, ALL).length).toBe(ALL);
+      // The lines kept from the first run are untouched, in their place.
+      expect(readFileSync(log).subarray(0, kept.length).equals(kept)).toBe(true);
+    },
+    30_000,
+  );
+});

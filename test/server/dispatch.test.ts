@@ -1,0 +1,146 @@
+// The Dispatcher (src/dispatch.ts) in-process, with this thread's shard and a real worker:
+// the verdict of each chunk comes at once, and every valid line is counted exactly once,
+// in whichever thread, with none after a bad line.
+
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createBitmap } from "../../src/core/bitmap.ts";
+import { Dispatcher, HANDOFF_BYTES, type Remote } from "../../src/server/dispatch.ts";
+import { CLOSE, encodeLines, KEEP, newLineCarry, TERMINATE_SERVER } from "../../src/core/protocol.ts";
+import { numbers } from "../../src/client/payload.ts";
+import { Shard } from "../../src/server/shard.ts";
+import { QUEUE_BYTES, RemoteShard } from "../../src/server/threads.ts";
+import type { Fault } from "../../src/server/testhooks.ts";
+import { tempDir } from "../support/server.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+async function setup(fault?: Fault) {
+  const log = join(tempDir(), "numbers.log");
+  writeFileSync(log, "");
+  const bits = createBitmap(true);
+  const options = { bits, atomic: true, log, flushInterval: 60 };
+  const failures: string[] = [];
+  let onFailure = () => {};
+  const failed = new Promise<void>((resolve) => (onFailure = resolve));
+  const local = new Shard({ ...options, onWriteError: (m) => failures.push(m) });
+  const remote = await RemoteShard.start({ ...options, fault }, {
+    onFailure: (m) => {
+      failures.push(m);
+      onFailure();
+    },
+  });
+  const dispatcher = new Dispatcher(local, [remote]);
+  const consumed = () => new Promise<void>((resolve) => dispatcher.whenConsumed(resolve));
+  const stop = async () => {
+    await Promise.all([local.stop(), remote.stop()]);
+    return readFileSync(log, "latin1");
+  };
+  return { local, remote, dispatcher, consumed, stop, failures, failed };
+}
+
+describe("Dispatcher", () => {
+  test("three connections cut mid-line, shared by two threads: each line counts once", async () => {
+    const s = await setup();
+    const count = 1_000_000;
+    const values = numbers({ kind: "seq" }, count, 0, 1);
+    const streams = [0, 1, 2].map((c) => encodeLines(values.filter((_, k) => k % 3 === c)));
+    const carries = streams.map(newLineCarry);
+    const step = 262_147;
+    for (let at = 0; at < streams[0].length; at += step) {
+      for (const [c, stream] of streams.entries()) {
+        if (at < stream.length) expect(s.dispatcher.feed(carries[c], stream.slice(at, at + step))).toBe(KEEP);
+      }
+    }
+    await s.consumed();
+    expect(s.remote.queuedBytes).toBe(0);
+    const local = s.local.report();
+    const remote = await s.remote.report();
+    // The first chunk found the worker's queue empty; each line cut between chunks is
+    // completed, and counted, in this thread.
+    expect(remote.unique).toBeGreaterThan(0);
+    expect(local.unique).toBeGreaterThan(0);
+    expect(local.unique + remote.unique).toBe(count);
+    expect(local.duplicates + remote.duplicates).toBe(0);
+    const log = await s.stop();
+    expect(log.length).toBe(count * 10);
+    expect(new Set(log.slice(0, -1).split("\n")).size).toBe(count);
+    expect(s.failures).toEqual([]);
+  });
+
+  test("one connection's lines go to a worker while its queue is short, then to this thread, then back", () => {
+    const local = new Shard({ bits: createBitmap(), atomic: false, log: "/dev/null", flushInterval: 60, onWriteError: () => {} });
+    // A stand-in worker that counts nothing until told to.
+    const handed: number[] = [];
+    const remote: Remote = {
+      queuedBytes: 0,
+      get open() {
+        return this.queuedBytes < QUEUE_BYTES;
+      },
+      record(chunk, start, end) {
+        handed.push(end - start);
+        this.queuedBytes += end - start;
+      },
+      whenConsumed: (done) => done(),
+    };
+    const dispatcher = new Dispatcher(local, [remote]);
+    const conn = newLineCarry();
+    const chunk = () => encodeLines(numbers({ kind: "seq" }, 50_000, 0, 1));
+    const feeds = Math.ceil(QUEUE_BYTES / 500_000);
+    for (let k = 0; k < feeds; k++) dispatcher.feed(conn, chunk());
+    expect(handed).toEqual(Array(feeds).fill(500_000));
+    expect(local.report().unique).toBe(0);
+    // Full: this thread counts the next chunk itself.
+    dispatcher.feed(conn, chunk());
+    expect(handed.length).toBe(feeds);
+    expect(local.report().unique).toBe(50_000);
+    // Caught up: the worker is handed lines again.
+    remote.queuedBytes = 0;
+    dispatcher.feed(conn, chunk());
+    expect(handed.length).toBe(feeds + 1);
+    void local.stop();
+  });
+
+  test("a bad line: the verdict comes with its chunk; lines before it count, the rest never", async () => {
+    const s = await setup();
+    const a = newLineCarry();
+    const b = newLineCarry();
+    expect(s.dispatcher.feed(a, text("000000001\n0000"))).toBe(KEEP);
+    // The line cut between chunks is completed here, then a bad line follows.
+    expect(s.dispatcher.feed(a, text("00002\n000000003\n00000004\n000000005\n"))).toBe(CLOSE);
+    expect(s.dispatcher.feed(b, text("000000006\nterminate\n000000007\n"))).toBe(TERMINATE_SERVER);
+    await s.consumed();
+    const counts = [s.local.report(), await s.remote.report()];
+    expect(counts[0].unique + counts[1].unique).toBe(4);
+    const log = await s.stop();
+    expect(log.slice(0, -1).split("\n").sort()).toEqual(["000000001", "000000002", "000000003", "000000006"]);
+  });
+
+  test("fewer lines than HANDOFF_BYTES are counted in this thread", async () => {
+    const s = await setup();
+    const count = Math.ceil(HANDOFF_BYTES / 10) - 1;
+    expect(s.dispatcher.feed(newLineCarry(), encodeLines(numbers({ kind: "seq" }, count, 0, 1)))).toBe(KEEP);
+    expect(s.remote.queuedBytes).toBe(0);
+    expect(s.local.report()).toEqual({ unique: count, duplicates: 0 });
+    await s.stop();
+  });
+
+  test("a worker that died is handed nothing more: the lines are counted in this thread", async () => {
+    const s = await setup("worker-crash");
+    const conn = newLineCarry();
+    const first = encodeLines(numbers({ kind: "seq" }, Math.ceil(HANDOFF_BYTES / 10), 1000, 1));
+    expect(s.dispatcher.feed(conn, first)).toBe(KEEP);
+    // Handed over (transferred), and the worker dies on it.
+    expect(first.length).toBe(0);
+    await s.failed;
+    expect(s.failures[0]).toContain("injected fault");
+    expect(s.remote.open).toBe(false);
+    expect(s.dispatcher.feed(conn, text("000000002\n000000003\n"))).toBe(KEEP);
+    // A dead worker answers nothing; whenConsumed() still comes.
+    await s.consumed();
+    expect(s.local.report()).toEqual({ unique: 2, duplicates: 0 });
+    const log = await s.stop();
+    expect(log).toBe("000000002\n000000003\n");
+  });
+});

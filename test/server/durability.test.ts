@@ -1,0 +1,99 @@
+// Nothing lost: the flush timer puts new numbers on disk while the server runs (so even
+// kill -9 keeps them), a clean shutdown writes what the timer has not yet, and a log that
+// cannot be written is never ignored: the server says so on stderr, closes its clients
+// and exits 1.
+
+import { describe, expect, test } from "bun:test";
+import { encodeLines } from "../../src/core/protocol.ts";
+import { numbers } from "../../src/client/payload.ts";
+import { logNumbers, sorted, waitForSize } from "../support/logs.ts";
+import { connect } from "../support/peer.ts";
+import { outcome, serverPool } from "../support/servers.ts";
+
+const servers = serverPool();
+
+/**
+ * Numbers each of five clients sends in one write: 35 KB, more than HANDOFF_BYTES (32 KiB,
+ * src/dispatch.ts), so with several threads they are counted by the workers, not only by the
+ * main thread; 175 KB in all, a little more than one shard's 128 KiB log buffer holds.
+ */
+const PER_CLIENT = 3_500;
+const values = numbers({ kind: "random" }, 5 * PER_CLIENT, 0, 11);
+const payload = encodeLines(values);
+
+async function sendFromFive(port: number) {
+  const peers = await Promise.all([0, 1, 2, 3, 4].map(() => connect(port)));
+  peers.forEach((peer, i) => peer.write(encodeLines(values.subarray(i * PER_CLIENT, (i + 1) * PER_CLIENT))));
+  return peers;
+}
+
+test.each([1, 3])("--workers %d --flush-interval 0.2: new numbers reach the disk within the interval, so kill -9 loses none", async (workers) => {
+  const server = await servers.start(["--workers", String(workers), "--flush-interval", "0.2"]);
+  await sendFromFive(server.port);
+  // Well within the default 1 s interval, so the flag (not the default) must have done it.
+  await waitForSize(server.log, payload.length, 800);
+  server.proc.kill(9);
+  expect(await server.exited).not.toBe(0);
+  expect(sorted(logNumbers(server.log))).toEqual(sorted(values));
+});
+
+test("without a flush tick, numbers already read are still in memory: kill -9 loses them", async () => {
+  // The control for the test above: the timer, not the reading, is what writes.
+  const server = await servers.start(["--flush-interval", "30"]);
+  const peer = await connect(server.port);
+  // 500 numbers: 5 KB, far below the 128 KiB log buffer, so only a flush writes them.
+  peer.write(encodeLines(values.subarray(0, 500)));
+  // The server closes the connection at the bad line, so by then it has read every number.
+  peer.write("oops\n");
+  await peer.closed;
+  server.proc.kill(9);
+  await server.exited;
+  expect(logNumbers(server.log).length).toBeLessThan(500);
+});
+
+// The flush tick is 30 s away, so only the shutdown itself can have written the numbers.
+describe.each([1, 3])("--workers %d, numbers read but not yet flushed", (workers) => {
+  test.each(["terminate", "SIGINT", "SIGTERM"] as const)("%s writes every one before exit 0", async (how) => {
+    const server = await servers.start(["--workers", String(workers), "--flush-interval", "30"]);
+    const peers = await sendFromFive(server.port);
+    // A client is closed once the server has read all it sent.
+    for (const peer of peers) peer.end();
+    await Promise.all(peers.map((peer) => peer.closed));
+    if (how === "terminate") (await connect(server.port)).write("terminate\n");
+    else server.proc.kill(how);
+    expect(await server.exited).toBe(0);
+    expect(sorted(logNumbers(server.log))).toEqual(sorted(values));
+  });
+});
+
+/** The one error line a server with an unwritable log prints after its readiness line. */
+function expectNoSpaceError(stderr: string[]) {
+  expect(stderr).toHaveLength(2);
+  expect(stderr[0]).toStartWith("listening on ");
+  expect(stderr[1]).toBe("numbers-server: cannot write log file '/dev/full': no space left on device");
+}
+
+// Both counts stay in the shard's 128 KiB log buffer until a flush tick or the shutdown writes them, and that write fails.
+test.each([3, 500])("--log /dev/full: terminate after %d numbers exits 1 with one error line", async (count) => {
+  const server = await servers.start(["--log", "/dev/full"]);
+  const bystander = await connect(server.port);
+  const peer = await connect(server.port);
+  peer.write(encodeLines(values.subarray(0, count)));
+  peer.write("terminate\n");
+  const result = await outcome(server);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toEqual([]);
+  expectNoSpaceError(result.stderr);
+  await Promise.all([peer.closed, bystander.closed]);
+});
+
+test.each([1, 3])("--workers %d --log /dev/full --flush-interval 0.1: the first failed flush closes every client and exits 1", async (workers) => {
+  const server = await servers.start(["--workers", String(workers), "--log", "/dev/full", "--flush-interval", "0.1"]);
+  const peers = await sendFromFive(server.port);
+  // Nobody asks the server to stop: the failed flush alone must end it.
+  await Promise.all(peers.map((peer) => peer.closed));
+  const result = await outcome(server);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toEqual([]);
+  expectNoSpaceError(result.stderr);
+});

@@ -1,0 +1,64 @@
+// How each connection ends, seen from the client by the errno it gets (node:net):
+//   invalid input         abortive close (RST): ECONNRESET, and no end of stream before it
+//   a client over limit   graceful close (FIN) right after it is accepted: end of stream, no error
+//   terminate             graceful close of every client
+//   --idle-timeout        graceful close
+// The reference server closes on invalid input with a reset, and its clients expect
+// ConnectionResetError on their next send.
+
+import { expect, test } from "bun:test";
+import net from "node:net";
+import { connect } from "../support/peer.ts";
+import { BAD_LINES } from "../support/cases.ts";
+import { serverPool } from "../support/servers.ts";
+
+const servers = serverPool();
+
+/** What a client saw until its socket closed: "end" (FIN), "error CODE", "close". */
+function observe(port: number, send?: string): Promise<string[]> {
+  return new Promise((resolve) => {
+    const seen: string[] = [];
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("connect", () => {
+      if (send !== undefined) socket.write(send);
+    });
+    socket.on("data", () => seen.push("data"));
+    socket.on("end", () => seen.push("end"));
+    socket.on("error", (err: NodeJS.ErrnoException) => seen.push(`error ${err.code}`));
+    socket.on("close", () => resolve([...seen, "close"]));
+  });
+}
+
+test.each(BAD_LINES)("%s: reset, the client sees ECONNRESET", async (_, bad) => {
+  const server = await servers.start();
+  expect(await observe(server.port, `000000001\n${bad}000000002\n`)).toEqual(["error ECONNRESET", "close"]);
+  expect(await observe(server.port, "terminate\n")).toEqual(["end", "close"]);
+  expect(await server.exited).toBe(0);
+});
+
+test("a reset every time: 20 invalid clients in a row each see ECONNRESET", async () => {
+  const server = await servers.start();
+  for (let i = 0; i < 20; i++) expect(await observe(server.port, "12345678x\n")).toEqual(["error ECONNRESET", "close"]);
+});
+
+test("a client over the limit: end of stream before it sends anything, no error", async () => {
+  const server = await servers.start(["--max-clients", "1"]);
+  const first = await connect(server.port);
+  expect(await observe(server.port)).toEqual(["end", "close"]);
+  first.write("terminate\n");
+  expect(await server.exited).toBe(0);
+});
+
+test("terminate: the sender and every other client get end of stream, no error", async () => {
+  const server = await servers.start();
+  const bystander = observe(server.port);
+  const sender = observe(server.port, "000000001\nterminate\n");
+  expect(await sender).toEqual(["end", "close"]);
+  expect(await bystander).toEqual(["end", "close"]);
+  expect(await server.exited).toBe(0);
+});
+
+test("--idle-timeout: end of stream, no error", async () => {
+  const server = await servers.start(["--idle-timeout", "0.2"]);
+  expect(await observe(server.port, "000000001\n")).toEqual(["end", "close"]);
+});

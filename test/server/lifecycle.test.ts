@@ -1,0 +1,235 @@
+// Every stop event in every phase it can reach (src/lifecycle.ts), on the real server with
+// one and with two threads: start-up or shutdown is held at a phase with NUMBERS_TEST_HOLD,
+// the event is delivered inside that window, and the exit code, stdout, stderr and the log
+// are checked. Failures no input can cause are injected with NUMBERS_TEST_FAULT.
+
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { encodeLines } from "../../src/core/protocol.ts";
+import { numbers } from "../../src/client/payload.ts";
+import { sendPayloads } from "../../src/client/sender.ts";
+import { expectLogged, sendAll } from "../support/client.ts";
+import { connect } from "../support/peer.ts";
+import { tempDir, type Spawned } from "../support/server.ts";
+import { outcome, serverPool } from "../support/servers.ts";
+
+const servers = serverPool();
+const OLD_LOG = "000000001\n000000002\n";
+const READY = /^listening on 127\.0\.0\.1:\d+$/;
+
+interface Held extends Spawned {
+  dir: string;
+  log: string;
+  /** The bound port, when the phase has one (not while binding). */
+  port: number;
+}
+
+/**
+ * Spawns `serve --port 0 <args>` in a directory whose numbers.log holds `oldLog`, with
+ * start-up or shutdown held at `phase`; resolves once the server says it is holding there
+ * (for stopping, the caller first brings the stop about and then awaits `held`).
+ */
+function spawnHeld(phase: string, args: string[], env: Record<string, string> = {}, oldLog = OLD_LOG) {
+  const dir = tempDir();
+  writeFileSync(join(dir, "numbers.log"), oldLog);
+  const server = servers.spawn(["serve", "--port", "0", ...args], { cwd: dir, env: { NUMBERS_TEST_HOLD: phase, ...env } });
+  const log = join(dir, "numbers.log");
+  return { ...server, dir, log };
+}
+
+/** Reads stderr lines until the hold line of `phase`; returns its port (0 while binding). */
+async function heldAt(server: Spawned, phase: string): Promise<number> {
+  for (;;) {
+    const line = await server.stderr.next();
+    if (line === null) throw new Error(`server exited before holding at ${phase}: ${server.stderr.text}`);
+    const m = new RegExp(`^test: holding at ${phase}(?: on port (\\d+))?$`).exec(line);
+    if (m) return Number(m[1] ?? 0);
+    expect(line).toMatch(READY);
+  }
+}
+
+async function startHeld(phase: string, args: string[], env?: Record<string, string>, oldLog?: string): Promise<Held> {
+  const server = spawnHeld(phase, args, env, oldLog);
+  return { ...server, port: await heldAt(server, phase) };
+}
+
+const internal = (fault: string) => `numbers-server: internal error: injected fault (NUMBERS_TEST_FAULT=${fault})`;
+const workerFailed = (fault: string) => `numbers-server: worker failed: injected fault (NUMBERS_TEST_FAULT=${fault})`;
+
+describe.each([1, 2])("--workers %d", (workers) => {
+  const w = ["--workers", String(workers)];
+
+  describe("binding and preparing (synchronous: an event waits until start-up can act on it)", () => {
+    test.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("binding, %s: the port is bound and the log emptied, then exit 0", async (signal) => {
+      const server = await startHeld("binding", w);
+      server.proc.kill(signal);
+      server.release();
+      const result = await outcome(server);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toEqual([]);
+      expect(result.stderr[0]).toBe("test: holding at binding");
+      // The server may have printed its readiness line before it saw the signal.
+      expect(result.stderr.slice(1).every((line) => READY.test(line))).toBe(true);
+      expect(readFileSync(server.log, "latin1")).toBe("");
+    });
+
+    test("preparing with --resume, SIGTERM: the loaded log is kept but for its torn tail, exit 0", async () => {
+      const server = await startHeld("preparing", [...w, "--resume"], {}, OLD_LOG + "00000");
+      // The port is bound: the file is not touched until the hold ends.
+      expect(readFileSync(server.log, "latin1")).toBe(OLD_LOG + "00000");
+      server.proc.kill("SIGTERM");
+      server.release();
+      const result = await outcome(server);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toEqual([]);
+      expect(readFileSync(server.log, "latin1")).toBe(OLD_LOG);
+    });
+
+    test("preparing with --resume, a client's numbers and terminate sent meanwhile: counted and appended, exit 0", async () => {
+      const server = await startHeld("preparing", [...w, "--resume"]);
+      const peer = await connect(server.port);
+      peer.write("000000005\n000000001\nterminate\n");
+      server.release();
+      await peer.closed;
+      const result = await outcome(server);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toEqual([]);
+      expect(readFileSync(server.log, "latin1")).toBe(OLD_LOG + "000000005\n");
+    });
+  });
+
+  describe("starting (held while the worker threads start)", () => {
+    test("terminate from an early client: exit 0 without a readiness line; early clients' numbers count", async () => {
+      const server = await startHeld("starting", w);
+      const [a, b] = await Promise.all([connect(server.port), connect(server.port)]);
+      // b is closed once its numbers are consumed; then a's terminate.
+      await sendAll(b, "000000007\n000000009\n");
+      a.write("000000008\nterminate\n");
+      await a.closed;
+      const result = await outcome(server);
+      expect(result).toEqual({ code: 0, stdout: [], stderr: [`test: holding at starting on port ${server.port}`] });
+      expectLogged(server.log, [7, 8, 9]);
+    });
+
+    test.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("%s: exit 0 without a readiness line, an early client closed, the log emptied", async (signal) => {
+      const server = await startHeld("starting", w);
+      const peer = await connect(server.port);
+      server.proc.kill(signal);
+      await peer.closed;
+      const result = await outcome(server);
+      expect(result).toEqual({ code: 0, stdout: [], stderr: [`test: holding at starting on port ${server.port}`] });
+      expect(readFileSync(server.log, "latin1")).toBe("");
+    });
+
+    test("a log write failure: exit 1 with one line, without a readiness line", async () => {
+      const server = await startHeld("starting", [...w, "--log", "/dev/full", "--flush-interval", "0.05"]);
+      const peer = await connect(server.port);
+      peer.write("000000003\n");
+      await peer.closed;
+      const result = await outcome(server);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`test: holding at starting on port ${server.port}`, "numbers-server: cannot write log file '/dev/full': no space left on device"],
+      });
+    });
+
+    test.each(["throw", "reject"])("an uncaught exception (%s): one line, exit 1", async (fault) => {
+      const server = await startHeld("starting", w, { NUMBERS_TEST_FAULT: fault });
+      server.proc.kill("SIGUSR2");
+      const result = await outcome(server);
+      expect(result).toEqual({ code: 1, stdout: [], stderr: [`test: holding at starting on port ${server.port}`, internal(fault)] });
+    });
+  });
+
+  describe("serving", () => {
+    test.each(["throw", "reject"])("an uncaught exception (%s) after numbers were read: one line, the log flushed, exit 1", async (fault) => {
+      const server = await servers.start([...w, "--flush-interval", "30"], { env: { NUMBERS_TEST_FAULT: fault } });
+      await sendAll(await connect(server.port), "000000004\n000000005\n000000004\n");
+      const bystander = await connect(server.port);
+      server.proc.kill("SIGUSR2");
+      await bystander.closed;
+      const result = await outcome(server);
+      expect(result).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, internal(fault)] });
+      expectLogged(server.log, [4, 5]);
+    });
+
+    test("a client that connects the moment the port accepts and sends terminate: exit 0", async () => {
+      const server = servers.spawn(["serve", "--port", "0", ...w]);
+      // The port is only known from the readiness line, so this is the earliest a test can
+      // know it; the windows before are covered by the holds above.
+      const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
+      (await connect(port)).write("terminate\n");
+      expect((await outcome(server)).code).toBe(0);
+    });
+  });
+
+  describe("stopping (held after the clients are closed, before the shards stop)", () => {
+    test("a second signal, and a second terminate, are ignored: exit 0", async () => {
+      const server = spawnHeld("stopping", w);
+      const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
+      const peer = await connect(port);
+      peer.write("000000006\nterminate\n");
+      await heldAt(server, "stopping");
+      server.proc.kill("SIGTERM");
+      server.proc.kill("SIGINT");
+      // The listener is closed: a second terminate cannot even be sent.
+      expect(connect(port)).rejects.toThrow();
+      // The sender of terminate is closed last, after the log is flushed.
+      expect(peer.isClosed).toBe(false);
+      server.release();
+      await peer.closed;
+      const result = await outcome(server);
+      expect(result).toEqual({ code: 0, stdout: [], stderr: [`listening on 127.0.0.1:${port}`, `test: holding at stopping on port ${port}`] });
+      expectLogged(server.log, [6]);
+    });
+
+    test("an uncaught exception: one line, the stop goes on, exit 1", async () => {
+      const server = spawnHeld("stopping", w, { NUMBERS_TEST_FAULT: "throw" });
+      const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
+      (await connect(port)).write("000000006\nterminate\n");
+      await heldAt(server, "stopping");
+      server.proc.kill("SIGUSR2");
+      expect(await server.stderr.next()).toBe(internal("throw"));
+      server.release();
+      const result = await outcome(server);
+      expect(result.code).toBe(1);
+      expectLogged(server.log, [6]);
+    });
+  });
+});
+
+describe("worker threads that fail (--workers 2)", () => {
+  test("a worker that fails to start: one line, exit 1, no readiness line, the log emptied", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "numbers.log"), OLD_LOG);
+    const server = servers.spawn(["serve", "--port", "0", "--workers", "2"], { cwd: dir, env: { NUMBERS_TEST_FAULT: "worker-start" } });
+    expect(await outcome(server)).toEqual({ code: 1, stdout: [], stderr: [workerFailed("worker-start")] });
+    expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe("");
+  });
+
+  test("a worker that dies while serving: one line, every client closed, exit 1", async () => {
+    const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-crash" } });
+    const b = await connect(server.port);
+    // Far more than HANDOFF_BYTES (src/dispatch.ts): lines go to the worker, which dies on them.
+    const a = sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 400_000, 0, 1))]);
+    await Promise.all([a, b.closed]);
+    const result = await outcome(server);
+    expect(result).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, workerFailed("worker-crash")] });
+  });
+
+  test("a worker that dies when asked to stop: one line, the process still ends, exit 1", async () => {
+    const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-stop" } });
+    const a = await connect(server.port);
+    const b = await connect(server.port);
+    await sendAll(b, "000000002\n");
+    a.write("terminate\n");
+    await a.closed;
+    const result = await outcome(server);
+    expect(result).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, workerFailed("worker-stop")] });
+    // The main thread's shard is flushed all the same: b's one line is fewer bytes than
+    // HANDOFF_BYTES, so this thread counted it.
+    expectLogged(server.log, [2]);
+  });
+});

@@ -1,0 +1,42 @@
+// The report lines of the real server: one per --report-interval, in the exact format,
+// adding up to what was sent, printed while the server runs (stdout is not held back in a
+// buffer when it is a pipe), and never ahead of the log: when a line is read, the log on
+// disk holds exactly its Unique total.
+
+import { expect, test } from "bun:test";
+import { logNumbers } from "../support/logs.ts";
+import { connect } from "../support/peer.ts";
+import { REPORT, reportsUntil } from "../support/reports.ts";
+import { serverPool } from "../support/servers.ts";
+
+const servers = serverPool();
+
+test("--report-interval 0.2: a line per tick that adds up, each already on disk when read", async () => {
+  // With the flush tick 30 s away, only a report writes the log, so the log cannot grow
+  // between a report and the next one: it must hold exactly the total just reported.
+  const server = await servers.start(["--report-interval", "0.2", "--flush-interval", "30"]);
+  const seen: { at: number; total: number; logged: number; running: boolean }[] = [];
+  const stdout = {
+    async next() {
+      const line = await server.stdout.next();
+      seen.push({
+        at: performance.now(),
+        total: Number(REPORT.exec(line ?? "")?.[3]),
+        logged: logNumbers(server.log).length,
+        running: server.proc.exitCode === null,
+      });
+      return line;
+    },
+  };
+  const peer = await connect(server.port);
+  // 3 unique numbers and 2 duplicates.
+  peer.write("000000001\n000000002\n000000001\n000000003\n000000002\n");
+  const sums = await reportsUntil(stdout, (s) => seen.length >= 3 && s.unique + s.duplicates >= 5);
+  expect(sums).toEqual({ unique: 3, duplicates: 2, total: 3 });
+  expect(seen.map((s) => s.logged)).toEqual(seen.map((s) => s.total));
+  expect(seen.every((s) => s.running)).toBe(true);
+  // Timers never fire early; a lower bound is all that can be checked without flakiness.
+  for (let i = 1; i < seen.length; i++) expect(seen[i].at - seen[i - 1].at).toBeGreaterThan(150);
+  peer.write("terminate\n");
+  expect(await server.exited).toBe(0);
+});

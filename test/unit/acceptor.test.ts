@@ -1,0 +1,67 @@
+// The acceptor (src/acceptor.ts) in-process, with a stand-in intake: a client that has sent
+// everything is closed only once the intake says every line has been counted.
+
+import { expect, test } from "bun:test";
+import { startAcceptor, type Intake } from "../../src/server/acceptor.ts";
+import { KEEP } from "../../src/core/protocol.ts";
+
+test("a half-closed client is closed only after the intake has counted what it sent", async () => {
+  const received: string[] = [];
+  let consumed: (() => void) | undefined;
+  let onAsked = () => {};
+  const intake: Intake = {
+    feed: (_conn, chunk) => {
+      received.push(Buffer.from(chunk).toString("latin1"));
+      return KEEP;
+    },
+    whenConsumed: (done) => {
+      consumed = done;
+      onAsked();
+    },
+  };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => {} });
+  try {
+    const asked = new Promise<void>((resolve) => (onAsked = resolve));
+    let closed = false;
+    let onClose = () => {};
+    const closing = new Promise<void>((resolve) => (onClose = resolve));
+    const client = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: acceptor.port,
+      socket: {
+        data() {},
+        close() {
+          closed = true;
+          onClose();
+        },
+      },
+    });
+    client.write("000000001\n000000002\n");
+    // Half-close: the client goes on reading until the server closes its side.
+    client.shutdown();
+    await asked;
+    // The intake has been asked; the client must still be open until it answers.
+    expect(received.join("")).toBe("000000001\n000000002\n");
+    expect(closed).toBe(false);
+    consumed!();
+    await closing;
+    expect(closed).toBe(true);
+  } finally {
+    acceptor.stop();
+  }
+});
+
+test("an intake that answers at once closes the client at once", async () => {
+  const intake: Intake = { feed: () => KEEP, whenConsumed: (done) => done() };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => {} });
+  try {
+    let onClose = () => {};
+    const closing = new Promise<void>((resolve) => (onClose = resolve));
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => onClose() } });
+    client.write("000000001\n");
+    client.shutdown();
+    await closing;
+  } finally {
+    acceptor.stop();
+  }
+});

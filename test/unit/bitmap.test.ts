@@ -1,0 +1,42 @@
+// The 10^9-bit de-duplication set of src/bitmap.ts: its size, its shared form, and
+// test-and-set at both ends of the number range.
+
+import { expect, test } from "bun:test";
+import { BITMAP_BYTES, createBitmap, NUMBER_SPACE, testAndSet } from "../../src/core/bitmap.ts";
+
+test("one bit per number: 125,000,000 bytes, all clear", () => {
+  expect(NUMBER_SPACE).toBe(1_000_000_000);
+  const bits = createBitmap();
+  expect(bits.length).toBe(125_000_000);
+  expect(BITMAP_BYTES).toBe(125_000_000);
+  expect(bits.buffer).toBeInstanceOf(ArrayBuffer);
+  expect(bits[0] | bits[62_500_000] | bits[124_999_999]).toBe(0);
+});
+
+test("createBitmap(true) is backed by a SharedArrayBuffer of the same size", () => {
+  const bits = createBitmap(true);
+  expect(bits.buffer).toBeInstanceOf(SharedArrayBuffer);
+  expect(bits.buffer.byteLength).toBe(125_000_000);
+  expect(bits.length).toBe(125_000_000);
+});
+
+test("testAndSet is true once per number, at both ends and their neighbours", () => {
+  const bits = createBitmap();
+  const edges = [0, 1, 6, 7, 8, 9, 15, 16, 999_999_990, 999_999_991, 999_999_992, 999_999_998, 999_999_999];
+  for (const n of edges) expect(testAndSet(bits, n), `first ${n}`).toBe(true);
+  for (const n of edges) expect(testAndSet(bits, n), `again ${n}`).toBe(false);
+  // Bit n & 7 of byte n >> 3: 0, 1, 6, 7 | 8, 9, 15 | 16.
+  expect(Array.from(bits.subarray(0, 3))).toEqual([0b1100_0011, 0b1000_0011, 0b0000_0001]);
+  // 999,999,990 and 991 are bits 6 and 7 of the second-last byte; 992, 998, 999 bits 0, 6, 7 of the last.
+  expect(Array.from(bits.subarray(124_999_998))).toEqual([0b1100_0000, 0b1100_0001]);
+});
+
+test("setting a number leaves its neighbours clear", () => {
+  for (const n of [0, 7, 8, 999_999_999]) {
+    const bits = createBitmap();
+    expect(testAndSet(bits, n)).toBe(true);
+    for (const other of [n - 1, n + 1]) {
+      if (other >= 0 && other < NUMBER_SPACE) expect(testAndSet(bits, other), `${other} after ${n}`).toBe(true);
+    }
+  }
+});

@@ -1,0 +1,243 @@
+// The parser, de-duplication and log buffer of src/engine.ts, fed in-process. Every
+// example must give the same log, counts and verdict position however it is cut into chunks.
+
+import { describe, expect, test } from "bun:test";
+import { createBitmap } from "../../src/core/bitmap.ts";
+import { claimByte, Engine, LOG_BUFFER_BYTES } from "../../src/core/engine.ts";
+import { CLOSE, encodeLines, KEEP, newLineCarry } from "../../src/core/protocol.ts";
+import { rng } from "../../src/client/payload.ts";
+import { CASES, type ProtocolCase } from "../support/cases.ts";
+import { driveEngine } from "../support/drive.ts";
+import { cutAt, type Slice } from "../support/model.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const record = (v: string) => v + "\n";
+
+/** Every way this file cuts a stream of `length` bytes, with a label for failures. */
+function cuttings(length: number): [string, number[]][] {
+  const all: [string, number[]][] = [["one chunk", []]];
+  all.push(["byte by byte", Array.from({ length: Math.max(0, length - 1) }, (_, k) => k + 1)]);
+  for (let at = 0; at <= length; at++) all.push([`two chunks cut at ${at}`, [at]]);
+  const next = rng(length);
+  for (let round = 0; round < 20; round++) {
+    const cuts: number[] = [];
+    for (let at = 1 + (next() % 7); at < length; at += 1 + (next() % 7)) cuts.push(at);
+    all.push([`random sizes #${round}: ${cuts}`, cuts]);
+  }
+  return all;
+}
+
+/** The verdict each slice must get: KEEP until the slice holding byte `at`, nothing fed after it. */
+function expectedVerdicts(c: ProtocolCase, slices: Slice[]) {
+  const decided = slices.findIndex((s) => c.at >= s.start && c.at < s.end);
+  return slices.map((_, k) => (decided < 0 || k < decided ? "KEEP" : k === decided ? c.verdict : null));
+}
+
+describe("every example, cut every way", () => {
+  const bitmap = createBitmap();
+  for (const c of CASES) {
+    test(c.name, () => {
+      const distinct = [...new Set(c.accepted)];
+      for (const [how, cuts] of cuttings(c.bytes.length)) {
+        const slices = cutAt(0, c.bytes.length, cuts);
+        const run = driveEngine([c.bytes], slices, bitmap);
+        expect(run.verdicts, how).toEqual(expectedVerdicts(c, slices));
+        expect(run.log, how).toEqual(distinct.map(record));
+        expect([run.unique, run.duplicates, run.total], how).toEqual(
+          [distinct.length, c.accepted.length - distinct.length, distinct.length],
+        );
+      }
+    });
+  }
+});
+
+describe("several connections share one engine", () => {
+  test("a number sent on two connections is new once", () => {
+    const run = driveEngine([bytes("123456789\n"), bytes("123456789\n000000000\n")], [
+      { conn: 0, start: 0, end: 10 },
+      { conn: 1, start: 0, end: 20 },
+    ]);
+    expect(run.log).toEqual(["123456789\n", "000000000\n"]);
+    expect([run.unique, run.duplicates]).toEqual([2, 1]);
+  });
+
+  test("each connection keeps its own unfinished line", () => {
+    const streams = [bytes("123456789\n555555555\n"), bytes("987654321\n555555555\n")];
+    const run = driveEngine(streams, [
+      { conn: 0, start: 0, end: 5 },
+      { conn: 1, start: 0, end: 7 },
+      { conn: 0, start: 5, end: 13 },
+      { conn: 1, start: 7, end: 20 },
+      { conn: 0, start: 13, end: 20 },
+    ]);
+    expect(run.verdicts).toEqual(["KEEP", "KEEP", "KEEP", "KEEP", "KEEP"]);
+    expect(run.log).toEqual(["123456789\n", "987654321\n", "555555555\n"]);
+    expect([run.unique, run.duplicates]).toEqual([3, 1]);
+  });
+
+  test("a bad line closes only its own connection", () => {
+    const run = driveEngine([bytes("111111111\n12a"), bytes("222222222\n333333333\n")], [
+      { conn: 0, start: 0, end: 12 },
+      { conn: 1, start: 0, end: 5 },
+      { conn: 0, start: 12, end: 13 },
+      { conn: 1, start: 5, end: 20 },
+    ]);
+    expect(run.verdicts).toEqual(["KEEP", "KEEP", "CLOSE", "KEEP"]);
+    expect(run.log).toEqual(["111111111\n", "222222222\n", "333333333\n"]);
+  });
+});
+
+describe("counts", () => {
+  test("takeCounts starts a new period and total keeps growing", () => {
+    const engine = new Engine({ write: () => {} });
+    const conn = newLineCarry();
+    engine.feed(conn, bytes("000000001\n000000002\n000000001\n"));
+    expect(engine.takeCounts()).toEqual({ unique: 2, duplicates: 1, total: 2 });
+    expect(engine.takeCounts()).toEqual({ unique: 0, duplicates: 0, total: 2 });
+    engine.feed(conn, bytes("000000002\n000000003\n"));
+    expect(engine.takeCounts()).toEqual({ unique: 1, duplicates: 1, total: 3 });
+  });
+
+  test("drain with nothing buffered writes nothing", () => {
+    const writes: number[] = [];
+    const engine = new Engine({ write: (b) => writes.push(b.length) });
+    engine.drain();
+    engine.feed(newLineCarry(), bytes("000000001\n"));
+    engine.drain();
+    engine.drain();
+    expect(writes).toEqual([10]);
+  });
+});
+
+describe("large chunks", () => {
+  /** `count` lines whose values repeat every `period` lines. */
+  function repeating(count: number, period: number) {
+    const values = Uint32Array.from({ length: count }, (_, k) => (k % period) * 4999);
+    return { stream: encodeLines(values), log: encodeLines(values.subarray(0, Math.min(count, period))) };
+  }
+  const text = (b: Uint8Array) => Buffer.from(b).toString("latin1");
+
+  test("more than 65536 lines in one chunk, with duplicates", () => {
+    const { stream, log } = repeating(3 * 65536 + 5, 70_000);
+    const run = driveEngine([stream], cutAt(0, stream.length, []));
+    expect(run.verdicts).toEqual(["KEEP"]);
+    expect(run.log.join("")).toBe(text(log));
+    expect([run.unique, run.duplicates, run.total]).toEqual([70_000, 3 * 65536 + 5 - 70_000, 70_000]);
+  });
+
+  for (const bad of [0, 65535, 65536, 65537, 131072, 131073]) {
+    test(`a bad line at line ${bad} of a big chunk: the lines before it count`, () => {
+      const { stream } = repeating(200_000, 200_000);
+      stream[bad * 10 + 3] = "x".charCodeAt(0);
+      const run = driveEngine([stream], cutAt(0, stream.length, []));
+      expect(run.verdicts).toEqual(["CLOSE"]);
+      expect(run.log.join("")).toBe(text(stream.subarray(0, bad * 10)));
+      expect(run.unique).toBe(bad);
+    });
+  }
+
+  test("terminate right after 65536 lines", () => {
+    const { stream } = repeating(65536, 65536);
+    const withTerminate = new Uint8Array([...stream, ...bytes("terminate\n000000001\n")]);
+    const run = driveEngine([withTerminate], cutAt(0, withTerminate.length, []));
+    expect(run.verdicts).toEqual(["TERMINATE"]);
+    expect(run.log.join("")).toBe(text(stream));
+  });
+
+  // 1 MiB is not a whole number of lines: the buffer holds 104857 and the next one must not overflow it.
+  for (const count of [104_857, 104_858, 104_859]) {
+    test(`${count} new lines, in one chunk and line by line, around the log buffer's size`, () => {
+      const { stream } = repeating(count, count);
+      const lineByLine = Array.from({ length: count - 1 }, (_, k) => (k + 1) * 10);
+      for (const slices of [cutAt(0, stream.length, []), cutAt(0, stream.length, lineByLine)]) {
+        const run = driveEngine([stream], slices);
+        for (const w of run.writes) expect(w).toBeLessThanOrEqual(LOG_BUFFER_BYTES);
+        expect(run.log.join("")).toBe(text(stream));
+      }
+    });
+  }
+
+  test("more than 1 MiB of new lines: the log buffer is handed over mid-feed, nothing lost", () => {
+    const { stream, log } = repeating(300_000, 250_000);
+    const next = rng(7);
+    const cuts: number[] = [];
+    for (let at = 1 + (next() % 65536); at < stream.length; at += 1 + (next() % 65536)) cuts.push(at);
+    for (const slices of [cutAt(0, stream.length, []), cutAt(0, stream.length, cuts)]) {
+      const run = driveEngine([stream], slices);
+      expect(run.writes.length).toBeGreaterThan(0);
+      for (const w of run.writes) expect(w).toBeLessThanOrEqual(LOG_BUFFER_BYTES);
+      expect(run.log.join("")).toBe(text(log));
+      expect([run.unique, run.duplicates]).toEqual([250_000, 50_000]);
+    }
+  });
+});
+
+describe("reading lines a word at a time", () => {
+  // The fast path reads two lines as five 32-bit words and checks a whole pass at once; it
+  // must never take a line the per-line check refuses, at any byte, value or alignment.
+  test("every byte value at every position of a line pair, at every alignment", () => {
+    const engine = new Engine({ bitmap: createBitmap(), write: () => {} });
+    const digit = (c: number) => c >= 48 && c <= 57;
+    const pair = bytes("123456789\n987654321\n");
+    for (let shift = 0; shift < 4; shift++) {
+      // Valid lines around the pair, so that it sits inside a pass of several pairs.
+      const before = encodeLines(Uint32Array.from({ length: 4 + shift }, (_, k) => k));
+      for (let pos = 0; pos < pair.length; pos++) {
+        for (let value = 0; value < 256; value++) {
+          const chunk = new Uint8Array(shift + before.length + pair.length * 3);
+          chunk.set(before, shift);
+          const at = shift + before.length;
+          chunk.set(pair, at);
+          chunk[at + pos] = value;
+          chunk.set(pair, at + 20);
+          chunk.set(pair, at + 40);
+          const lineAt = pos % 10;
+          const valid = lineAt === 9 ? value === 10 : digit(value);
+          const verdict = engine.feed(newLineCarry(), chunk.subarray(shift));
+          if (verdict !== (valid ? KEEP : CLOSE)) throw new Error(`byte ${value} at ${pos}, shift ${shift}: verdict ${verdict}`);
+        }
+      }
+    }
+  });
+
+  test("the values read a word at a time are the lines' numbers, at every alignment", () => {
+    const values = Uint32Array.from({ length: 5001 }, (_, k) => (k * 199_999_991) % 1_000_000_000);
+    const want = Buffer.from(encodeLines(Uint32Array.from(new Set(values)))).toString("latin1");
+    const stream = encodeLines(values);
+    const bitmap = createBitmap();
+    for (let shift = 0; shift < 4; shift++) {
+      const chunk = new Uint8Array(shift + stream.length);
+      chunk.set(stream, shift);
+      const run = driveEngine([chunk.subarray(shift)], cutAt(0, stream.length, []), bitmap);
+      expect(run.log.join("")).toBe(want);
+    }
+  });
+});
+
+describe("claimByte: one compareExchange per byte on a shared bitmap", () => {
+  // Numbers 8, 9 and 11 are bits 0, 1 and 3 of byte 1. This thread read the byte as 0 and
+  // listed all three as new in fresh[0..3).
+  const setup = () => {
+    const bits = new Uint8Array(new SharedArrayBuffer(4));
+    const values = Uint32Array.of(8, 9, 11);
+    const candidates = Uint32Array.of(0, 1, 2);
+    const fresh = Uint32Array.of(0, 1, 2);
+    return { bits, values, candidates, fresh };
+  };
+
+  test("an unchanged byte is written once, and what was decided stands", () => {
+    const { bits, values, candidates, fresh } = setup();
+    expect(claimByte(bits, 1, 0, 0b1011, values, candidates, 0, 3, fresh, 0, 3)).toBe(3);
+    expect(bits[1]).toBe(0b1011);
+    expect(Array.from(fresh)).toEqual([0, 1, 2]);
+  });
+
+  test("a byte another thread changed since it was read is claimed number by number", () => {
+    const { bits, values, candidates, fresh } = setup();
+    // Meanwhile another thread claimed 9 (bit 1) and 12 (bit 4).
+    bits[1] = 0b1_0010;
+    expect(claimByte(bits, 1, 0, 0b1011, values, candidates, 0, 3, fresh, 0, 3)).toBe(2);
+    expect(Array.from(fresh.subarray(0, 2))).toEqual([0, 2]);
+    expect(bits[1]).toBe(0b1_1011);
+  });
+});
