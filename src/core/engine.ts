@@ -66,10 +66,10 @@ export class Engine {
    * Frames one chunk of a connection (see frame()) and counts its valid lines: the whole
    * job of one connection's chunk in one thread.
    */
-  feed(conn: LineCarry, chunk: Uint8Array): Verdict {
+  frameAndCount(conn: LineCarry, chunk: Uint8Array): Verdict {
     const f = frame(conn, chunk);
-    if (f.head) this.record(conn.head, 0, LINE_BYTES);
-    this.record(chunk, f.start, f.end);
+    if (f.head) this.countLines(conn.head, 0, LINE_BYTES);
+    this.countLines(chunk, f.start, f.end);
     return f.verdict;
   }
 
@@ -77,7 +77,7 @@ export class Engine {
    * Counts the lines in bytes [start, end) of `src`, which frame() found to be whole valid
    * lines: each new number is set in the bitmap and its line copied to the log buffer.
    */
-  record(src: Uint8Array, start: number, end: number): void {
+  countLines(src: Uint8Array, start: number, end: number): void {
     if (end - start >= 2 * LINE_BYTES) {
       const view = new DataView(src.buffer, src.byteOffset, src.length);
       for (let at = start; end - at >= 2 * LINE_BYTES; ) {

@@ -11,7 +11,7 @@ export interface Intake {
   /** Consumes one chunk of a connection and returns the connection's verdict. */
   feed(conn: LineCarry, chunk: Uint8Array): Verdict;
   /** Calls `done` once every line fed so far has been counted (at once, or later). */
-  whenConsumed(done: () => void): void;
+  whenCounted(done: () => void): void;
 }
 
 export interface AcceptorOptions {
@@ -24,7 +24,7 @@ export interface AcceptorOptions {
   onTerminate: () => void;
 }
 
-/** Why the server let go of an admitted client (see release()). */
+/** Why the server let go of an admitted client (see vacate()). */
 export type CloseReason = "invalid" | "idle" | "eof" | "terminate" | "shutdown";
 
 /** Connection figures for /metrics: every admitted client is connected or closed for one reason. */
@@ -47,8 +47,8 @@ export interface Acceptor {
 /** Per-connection state, kept on socket.data. */
 interface Client {
   id: number;
-  /** The connection's line state while it is held; undefined once released. */
-  lines: LineCarry | undefined;
+  /** The connection's line state while it is held; undefined once vacated. */
+  carry: LineCarry | undefined;
   /** performance.now() of the last data, for --idle-timeout. */
   lastSeen: number;
 }
@@ -64,20 +64,20 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
   const handlers = {
     open(socket: Socket<Client>) {
       const admitted = !stopping && clients.size < o.maxClients;
-      socket.data = { id: nextId++, lines: undefined, lastSeen: performance.now() };
+      socket.data = { id: nextId++, carry: undefined, lastSeen: performance.now() };
       if (!admitted) {
         counts.refused++;
         return void socket.end();
       }
       counts.admitted++;
-      socket.data.lines = newLineCarry();
+      socket.data.carry = newLineCarry();
       clients.set(socket.data.id, socket);
     },
     data(socket: Socket<Client>, chunk: Uint8Array) {
       const client = socket.data;
-      if (client.lines === undefined) return;
+      if (client.carry === undefined) return;
       client.lastSeen = performance.now();
-      const verdict = o.intake.feed(client.lines, chunk);
+      const verdict = o.intake.feed(client.carry, chunk);
       if (verdict !== KEEP) judge(socket, verdict);
     },
     /**
@@ -86,34 +86,34 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
      * the bench) sees the close only when its numbers have been counted.
      */
     end(socket: Socket<Client>) {
-      const lines = socket.data.lines;
-      if (lines === undefined) return;
-      o.intake.whenConsumed(() => {
-        if (socket.data.lines === lines) drop(socket, "eof");
+      const carry = socket.data.carry;
+      if (carry === undefined) return;
+      o.intake.whenCounted(() => {
+        if (socket.data.carry === carry) drop(socket, "eof");
       });
     },
     /**
      * A client still held here closed or reset its side (eof): every close the server makes
-     * releases the client first.
+     * vacates the client first.
      */
     close(socket: Socket<Client>) {
-      release(socket, "eof");
+      vacate(socket, "eof");
     },
     // The close handler follows any socket error; the error itself needs no action.
     error() {},
   };
 
   /** Frees the connection's slot and line state; safe to call twice (the first reason counts). */
-  function release(socket: Socket<Client>, reason: CloseReason) {
-    if (socket.data.lines === undefined) return;
+  function vacate(socket: Socket<Client>, reason: CloseReason) {
+    if (socket.data.carry === undefined) return;
     counts.closed[reason]++;
-    socket.data.lines = undefined;
+    socket.data.carry = undefined;
     clients.delete(socket.data.id);
   }
 
   /** A graceful close (FIN): the client is done, over the limit, idle, or the server stops. */
   function drop(socket: Socket<Client>, reason: CloseReason) {
-    release(socket, reason);
+    vacate(socket, reason);
     socket.end();
   }
 
@@ -123,12 +123,12 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
    */
   function judge(socket: Socket<Client>, verdict: Verdict) {
     if (verdict === CLOSE) {
-      release(socket, "invalid");
+      vacate(socket, "invalid");
       return void socket.terminate();
     }
     // Closed last, once the log is flushed and fsynced: when this client sees the close, the
     // listener is long closed and its numbers are on disk (the terminate command relies on it).
-    release(socket, "terminate");
+    vacate(socket, "terminate");
     socket.pause();
     terminators.add(socket);
     o.onTerminate();

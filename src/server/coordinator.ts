@@ -63,7 +63,7 @@ export async function runServer(config: ServerConfig, hooks: TestHooks, onReady:
   // between the listener's start and the dispatcher's (see preparing, below).
   const intake: Intake = {
     feed: (conn, chunk) => dispatcher!.feed(conn, chunk),
-    whenConsumed: (done) => dispatcher!.whenConsumed(done),
+    whenCounted: (done) => dispatcher!.whenCounted(done),
   };
   let acceptor: Acceptor | undefined;
   let endpoint: Endpoint | undefined;
@@ -75,7 +75,7 @@ export async function runServer(config: ServerConfig, hooks: TestHooks, onReady:
   let loaded = 0;
   const { promise: done, resolve: exit } = Promise.withResolvers<number>();
 
-  // The stop runs from a microtask: an event can come from deep inside a shard's feed() (a
+  // The stop runs from a microtask: an event can come from deep inside a shard's countLines() (a
   // failed write), which must finish before the shards are stopped.
   const life = new Lifecycle(() => queueMicrotask(() => void stop()), printError);
   const onSignal = (name: string) => life.handle({ kind: "signal", name });

@@ -6,7 +6,7 @@
 // every thread busy, and no thread waits while another has a backlog.
 
 import { frame, LINE_BYTES, type LineCarry, type Verdict } from "../core/protocol.ts";
-import { release, type Shard } from "./shard.ts";
+import { freeChunk, type Shard } from "./shard.ts";
 
 /** A worker's shard, as the main thread sees it (a RemoteShard). */
 export interface Remote {
@@ -14,8 +14,8 @@ export interface Remote {
   readonly open: boolean;
   readonly queuedBytes: number;
   /** Hands it bytes [start, end) of `chunk`, whole valid lines; the chunk may be transferred. */
-  record(chunk: Uint8Array, start: number, end: number): void;
-  whenConsumed(done: () => void): void;
+  countLines(chunk: Uint8Array, start: number, end: number): void;
+  whenCounted(done: () => void): void;
 }
 
 /**
@@ -38,24 +38,24 @@ export class Dispatcher {
   /** Consumes one chunk of a connection and returns the connection's verdict. */
   feed(conn: LineCarry, chunk: Uint8Array): Verdict {
     const f = frame(conn, chunk);
-    if (f.head) this.local.record(conn.head, 0, LINE_BYTES);
+    if (f.head) this.local.countLines(conn.head, 0, LINE_BYTES);
     if (f.end > f.start) {
       const remote = f.end - f.start >= HANDOFF_BYTES ? this.pick() : undefined;
       if (remote !== undefined) {
-        remote.record(chunk, f.start, f.end);
+        remote.countLines(chunk, f.start, f.end);
         return f.verdict;
       }
-      this.local.record(chunk, f.start, f.end);
+      this.local.countLines(chunk, f.start, f.end);
     }
-    release(chunk);
+    freeChunk(chunk);
     return f.verdict;
   }
 
   /** Calls `done` once every line fed so far has been counted, in every thread. */
-  whenConsumed(done: () => void): void {
+  whenCounted(done: () => void): void {
     let waiting = this.remotes.length + 1;
     const one = () => void (--waiting === 0 && done());
-    for (const remote of this.remotes) remote.whenConsumed(one);
+    for (const remote of this.remotes) remote.whenCounted(one);
     one();
   }
 

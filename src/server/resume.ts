@@ -40,7 +40,7 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
     const buf = new Uint8Array(READ_BYTES);
     for (let offset = 0; ; ) {
       const len = readFull(fd, buf, offset);
-      const verdict = len > 0 ? engine.feed(conn, buf.subarray(0, len)) : KEEP;
+      const verdict = len > 0 ? engine.frameAndCount(conn, buf.subarray(0, len)) : KEEP;
       if (engine.duplicates > 0) throw damaged(path, firstRepeat(fd), "repeats an earlier number");
       offset += len;
       if (verdict !== KEEP || len < buf.length) break;

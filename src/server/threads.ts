@@ -18,7 +18,7 @@ export type WorkerSetup = Omit<ShardOptions, "onWriteError"> & {
 
 export type ToWorker =
   /** Bytes [start, end) of `bytes` are whole valid lines to count. */
-  | { type: "lines"; bytes: ArrayBuffer; start: number; end: number }
+  | { type: "count"; bytes: ArrayBuffer; start: number; end: number }
   /** Answered with a reply once every line sent before it has been counted. */
   | { type: "sync" }
   | { type: "report" }
@@ -121,16 +121,16 @@ export class RemoteShard {
    * data event a buffer of its own, so it is transferred, and `chunk` reads as empty from
    * here on; a view into a larger buffer is copied instead.
    */
-  record(chunk: Uint8Array, start: number, end: number): void {
+  countLines(chunk: Uint8Array, start: number, end: number): void {
     const whole = chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength;
     const bytes = (whole ? chunk.buffer : chunk.slice(start, end).buffer) as ArrayBuffer;
     const from = whole ? start : 0;
     Atomics.add(this.queued, 0, end - start);
-    this.send({ type: "lines", bytes, start: from, end: from + end - start }, [bytes]);
+    this.send({ type: "count", bytes, start: from, end: from + end - start }, [bytes]);
   }
 
   /** Calls `done` once the worker has counted every line handed to it so far. */
-  whenConsumed(done: () => void): void {
+  whenCounted(done: () => void): void {
     void this.request({ type: "sync" }).then(done);
   }
 

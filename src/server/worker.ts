@@ -1,7 +1,7 @@
 // Entry point of a --workers thread: runs one Shard on the shared bitmap and answers the
 // main thread's messages (see threads.ts) in the order they come.
 
-import { release, Shard } from "./shard.ts";
+import { freeChunk, Shard } from "./shard.ts";
 import { warmUpWorker } from "./warmup.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
 
@@ -14,8 +14,8 @@ let fault: WorkerSetup["fault"];
 /** Counts lines handed over by the main thread, frees their buffer and takes them off the queue. */
 function consume(target: Shard, counter: Int32Array, bytes: ArrayBuffer, start: number, end: number): void {
   const chunk = new Uint8Array(bytes);
-  target.record(chunk, start, end);
-  release(chunk);
+  target.countLines(chunk, start, end);
+  freeChunk(chunk);
   Atomics.sub(counter, 0, end - start);
 }
 
@@ -37,7 +37,7 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
     } catch (err) {
       send({ type: "failed", message: (err as Error).message });
     }
-  } else if (m.type === "lines") {
+  } else if (m.type === "count") {
     inject("worker-crash");
     consume(shard, queued, m.bytes, m.start, m.end);
   } else if (m.type === "sync") {

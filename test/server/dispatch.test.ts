@@ -32,7 +32,7 @@ async function setup(fault?: Fault) {
     },
   });
   const dispatcher = new Dispatcher(local, [remote]);
-  const consumed = () => new Promise<void>((resolve) => dispatcher.whenConsumed(resolve));
+  const consumed = () => new Promise<void>((resolve) => dispatcher.whenCounted(resolve));
   const stop = async () => {
     await Promise.all([local.stop(), remote.stop()]);
     return readFileSync(log, "latin1");
@@ -78,11 +78,11 @@ describe("Dispatcher", () => {
       get open() {
         return this.queuedBytes < QUEUE_BYTES;
       },
-      record(chunk, start, end) {
+      countLines(chunk, start, end) {
         handed.push(end - start);
         this.queuedBytes += end - start;
       },
-      whenConsumed: (done) => done(),
+      whenCounted: (done) => done(),
     };
     const dispatcher = new Dispatcher(local, [remote]);
     const conn = newLineCarry();
@@ -137,7 +137,7 @@ describe("Dispatcher", () => {
     expect(s.failures[0]).toContain("injected fault");
     expect(s.remote.open).toBe(false);
     expect(s.dispatcher.feed(conn, text("000000002\n000000003\n"))).toBe(KEEP);
-    // A dead worker answers nothing; whenConsumed() still comes.
+    // A dead worker answers nothing; whenCounted() still comes.
     await s.consumed();
     expect(s.local.report()).toEqual({ unique: 2, duplicates: 0 });
     const log = await s.stop();

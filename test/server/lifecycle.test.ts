@@ -64,7 +64,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     test.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("binding, %s: the port is bound and the log emptied, then exit 0", async (signal) => {
       const server = await startHeld("binding", w);
       server.proc.kill(signal);
-      server.release();
+      server.proceed();
       const result = await outcome(server);
       expect(result.code).toBe(0);
       expect(result.stdout).toEqual([]);
@@ -79,7 +79,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       // The port is bound: the file is not touched until the hold ends.
       expect(readFileSync(server.log, "latin1")).toBe(OLD_LOG + "00000");
       server.proc.kill("SIGTERM");
-      server.release();
+      server.proceed();
       const result = await outcome(server);
       expect(result.code).toBe(0);
       expect(result.stdout).toEqual([]);
@@ -90,7 +90,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       const server = await startHeld("preparing", [...w, "--resume"]);
       const peer = await connect(server.port);
       peer.write("000000005\n000000001\nterminate\n");
-      server.release();
+      server.proceed();
       await peer.closed;
       const result = await outcome(server);
       expect(result.code).toBe(0);
@@ -178,7 +178,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       expect(connect(port)).rejects.toThrow();
       // The sender of terminate is closed last, after the log is flushed.
       expect(peer.isClosed).toBe(false);
-      server.release();
+      server.proceed();
       await peer.closed;
       const result = await outcome(server);
       expect(result).toEqual({ code: 0, stdout: [], stderr: [`listening on 127.0.0.1:${port}`, `test: holding at stopping on port ${port}`] });
@@ -192,7 +192,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       await heldAt(server, "stopping");
       server.proc.kill("SIGUSR2");
       expect(await server.stderr.next()).toBe(internal("throw"));
-      server.release();
+      server.proceed();
       const result = await outcome(server);
       expect(result.code).toBe(1);
       expectLogged(server.log, [6]);

@@ -126,7 +126,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     const port = Number(/^test: holding at starting on port (\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
     expect(await request(server.base, "/healthz")).toMatchObject({ status: 503, body: "starting\n" });
     expect(pick(await scrape(server.base), CLIENTS)).toEqual(clients(0, 0, 0, {}));
-    server.release();
+    server.proceed();
     expect(await readyPort(server)).toBe(port);
     expect(await request(server.base, "/healthz")).toMatchObject({ status: 200, body: "ok\n" });
     (await connect(port)).write("terminate\n");
@@ -151,7 +151,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     expect(pick(samples, CLIENTS)).toEqual(clients(0, 2, 0, { terminate: 1, shutdown: 1 }));
     // The sender of terminate is closed last, once the log is flushed.
     expect(peer.isClosed).toBe(false);
-    server.release();
+    server.proceed();
     await peer.closed;
     const result = await outcome(server);
     expect({ code: result.code, stderr: result.stderr }).toEqual({

@@ -33,7 +33,7 @@ describe("RemoteShard", () => {
     const step = 104_857 * 10;
     for (let at = 0; at < lines.length; at += step) {
       const chunk = lines.slice(at, at + step);
-      shard.record(chunk, 0, chunk.length);
+      shard.countLines(chunk, 0, chunk.length);
       expect(chunk.length).toBe(0);
     }
     expect(shard.queuedBytes).toBe(lines.length);
@@ -54,22 +54,22 @@ describe("RemoteShard", () => {
     const bytes = new TextEncoder().encode("xx000000001\n000000002\n000000003\nyy");
     // Whole buffer, lines at [2, 32) minus the last: only 000000001 and 000000002.
     const whole = bytes.slice();
-    shard.record(whole, 2, 22);
+    shard.countLines(whole, 2, 22);
     // A view: its buffer is not the view's own, so it stays readable.
     const view = bytes.subarray(12, 34);
-    shard.record(view, 10, 20);
+    shard.countLines(view, 10, 20);
     expect(view.length).toBe(22);
     expect(await shard.report()).toEqual({ unique: 3, duplicates: 0 });
     await shard.stop();
     expect(readFileSync(s.log, "latin1")).toBe("000000001\n000000002\n000000003\n");
   });
 
-  test("whenConsumed() answers once every line handed over before it has been counted", async () => {
+  test("whenCounted() answers once every line handed over before it has been counted", async () => {
     const s = setup();
     const shard = await s.start();
     const lines = encodeLines(numbers({ kind: "seq" }, 100_000, 0, 1));
-    shard.record(lines, 0, lines.length);
-    const queuedAtAnswer = await new Promise<number>((resolve) => shard.whenConsumed(() => resolve(shard.queuedBytes)));
+    shard.countLines(lines, 0, lines.length);
+    const queuedAtAnswer = await new Promise<number>((resolve) => shard.whenCounted(() => resolve(shard.queuedBytes)));
     expect(queuedAtAnswer).toBe(0);
     expect(await shard.report()).toEqual({ unique: 100_000, duplicates: 0 });
     await shard.stop();

@@ -43,7 +43,7 @@ export function driveEngine(streams: Uint8Array[], slices: Slice[], reused?: Uin
       verdicts.push(null);
       continue;
     }
-    const verdict = engine.feed(carries[conn], streams[conn].subarray(start, end));
+    const verdict = engine.frameAndCount(carries[conn], streams[conn].subarray(start, end));
     verdicts.push(NAMES[verdict]);
     if (verdict === CLOSE) closed[conn] = true;
     if (verdict === TERMINATE_SERVER) stopped = true;

@@ -14,7 +14,7 @@ self.onmessage = (event: MessageEvent<{ bits: Uint8Array; lines: Uint8Array; chu
   const logged: Uint8Array[] = [];
   const engine = new Engine({ bitmap: bits, atomic: true, write: (bytes) => void logged.push(bytes.slice()) });
   const conn = newLineCarry();
-  for (let at = 0; at < lines.length; at += chunk) engine.feed(conn, lines.subarray(at, at + chunk));
+  for (let at = 0; at < lines.length; at += chunk) engine.frameAndCount(conn, lines.subarray(at, at + chunk));
   engine.drain();
   self.postMessage({ log: Buffer.concat(logged).toString("latin1"), counts: engine.takeCounts() });
 };

@@ -74,7 +74,7 @@ export interface Spawned {
   stderr: Lines;
   exited: Promise<number>;
   /** Lets a server held by NUMBERS_TEST_HOLD go on (a line on its stdin). */
-  release(): void;
+  proceed(): void;
 }
 
 /** Spawns `numbers-server <args>` in `cwd`; its stdin is a pipe, read only by a test hold. */
@@ -86,11 +86,11 @@ export function spawnServer(args: string[], options: { cwd?: string; env?: Recor
     stdout: "pipe",
     stderr: "pipe",
   });
-  const release = () => {
+  const proceed = () => {
     proc.stdin.write("go\n");
     void proc.stdin.flush();
   };
-  return { proc, stdout: new Lines(proc.stdout), stderr: new Lines(proc.stderr), exited: proc.exited, release };
+  return { proc, stdout: new Lines(proc.stdout), stderr: new Lines(proc.stderr), exited: proc.exited, proceed };
 }
 
 export interface Server extends Spawned {

@@ -14,7 +14,7 @@ test("a half-closed client is closed only after the intake has counted what it s
       received.push(Buffer.from(chunk).toString("latin1"));
       return KEEP;
     },
-    whenConsumed: (done) => {
+    whenCounted: (done) => {
       consumed = done;
       onAsked();
     },
@@ -52,7 +52,7 @@ test("a half-closed client is closed only after the intake has counted what it s
 });
 
 test("an intake that answers at once closes the client at once", async () => {
-  const intake: Intake = { feed: () => KEEP, whenConsumed: (done) => done() };
+  const intake: Intake = { feed: () => KEEP, whenCounted: (done) => done() };
   const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => {} });
   try {
     let onClose = () => {};

@@ -91,10 +91,10 @@ describe("counts", () => {
   test("takeCounts starts a new period and total keeps growing", () => {
     const engine = new Engine({ write: () => {} });
     const conn = newLineCarry();
-    engine.feed(conn, bytes("000000001\n000000002\n000000001\n"));
+    engine.frameAndCount(conn, bytes("000000001\n000000002\n000000001\n"));
     expect(engine.takeCounts()).toEqual({ unique: 2, duplicates: 1, total: 2 });
     expect(engine.takeCounts()).toEqual({ unique: 0, duplicates: 0, total: 2 });
-    engine.feed(conn, bytes("000000002\n000000003\n"));
+    engine.frameAndCount(conn, bytes("000000002\n000000003\n"));
     expect(engine.takeCounts()).toEqual({ unique: 1, duplicates: 1, total: 3 });
   });
 
@@ -102,7 +102,7 @@ describe("counts", () => {
     const writes: number[] = [];
     const engine = new Engine({ write: (b) => writes.push(b.length) });
     engine.drain();
-    engine.feed(newLineCarry(), bytes("000000001\n"));
+    engine.frameAndCount(newLineCarry(), bytes("000000001\n"));
     engine.drain();
     engine.drain();
     expect(writes).toEqual([10]);
@@ -193,7 +193,7 @@ describe("reading lines a word at a time", () => {
           chunk.set(pair, at + 40);
           const lineAt = pos % 10;
           const valid = lineAt === 9 ? value === 10 : digit(value);
-          const verdict = engine.feed(newLineCarry(), chunk.subarray(shift));
+          const verdict = engine.frameAndCount(newLineCarry(), chunk.subarray(shift));
           if (verdict !== (valid ? KEEP : CLOSE)) throw new Error(`byte ${value} at ${pos}, shift ${shift}: verdict ${verdict}`);
         }
       }
