@@ -1,50 +1,40 @@
-// The coordinator: walks the server through its phases (lifecycle.ts) — binds the port,
-// prepares the log (emptied, or loaded and cut with --resume), starts the shards (one in
-// this thread, one per extra --workers thread) and the acceptor that feeds them, prints the
-// reports, answers scrapes (--metrics-port) — and owns the one shutdown, which every stop
-// event reaches through the Lifecycle.
+// The coordinator: walks the server through the phases of lifecycle.ts, one step each —
+// bind (the port and the metrics port), prepare (the log emptied, or loaded and cut with
+// --resume; this thread's shard and the dispatcher), start (worker threads and the JIT
+// warm-up while early clients are served), serve (reports, readiness) — and owns the one
+// stop, which every stop event reaches through the Lifecycle.
 
-import { startAcceptor, type Acceptor, type Intake } from "./acceptor.ts";
+import { startAcceptor, type Acceptor } from "./acceptor.ts";
 import { createBitmap } from "../core/bitmap.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
-import { Lifecycle } from "./lifecycle.ts";
+import { Lifecycle, type Phase } from "./lifecycle.ts";
 import { prepareLog } from "./logfile.ts";
 import { renderMetrics } from "./metrics/render.ts";
 import { printError, printNotice, printReport } from "../output/print.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
 import { Shard, type Counts, type ShardStats } from "./shard.ts";
-import { hold, holdSync, injectFaults, type TestHooks } from "./testhooks.ts";
+import { holdAt, injectFaults, type TestHooks } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
 import { warmUpMain } from "./warmup.ts";
 
 /**
  * --workers auto: a thread per core, at most AUTO_THREADS. Lines are shared chunk by chunk,
- * so even one client keeps every thread busy (here, one client sending 20 M random numbers:
- * 22-26 M/s with one thread, 42-45 with two); but the main thread reads and frames every
- * line (~5.4 ns each here), and a worker counts random numbers at ~35 ns each, so more than
- * about 8 threads would wait on the main thread. (Not measured beyond 2 cores.)
+ * so even one client keeps every thread busy; but the main thread reads and frames every
+ * line, so past some count more threads would only wait on it (docs/performance.md). Not
+ * measured beyond 2 cores.
  */
 const AUTO_THREADS = 8;
 
-function resolveWorkers(workers: number | "auto"): number {
-  return workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, AUTO_THREADS)) : workers;
-}
-
-interface Reporting {
-  report(): Counts | Promise<Counts>;
-  stats(): ShardStats | Promise<ShardStats>;
-  stop(): Promise<void>;
-}
-
 /**
- * After an uncaught exception the shutdown is tried, but a process that is already broken
- * may not finish it: it exits 1 after this long regardless.
+ * After an uncaught exception the stop is tried, but a process that is already broken may
+ * not finish it: it exits 1 after this long regardless.
  */
 const FATAL_GRACE_MS = 5000;
 
+/** SIGHUP too: a closed terminal must not cost the numbers still in memory. */
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
@@ -52,145 +42,188 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * bound port when serving begins (not at all when a stop comes first). Throws, touching no
  * log, when the port cannot be bound; throws when the log cannot be prepared.
  */
-export async function runServer(config: ServerConfig, hooks: TestHooks, onReady: (port: number) => void): Promise<number> {
-  const threads = resolveWorkers(config.workers);
-  const shared = threads > 1;
-  /** This thread's shard first, then the workers'. */
-  const shards: Reporting[] = [];
-  const remotes: RemoteShard[] = [];
-  let dispatcher: Dispatcher | undefined;
-  // No client is admitted before the dispatcher exists: nothing yields to the event loop
-  // between the listener's start and the dispatcher's (see preparing, below).
-  const intake: Intake = {
-    feed: (conn, chunk) => dispatcher!.feed(conn, chunk),
-    whenCounted: (done) => dispatcher!.whenCounted(done),
-  };
-  let acceptor: Acceptor | undefined;
-  let endpoint: Endpoint | undefined;
-  let reportTimer: ReturnType<typeof setInterval> | undefined;
-  /** Settles once no worker is starting any more; never rejects. */
-  let workersStarted: Promise<void> = Promise.resolve();
-  let total = 0;
-  /** Numbers loaded by --resume. */
-  let loaded = 0;
-  const { promise: done, resolve: exit } = Promise.withResolvers<number>();
+export function runServer(config: ServerConfig, hooks: TestHooks, onReady: (port: number) => void): Promise<number> {
+  const server = new Server(config, hooks, onReady);
+  server.bind();
+  server.prepare();
+  if (server.life.advance("starting")) void server.start();
+  return server.exited;
+}
 
-  // The stop runs from a microtask: an event can come from deep inside a shard's countLines() (a
-  // failed write), which must finish before the shards are stopped.
-  const life = new Lifecycle(() => queueMicrotask(() => void stop()), printError);
-  const onSignal = (name: string) => life.handle({ kind: "signal", name });
-  const onFatal = (err: unknown) => {
-    const message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
-    if (life.phase === "stopped") return;
-    life.handle({ kind: "failure", message });
+/** A shard as the coordinator sees it: this thread's, or a worker's. */
+interface Reporting {
+  report(): Counts | Promise<Counts>;
+  stats(): ShardStats | Promise<ShardStats>;
+  stop(): Promise<void>;
+}
+
+class Server {
+  // The stop runs from a microtask: an event can come from deep inside a shard's
+  // countLines() (a failed write), which must finish before the shards are stopped.
+  readonly life = new Lifecycle(() => queueMicrotask(() => void this.stop()), printError);
+  private readonly exit = Promise.withResolvers<number>();
+  readonly exited = this.exit.promise;
+  private readonly threads: number;
+  private readonly bits: Uint8Array;
+  private acceptor?: Acceptor;
+  private endpoint?: Endpoint;
+  private dispatcher?: Dispatcher;
+  /** This thread's shard first, then the workers'. */
+  private readonly shards: Reporting[] = [];
+  private readonly remotes: RemoteShard[] = [];
+  /** Settles once no worker is starting any more; never rejects. */
+  private workersStarted: Promise<void> = Promise.resolve();
+  private reportTimer?: ReturnType<typeof setInterval>;
+  /** Numbers loaded by --resume. */
+  private loaded = 0;
+  /** The report's Unique total. */
+  private total = 0;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly hooks: TestHooks,
+    private readonly onReady: (port: number) => void,
+  ) {
+    const workers = config.workers;
+    this.threads = workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, AUTO_THREADS)) : workers;
+    this.bits = createBitmap(this.threads > 1);
+  }
+
+  private readonly onSignal = (name: string) => this.life.handle({ kind: "signal", name });
+  private readonly onFailure = (message: string) => this.life.handle({ kind: "failure", message });
+  private readonly onFatal = (err: unknown) => {
+    if (this.life.phase === "stopped") return;
+    this.onFailure(`internal error: ${err instanceof Error ? err.message : String(err)}`);
     setTimeout(() => process.exit(1), FATAL_GRACE_MS);
   };
-  // First of all, so that no signal finds the default action (which loses buffered numbers).
-  // SIGHUP too: a closed terminal must not cost the numbers still in memory.
-  for (const name of SIGNALS) process.on(name, onSignal);
-  process.on("uncaughtException", onFatal);
-  process.on("unhandledRejection", onFatal);
-  injectFaults(hooks);
-  const onFailure = (message: string) => life.handle({ kind: "failure", message });
 
-  /** The shutdown: entered once, from the Lifecycle; it cannot throw and always resolves `done`. */
-  async function stop() {
-    clearInterval(reportTimer);
-    attempt(() => acceptor?.stop());
-    await hold(hooks, "stopping", acceptor?.port);
-    await workersStarted;
-    await Promise.all(shards.map((s) => s.stop().catch(onFailure)));
-    attempt(() => acceptor?.closeTerminators());
-    attempt(() => endpoint?.stop());
-    life.finish();
-    exit(life.exitCode);
-  }
-
-  function attempt(action: () => void) {
+  /**
+   * binding: the signal handlers first of all, so that no signal finds the default action
+   * (which loses buffered numbers); then the port and the metrics port, before the log, so
+   * that a second instance started by mistake on the same port fails here.
+   */
+  bind(): void {
+    for (const name of SIGNALS) process.on(name, this.onSignal);
+    process.on("uncaughtException", this.onFatal);
+    process.on("unhandledRejection", this.onFatal);
+    injectFaults(this.hooks);
+    this.reach("binding");
+    const { config, life } = this;
     try {
-      action();
+      this.acceptor = startAcceptor({
+        host: config.host,
+        port: config.port,
+        maxClients: config.maxClients,
+        idleTimeout: config.idleTimeout,
+        // No client is admitted before the dispatcher exists: nothing yields to the event
+        // loop between here and the end of prepare().
+        intake: {
+          feed: (carry, chunk) => this.dispatcher!.feed(carry, chunk),
+          whenCounted: (done) => this.dispatcher!.whenCounted(done),
+        },
+        onTerminate: () => life.handle({ kind: "terminate" }),
+      });
+      if (config.metricsPort !== undefined) {
+        this.endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, phase: () => life.phase, scrape: () => this.scrape() });
+        printNotice(`metrics on ${this.endpoint.url}`);
+      }
     } catch (err) {
-      onFailure(`internal error: ${(err as Error).message}`);
+      this.unbind();
+      throw err;
     }
   }
 
-  // binding: the port (and the metrics port) before anything else, so that a second
-  // instance started by mistake fails here and cannot clobber the running one's log.
-  holdSync(hooks, "binding");
-  const bits = createBitmap(shared);
-  try {
-    acceptor = startAcceptor({
-      host: config.host,
-      port: config.port,
-      maxClients: config.maxClients,
-      idleTimeout: config.idleTimeout,
-      intake,
-      onTerminate: () => life.handle({ kind: "terminate" }),
-    });
-    if (config.metricsPort !== undefined) {
-      endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, phase: () => life.phase, scrape });
-      printNotice(`metrics on ${endpoint.url}`);
+  /** preparing: the log emptied, or loaded and cut (--resume), and this thread's shard. */
+  prepare(): void {
+    this.life.advance("preparing");
+    this.reach("preparing");
+    const { config, bits } = this;
+    const shared = this.threads > 1;
+    try {
+      let keepBytes = 0;
+      if (config.resume) ({ count: this.loaded, validBytes: keepBytes } = loadLog(config.log, bits));
+      this.total = this.loaded;
+      prepareLog(config.log, keepBytes);
+      const local = new Shard({ bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, onWriteError: this.onFailure });
+      this.shards.push(local);
+      this.dispatcher = new Dispatcher(local, this.remotes);
+    } catch (err) {
+      this.unbind();
+      throw err;
     }
-    // preparing: the log emptied, or loaded and cut (--resume), and this thread's shard.
-    // Nothing yields to the event loop until the dispatcher exists, so no client is admitted
-    // before there is a shard to count its lines.
-    life.advance("preparing");
-    holdSync(hooks, "preparing", acceptor.port);
-    let keepBytes = 0;
-    if (config.resume) ({ count: loaded, validBytes: keepBytes } = loadLog(config.log, bits));
-    total = loaded;
-    prepareLog(config.log, keepBytes);
-    const local = new Shard({ bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, onWriteError: onFailure });
-    shards.push(local);
-    dispatcher = new Dispatcher(local, remotes);
-  } catch (err) {
-    acceptor?.stop();
-    endpoint?.stop();
-    for (const name of SIGNALS) process.off(name, onSignal);
-    throw err;
   }
-
-  // starting, then serving: the returned promise is the exit code, whatever phase the stop
-  // comes in; start-up goes on beside it.
-  if (life.advance("starting")) void serve(acceptor);
-  return done;
 
   /** starting: worker threads, one at a time, while early clients are served by the shards that exist. */
-  async function serve(acceptor: Acceptor) {
-    workersStarted = startWorkers();
+  async start(): Promise<void> {
+    this.workersStarted = this.startWorkers();
     // This thread warms up while the workers start (and warm up) in theirs.
-    await warmUpMain(shared, config.warmup);
-    await Promise.all([workersStarted, hold(hooks, "starting", acceptor.port)]);
-    if (!life.advance("serving")) return;
+    await warmUpMain(this.threads > 1, this.config.warmup);
+    await Promise.all([this.workersStarted, this.reach("starting")]);
+    if (this.life.advance("serving")) this.serve();
+  }
+
+  /** serving: the periodic report, and the readiness line. */
+  private serve(): void {
     let reporting = false;
-    reportTimer = setInterval(async () => {
+    this.reportTimer = setInterval(async () => {
       if (reporting) return;
       reporting = true;
-      const counts = await Promise.all(shards.map((s) => s.report()));
+      const counts = await Promise.all(this.shards.map((s) => s.report()));
       reporting = false;
       // After a failure the report would claim a total that may not be on disk.
-      if (life.phase !== "serving" || life.exitCode !== 0) return;
+      if (this.life.phase !== "serving" || this.life.exitCode !== 0) return;
       const unique = counts.reduce((sum, c) => sum + c.unique, 0);
       const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
-      total += unique;
-      printReport(formatReport({ unique, duplicates, total }));
-    }, config.reportInterval * 1000);
-    onReady(acceptor.port);
+      this.total += unique;
+      printReport(formatReport({ unique, duplicates, total: this.total }));
+    }, this.config.reportInterval * 1000);
+    this.onReady(this.acceptor!.port);
   }
 
   /**
-   * A scrape, as consistent as a report: each shard flushes and answers once it has consumed
+   * stopping: entered once, from the Lifecycle; it cannot throw and always settles `exited`.
+   * The listener and the clients first, then every shard flushed and fsynced, and only then
+   * the clients that sent `terminate`: when they see the close, their numbers are on disk.
+   */
+  private async stop(): Promise<void> {
+    clearInterval(this.reportTimer);
+    this.attempt(() => this.acceptor?.stop());
+    await this.reach("stopping");
+    await this.workersStarted;
+    await Promise.all(this.shards.map((s) => s.stop().catch(this.onFailure)));
+    this.attempt(() => this.acceptor?.closeTerminators());
+    this.attempt(() => this.endpoint?.stop());
+    this.life.finish();
+    this.exit.resolve(this.life.exitCode);
+  }
+
+  private async startWorkers(): Promise<void> {
+    const { config, bits, hooks } = this;
+    const setup = { bits, atomic: true, log: config.log, flushInterval: config.flushInterval, warmUpLines: config.warmup, fault: hooks.fault };
+    for (let i = 1; i < this.threads && this.life.phase === "starting"; i++) {
+      try {
+        const remote = await RemoteShard.start(setup, { onFailure: this.onFailure });
+        this.shards.push(remote);
+        this.remotes.push(remote);
+      } catch (err) {
+        this.onFailure((err as Error).message);
+      }
+    }
+  }
+
+  /**
+   * A scrape, as consistent as a report: each shard flushes and answers once it has counted
    * what it was sent before, but none gives up its counts, so the reports stay as they were.
    */
-  async function scrape(): Promise<string> {
-    const queues = remotes.map((r) => r.queuedBytes);
-    const connections = acceptor!.stats();
-    const stats = await Promise.all(shards.map((s) => s.stats()));
+  private async scrape(): Promise<string> {
+    const queues = this.remotes.map((r) => r.queuedBytes);
+    const connections = this.acceptor!.stats();
+    const stats = await Promise.all(this.shards.map((s) => s.stats()));
     const sum = (key: keyof ShardStats) => stats.reduce((n, s) => n + s[key], 0);
     return renderMetrics({
       unique: sum("unique"),
       duplicates: sum("duplicates"),
-      logNumbers: loaded + sum("unique"),
+      logNumbers: this.loaded + sum("unique"),
       logBytesWritten: sum("logBytes"),
       logWriteErrors: sum("logWriteErrors"),
       connections,
@@ -198,16 +231,23 @@ export async function runServer(config: ServerConfig, hooks: TestHooks, onReady:
     });
   }
 
-  async function startWorkers() {
-    const setup = { bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, warmUpLines: config.warmup, fault: hooks.fault };
-    for (let i = 1; i < threads && life.phase === "starting"; i++) {
-      try {
-        const remote = await RemoteShard.start(setup, { onFailure });
-        shards.push(remote);
-        remotes.push(remote);
-      } catch (err) {
-        onFailure((err as Error).message);
-      }
+  /** The one place a test hold (NUMBERS_TEST_HOLD) meets a phase; a no-op otherwise. */
+  private reach(phase: Phase): void | Promise<void> {
+    return holdAt(this.hooks, phase, this.acceptor?.port);
+  }
+
+  /** A failed start-up: what bind() opened is closed, and the process may exit. */
+  private unbind(): void {
+    this.acceptor?.stop();
+    this.endpoint?.stop();
+    for (const name of SIGNALS) process.off(name, this.onSignal);
+  }
+
+  private attempt(action: () => void): void {
+    try {
+      action();
+    } catch (err) {
+      this.onFailure(`internal error: ${(err as Error).message}`);
     }
   }
 }

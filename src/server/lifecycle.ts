@@ -1,5 +1,5 @@
 // The server's life as one visible state, and what each event does in each phase. The
-// coordinator (server.ts) moves through the phases; every event that can end the server
+// coordinator (coordinator.ts) moves through the phases; every event that can end the server
 // comes here, and this table alone decides what happens.
 //
 //   phase       what runs                                   terminate / signal    failure

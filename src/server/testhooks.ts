@@ -46,24 +46,44 @@ function announce(phase: Phase, port: number | undefined) {
   printNotice(`test: holding at ${phase}${port === undefined ? "" : ` on port ${port}`}`);
 }
 
-/** Holds a synchronous phase: blocks this thread until a line (or EOF) arrives on stdin. */
-export function holdSync(hooks: TestHooks, phase: Phase, port?: number): void {
+/**
+ * Holds the server where it reaches `phase`, if NUMBERS_TEST_HOLD names it: binding and
+ * preparing synchronously (this thread blocks until a line, or EOF, arrives on stdin), the
+ * others asynchronously (the returned promise resolves then). The coordinator's one seam.
+ */
+export function holdAt(hooks: TestHooks, phase: Phase, port?: number): void | Promise<void> {
   if (hooks.hold !== phase) return;
   announce(phase, port);
+  return phase === "binding" || phase === "preparing" ? holdSync() : hold();
+}
+
+function holdSync(): void {
   const byte = new Uint8Array(1);
   while (readSync(0, byte, 0, 1, null) === 1 && byte[0] !== 10);
 }
 
-/** Holds an asynchronous phase: resolves once a line (or EOF) arrives on stdin. */
-export async function hold(hooks: TestHooks, phase: Phase, port?: number): Promise<void> {
-  if (hooks.hold !== phase) return;
-  announce(phase, port);
+async function hold(): Promise<void> {
   const reader = Bun.stdin.stream().getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done || value.includes(10)) break;
   }
   reader.releaseLock();
+}
+
+/**
+ * A worker's message handlers with NUMBERS_TEST_FAULT's worker fault built in: the handler it
+ * names throws instead. Without a fault the handlers are returned as they are, so the hot
+ * path checks nothing. worker-start is thrown here, at setup, before the thread has started.
+ */
+export function withWorkerFault<H extends { count: unknown; stop: unknown }>(fault: Fault | undefined, handlers: H): H {
+  const thrower = () => {
+    throw new Error(`injected fault (NUMBERS_TEST_FAULT=${fault})`);
+  };
+  if (fault === "worker-start") thrower();
+  if (fault === "worker-crash") return { ...handlers, count: thrower };
+  if (fault === "worker-stop") return { ...handlers, stop: thrower };
+  return handlers;
 }
 
 /** Installs the main thread's injected faults (see the header). */

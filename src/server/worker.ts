@@ -4,12 +4,10 @@
 import { freeChunk, Shard } from "./shard.ts";
 import { warmUpWorker } from "./warmup.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
+import { withWorkerFault } from "./testhooks.ts";
 
 declare const self: Worker;
 const send = (message: FromWorker) => self.postMessage(message);
-let shard: Shard;
-let queued: Int32Array;
-let fault: WorkerSetup["fault"];
 
 /** Counts lines handed over by the main thread, frees their buffer and takes them off the queue. */
 function consume(target: Shard, counter: Int32Array, bytes: ArrayBuffer, start: number, end: number): void {
@@ -19,36 +17,33 @@ function consume(target: Shard, counter: Int32Array, bytes: ArrayBuffer, start: 
   Atomics.sub(counter, 0, end - start);
 }
 
-/** A fault injected by a test (NUMBERS_TEST_FAULT, see testhooks.ts) at this moment. */
-function inject(at: WorkerSetup["fault"]) {
-  if (fault === at) throw new Error(`injected fault (NUMBERS_TEST_FAULT=${at})`);
-}
+let shard: Shard;
+let queued: Int32Array;
+
+/** What the worker does with each message from the main thread, once it has started. */
+const HANDLERS = {
+  count: (m: Extract<ToWorker, { type: "count" }>) => consume(shard, queued, m.bytes, m.start, m.end),
+  sync: () => send({ type: "reply" }),
+  report: () => send({ type: "reply", counts: shard.report() }),
+  stats: () => send({ type: "reply", stats: shard.stats() }),
+  stop: async () => {
+    await shard.stop();
+    send({ type: "reply", stats: shard.stats() });
+  },
+};
+let handlers = HANDLERS;
 
 self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
   const m = event.data;
-  if (!("type" in m)) {
-    fault = m.fault;
-    inject("worker-start");
-    try {
-      queued = new Int32Array(m.queued);
-      shard = new Shard({ ...m, onWriteError: (message) => send({ type: "write-error", message }) });
-      await warmUpWorker(m.atomic, m.warmUpLines, consume);
-      send({ type: "started" });
-    } catch (err) {
-      send({ type: "failed", message: (err as Error).message });
-    }
-  } else if (m.type === "count") {
-    inject("worker-crash");
-    consume(shard, queued, m.bytes, m.start, m.end);
-  } else if (m.type === "sync") {
-    send({ type: "reply" });
-  } else if (m.type === "report") {
-    send({ type: "reply", counts: shard.report() });
-  } else if (m.type === "stats") {
-    send({ type: "reply", stats: shard.stats() });
-  } else {
-    inject("worker-stop");
-    await shard.stop();
-    send({ type: "reply", stats: shard.stats() });
+  if ("type" in m) return void (await handlers[m.type](m as never));
+  // The first message is the setup. A test's worker fault is built in here, once.
+  handlers = withWorkerFault(m.fault, HANDLERS);
+  try {
+    queued = new Int32Array(m.queued);
+    shard = new Shard({ ...m, onWriteError: (message) => send({ type: "write-error", message }) });
+    await warmUpWorker(m.atomic, m.warmUpLines, consume);
+    send({ type: "started" });
+  } catch (err) {
+    send({ type: "failed", message: (err as Error).message });
   }
 };
