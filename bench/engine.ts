@@ -3,7 +3,7 @@
 // lines in 512 KiB chunks, as the network would, with no sockets and no disk, and prints
 // numbers/s for each workload: the first pass (every number new, except for dup) and a
 // second pass of the same lines (every number a duplicate). Plain is the one-thread engine,
-// atomic the one threads share. The README's in-process figures come from this.
+// atomic the one threads share. The in-process figures in docs/experiments.md come from this.
 
 import { cpus } from "node:os";
 import { createBitmap } from "../src/core/bitmap.ts";

@@ -9,8 +9,8 @@ const PAGE_BYTES = 4096;
  * A zeroed bitmap with every page already mapped. Left to the first touch, the ~30k page
  * faults land in the middle of the probe loops, where each stalls the misses in flight,
  * and threads sharing the bitmap queue on the kernel's page-table lock: touching each page
- * up front (about 40 ms here) made the random workload ~20% faster on one thread and let
- * two threads scale (1.2x -> 1.6x in-process). The cost is that the whole 119 MiB is
+ * up front made the random workload faster on one thread and let two threads scale
+ * (docs/experiments.md). The cost is that the whole 119 MiB is
  * resident from the start.
  */
 export function createBitmap(shared = false): Uint8Array {

@@ -222,7 +222,7 @@ export class Engine {
  * lists them. If another thread changed the byte since it was read, those numbers are
  * claimed again one at a time with Atomics.or, whose old value decides, and fresh[] is
  * rewritten from `from`. Returns the new end of fresh[]. One compareExchange per byte
- * instead of an atomic OR per number: in-process, atomic seq 102 -> 113 M/s.
+ * instead of an atomic OR per number: faster on seq (docs/experiments.md, claimByte).
  */
 export function claimByte(
   bits: Uint8Array, at: number, old: number, byte: number,

@@ -1,15 +1,7 @@
 // The server's life as one visible state, and what each event does in each phase. The
 // coordinator (coordinator.ts) moves through the phases; every event that can end the server
-// comes here, and this table alone decides what happens.
-//
-//   phase       what runs                                   terminate / signal    failure
-//   binding     Bun.listen (synchronous)                    noted                 -
-//   preparing   the log emptied or loaded (synchronous)     noted                 -
-//   starting    worker threads start; early clients served  stop, exit 0          stop, exit 1
-//   serving     readiness line printed, reports             stop, exit 0          stop, exit 1
-//   stopping    listener and clients closed, shards flushed ignored               exit code 1
-//               and fsynced, then the terminate senders closed
-//   stopped     the exit code is known                      ignored               ignored
+// comes here, and this class alone decides what happens. The table of phases and events is
+// in docs/behaviour.md (Lifecycle); handle() and advance() are it, case by case.
 //
 // Binding and preparing never yield to the event loop, so in practice an event sent during
 // them (a signal, a client's `terminate`) waits in the kernel and is seen early in starting;

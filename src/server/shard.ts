@@ -20,8 +20,8 @@ export interface ShardOptions {
 /**
  * Frees a consumed chunk's memory now, by detaching its buffer (a zero-length transfer).
  * Bun hands each data event a fresh buffer of up to 512 KiB; left to the garbage collector
- * they piled up to ~200 MiB of RSS at full speed. Forcing a collection every 4 MiB kept RSS
- * down too, but this is cheaper: one thread, random 28 -> 34 M numbers/s, dup 72 -> 103.
+ * they piled up to hundreds of MiB of RSS at full speed. Forcing a collection every 4 MiB kept
+ * RSS down too, but this is cheaper (docs/experiments.md).
  * A view into part of a larger (or shared) buffer is left alone.
  */
 export function freeChunk(chunk: Uint8Array): void {

@@ -37,8 +37,8 @@ export type FromWorker =
  * Bytes queued for a worker from which the main thread counts lines itself instead of
  * handing them over (dispatch.ts). It must cover what the worker does while the main thread
  * is busy with a chunk of its own (up to 512 KiB), and every byte of it can be resident.
- * Measured with `bun run bench --workers 2` (README, What was tried): 0.5 MiB starved the
- * worker on dup; 1-2 MiB were the fastest; 3, 4 and 8 MiB were no faster for 9-11 MiB more RSS.
+ * Measured with `bun run bench --workers 2` (docs/experiments.md, worker queue): less starved
+ * the worker on dup, and more was no faster for more RSS.
  */
 export const QUEUE_BYTES = 2 << 20;
 
