@@ -2,7 +2,7 @@
 // maxClients, the idle sweep, each connection's line state, and its bytes handed to the
 // intake (dispatch.ts), whose verdict says what becomes of the connection.
 
-import type { Socket } from "bun";
+import type { Socket, TCPSocketListener } from "bun";
 import { listen } from "./listen.ts";
 import { CLOSE, KEEP, newLineCarry, type LineCarry, type Verdict } from "../core/protocol.ts";
 
@@ -35,15 +35,6 @@ export interface ConnectionStats {
   closed: Record<CloseReason, number>;
 }
 
-export interface Acceptor {
-  port: number;
-  stats(): ConnectionStats;
-  /** Closes the listener, then every client but those that sent `terminate`. */
-  stop(): void;
-  /** Closes the clients that sent `terminate`: the last step of the shutdown. */
-  closeTerminators(): void;
-}
-
 /** Per-connection state, kept on socket.data. */
 interface Client {
   id: number;
@@ -53,67 +44,103 @@ interface Client {
   lastSeen: number;
 }
 
+/** Binds the port and starts admitting clients; a port that cannot be had is a ListenError. */
 export function startAcceptor(o: AcceptorOptions): Acceptor {
-  const clients = new Map<number, Socket<Client>>();
-  let nextId = 1;
-  let stopping = false;
+  return new Acceptor(o);
+}
+
+export class Acceptor {
+  readonly port: number;
+  private readonly clients = new Map<number, Socket<Client>>();
+  private nextId = 1;
+  private stopping = false;
   /** Clients that sent `terminate`, read no more and closed by closeTerminators(). */
-  const terminators = new Set<Socket<Client>>();
-  const counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
+  private readonly terminators = new Set<Socket<Client>>();
+  private readonly counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
+  private readonly listener: TCPSocketListener<Client>;
+  private readonly idleTimer?: ReturnType<typeof setInterval>;
 
-  const handlers = {
-    open(socket: Socket<Client>) {
-      const admitted = !stopping && clients.size < o.maxClients;
-      socket.data = { id: nextId++, carry: undefined, lastSeen: performance.now() };
-      if (!admitted) {
-        counts.refused++;
-        return void socket.end();
-      }
-      counts.admitted++;
-      socket.data.carry = newLineCarry();
-      clients.set(socket.data.id, socket);
-    },
-    data(socket: Socket<Client>, chunk: Uint8Array) {
-      const client = socket.data;
-      if (client.carry === undefined) return;
-      client.lastSeen = performance.now();
-      const verdict = o.intake.feed(client.carry, chunk);
-      if (verdict !== KEEP) judge(socket, verdict);
-    },
-    /**
-     * The client has sent everything (FIN). It is closed once every line it sent has been
-     * counted: at once in this thread, and after the workers' queues, so that a client (and
-     * the bench) sees the close only when its numbers have been counted.
-     */
-    end(socket: Socket<Client>) {
-      const carry = socket.data.carry;
-      if (carry === undefined) return;
-      o.intake.whenCounted(() => {
-        if (socket.data.carry === carry) drop(socket, "eof");
-      });
-    },
-    /**
-     * A client still held here closed or reset its side (eof): every close the server makes
-     * vacates the client first.
-     */
-    close(socket: Socket<Client>) {
-      vacate(socket, "eof");
-    },
-    // The close handler follows any socket error; the error itself needs no action.
-    error() {},
-  };
-
-  /** Frees the connection's slot and line state; safe to call twice (the first reason counts). */
-  function vacate(socket: Socket<Client>, reason: CloseReason) {
-    if (socket.data.carry === undefined) return;
-    counts.closed[reason]++;
-    socket.data.carry = undefined;
-    clients.delete(socket.data.id);
+  constructor(private readonly o: AcceptorOptions) {
+    this.listener = listen<Client>(o.host, o.port, {
+      open: (socket) => this.admit(socket),
+      data: (socket, chunk) => this.take(socket, chunk),
+      end: (socket) => this.finish(socket),
+      // A client still held here closed or reset its side (eof): every close the server
+      // makes vacates the client first.
+      close: (socket) => this.vacate(socket, "eof"),
+      // The close handler follows any socket error; the error itself needs no action.
+      error() {},
+    });
+    this.port = this.listener.port;
+    if (o.idleTimeout > 0) this.idleTimer = this.sweepIdle(o.idleTimeout * 1000);
   }
 
-  /** A graceful close (FIN): the client is done, over the limit, idle, or the server stops. */
-  function drop(socket: Socket<Client>, reason: CloseReason) {
-    vacate(socket, reason);
+  stats(): ConnectionStats {
+    const { clients, counts } = this;
+    return { connected: clients.size, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } };
+  }
+
+  /** Closes the listener, then every client but those that sent `terminate`. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.idleTimer);
+    this.listener.stop();
+    for (const socket of this.clients.values()) this.drop(socket, "shutdown");
+  }
+
+  /** Closes the clients that sent `terminate`: the last step of the shutdown. */
+  closeTerminators(): void {
+    for (const socket of this.terminators) socket.end();
+    this.terminators.clear();
+  }
+
+  /** A new connection: admitted while there is a free slot, else closed at once (FIN). */
+  private admit(socket: Socket<Client>) {
+    const admitted = !this.stopping && this.clients.size < this.o.maxClients;
+    socket.data = { id: this.nextId++, carry: undefined, lastSeen: performance.now() };
+    if (!admitted) {
+      this.counts.refused++;
+      return void socket.end();
+    }
+    this.counts.admitted++;
+    socket.data.carry = newLineCarry();
+    this.clients.set(socket.data.id, socket);
+  }
+
+  /** One chunk of an admitted client, handed to the intake, whose verdict decides. */
+  private take(socket: Socket<Client>, chunk: Uint8Array) {
+    const client = socket.data;
+    if (client.carry === undefined) return;
+    client.lastSeen = performance.now();
+    const verdict = this.o.intake.feed(client.carry, chunk);
+    if (verdict !== KEEP) this.judge(socket, verdict);
+  }
+
+  /**
+   * The client has sent everything (FIN). It is closed once every line it sent has been
+   * counted: at once in this thread, and after the workers' queues, so that a client (and
+   * the bench) sees the close only when its numbers have been counted.
+   */
+  private finish(socket: Socket<Client>) {
+    const carry = socket.data.carry;
+    if (carry === undefined) return;
+    this.o.intake.whenCounted(() => {
+      if (socket.data.carry === carry) this.drop(socket, "eof");
+    });
+  }
+
+  /** Frees the connection's slot and line state; safe to call twice (the first reason counts). */
+  private vacate(socket: Socket<Client>, reason: CloseReason) {
+    if (socket.data.carry === undefined) return;
+    this.counts.closed[reason]++;
+    socket.data.carry = undefined;
+    this.clients.delete(socket.data.id);
+  }
+
+  /** A graceful close (FIN): the client is done, idle, or the server stops. */
+  private drop(socket: Socket<Client>, reason: CloseReason) {
+    this.vacate(socket, reason);
     socket.end();
   }
 
@@ -121,44 +148,27 @@ export function startAcceptor(o: AcceptorOptions): Acceptor {
    * Invalid input gets an abortive close (RST), as the reference server's does: the client's
    * next send fails with ECONNRESET, and nothing it sent after the bad line is read.
    */
-  function judge(socket: Socket<Client>, verdict: Verdict) {
+  private judge(socket: Socket<Client>, verdict: Verdict) {
     if (verdict === CLOSE) {
-      vacate(socket, "invalid");
+      this.vacate(socket, "invalid");
       return void socket.terminate();
     }
     // Closed last, once the log is flushed and fsynced: when this client sees the close, the
     // listener is long closed and its numbers are on disk (the terminate command relies on it).
-    vacate(socket, "terminate");
+    this.vacate(socket, "terminate");
     socket.pause();
-    terminators.add(socket);
-    o.onTerminate();
+    this.terminators.add(socket);
+    this.o.onTerminate();
   }
 
-  const listener = listen<Client>(o.host, o.port, handlers);
-  let idleTimer: ReturnType<typeof setInterval> | undefined;
-  if (o.idleTimeout > 0) {
-    // Bun's socket.timeout() only fires on a ~4 s tick (oven-sh/bun#35935), so idle clients
-    // are swept here instead: each is closed between 1 and 1.25 timeouts after its last data.
-    const limit = o.idleTimeout * 1000;
-    idleTimer = setInterval(() => {
+  /**
+   * Bun's socket.timeout() only fires on a ~4 s tick (oven-sh/bun#35935), so idle clients
+   * are swept here instead: each is closed between 1 and 1.25 timeouts after its last data.
+   */
+  private sweepIdle(limit: number) {
+    return setInterval(() => {
       const now = performance.now();
-      for (const socket of clients.values()) if (now - socket.data.lastSeen >= limit) drop(socket, "idle");
+      for (const socket of this.clients.values()) if (now - socket.data.lastSeen >= limit) this.drop(socket, "idle");
     }, limit / 4);
   }
-
-  return {
-    port: listener.port,
-    stats: () => ({ connected: clients.size, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } }),
-    stop() {
-      if (stopping) return;
-      stopping = true;
-      clearInterval(idleTimer);
-      listener.stop();
-      for (const socket of clients.values()) drop(socket, "shutdown");
-    },
-    closeTerminators() {
-      for (const socket of terminators) socket.end();
-      terminators.clear();
-    },
-  };
 }
