@@ -77,11 +77,15 @@ export interface Spawned {
   proceed(): void;
 }
 
-/** Spawns `numbers-server <args>` in `cwd`; its stdin is a pipe, read only by a test hold. */
-export function spawnServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Spawned {
+/**
+ * Spawns `numbers-server <args>` in `cwd`; its stdin is a pipe, read only by a test hold.
+ * `env` adds to this process's environment; a variable given as undefined is left out.
+ */
+export function spawnServer(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Spawned {
+  const env = Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter(([, v]) => v !== undefined));
   const proc = Bun.spawn([...serverCommand(), ...args], {
     cwd: options.cwd ?? tempDir(),
-    env: { ...process.env, ...options.env },
+    env,
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
@@ -103,7 +107,7 @@ export interface Server extends Spawned {
  * Starts `numbers-server serve --port 0 <args>` in a fresh temp dir (or `dir`) and resolves
  * once it prints its readiness line.
  */
-export async function startServer(args: string[] = [], options: { dir?: string; env?: Record<string, string> } = {}): Promise<Server> {
+export async function startServer(args: string[] = [], options: { dir?: string; env?: Record<string, string | undefined> } = {}): Promise<Server> {
   const dir = options.dir ?? tempDir();
   const spawned = spawnServer(["serve", "--port", "0", ...args], { cwd: dir, env: options.env });
   const line = await spawned.stderr.next();
