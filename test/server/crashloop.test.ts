@@ -5,7 +5,8 @@
 // before each report line, so a report is the proof that its total was on disk.
 // The moments come from a seeded PRNG; the seed is in the test's name (so even a timeout
 // shows it), and CRASHLOOP_SEED=<seed> replays the same choices (the machine's timing
-// still varies).
+// still varies). The default run kills 6 times per thread count, NUMBERS_TEST_FULL=1 20 times
+// (test/support/strength.ts); the first 6 cycles' choices are the same in both.
 
 import { expect, test } from "bun:test";
 import type { Socket } from "bun";
@@ -17,11 +18,12 @@ import { REPORT } from "../support/reports.ts";
 import { indexOf, sequence } from "../support/sequence.ts";
 import { tempDir, type Server } from "../support/server.ts";
 import { outcome, serverPool } from "../support/servers.ts";
+import { sample, STRENGTH } from "../support/strength.ts";
 
 const servers = serverPool();
 
 const SEED = Number(process.env.CRASHLOOP_SEED ?? (Math.random() * 2 ** 32) >>> 0);
-const CYCLES = 20;
+const CYCLES = sample(6, 20);
 /** Clients sending new numbers each cycle; one more sends a slice of older ones again. */
 const FRESH_CLIENTS = 3;
 /** Most new numbers one client sends in a cycle (600 KB). */
@@ -150,10 +152,7 @@ async function restart(dir: string, workers: number, known: Known, whole: number
   return server;
 }
 
-/** Where the loop is, for the message of a failure. */
-let where = "";
-
-async function crashLoop(workers: number, seed: number) {
+async function crashLoop(workers: number, seed: number, at: { where: string }) {
   const random = rng(seed);
   const below = (n: number) => random() % n;
   const dir = tempDir();
@@ -179,7 +178,7 @@ async function crashLoop(workers: number, seed: number) {
     const fresh = shares.slice(0, FRESH_CLIENTS).reduce((sum, s) => sum + s.count, 0);
     const mode = (["bytes", "log", "reports"] as const)[below(3)];
     const killAt = mode === "bytes" ? below(bytes) : mode === "log" ? 10 * (whole + 1 + below(fresh)) : 1 + below(MAX_REPORTS);
-    where = `cycle ${cycle + 1} of ${CYCLES}, kill at ${killAt} ${mode}`;
+    at.where = `cycle ${cycle + 1} of ${CYCLES}, kill at ${killAt} ${mode}`;
     const kill = () => {
       if (!server.proc.killed) server.proc.kill(9);
     };
@@ -211,7 +210,7 @@ async function crashLoop(workers: number, seed: number) {
     expect(whole).toBeGreaterThanOrEqual(lastTotal);
   }
 
-  where = "the last restart";
+  at.where = "the last restart";
   // A last restart cuts any torn tail; terminate then ends it cleanly with the log whole.
   const server = await restart(dir, workers, known, whole);
   (await connect(server.port)).write("terminate\n");
@@ -222,12 +221,14 @@ async function crashLoop(workers: number, seed: number) {
 }
 
 test.each([1, 2])(
-  `--workers %d: ${CYCLES} kill -9s under load, each followed by --resume: never a repeated or damaged line, nothing reported lost (seed ${SEED})`,
+  `--workers %d: ${CYCLES} kill -9s under load (${STRENGTH}), each followed by --resume: never a repeated or damaged line, nothing reported lost (seed ${SEED})`,
   async (workers) => {
+    // Where this loop is, for the message of a failure (the two loops may run at once).
+    const at = { where: "the first start" };
     try {
-      expect(await crashLoop(workers, SEED)).toBeGreaterThan(0);
+      expect(await crashLoop(workers, SEED, at)).toBeGreaterThan(0);
     } catch (err) {
-      console.error(`crash loop failed with --workers ${workers} at ${where}; CRASHLOOP_SEED=${SEED} replays its choices`);
+      console.error(`crash loop failed with --workers ${workers} at ${at.where}; CRASHLOOP_SEED=${SEED} replays its choices`);
       throw err;
     }
   },

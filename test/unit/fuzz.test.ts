@@ -2,6 +2,7 @@
 // cut into random chunks and fed to the real Engine and to the plain reference model
 // (test/support/model.ts); the log, the counts and each chunk's verdict must agree exactly.
 // Seeded and repeatable: FUZZ_SEED=<n> picks another seed; a failure names seed and case.
+// The long streams run 2 of their 6 cases by default, all 6 with NUMBERS_TEST_FULL=1.
 
 import { describe, expect, test } from "bun:test";
 import { createBitmap } from "../../src/core/bitmap.ts";
@@ -9,6 +10,7 @@ import { rng } from "../../src/client/payload.ts";
 import { CASES } from "../support/cases.ts";
 import { driveEngine } from "../support/drive.ts";
 import { cutAt, modelSchedule, modelStream, type Slice } from "../support/model.ts";
+import { sample, STRENGTH } from "../support/strength.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
 if (!Number.isSafeInteger(SEED)) throw new Error(`FUZZ_SEED must be an integer, got '${process.env.FUZZ_SEED}'`);
@@ -160,8 +162,8 @@ describe(`engine = model, FUZZ_SEED=${SEED}`, () => {
   // Over 65536 lines in one chunk wrap the scratch array; over 1 MiB of new lines drain the log buffer.
   // About 2 s alone; its own timeout (bunfig's is ignored, oven-sh/bun#7789), since the
   // default 5 s ran out once while a benchmark shared the two cores.
-  test("long streams in large chunks", () => {
-    fuzz("long streams", 200_000, 6, (d) => ({
+  test(`long streams in large chunks (${STRENGTH})`, () => {
+    fuzz("long streams", 200_000, sample(2, 6), (d) => ({
       conns: 1 + d.below(2), lines: () => 110_000 + d.below(40_000), badRate: () => d.pick([0, 0, 0.00002]),
       fresh: 0.97, largest: 1 << 20,
     }));
