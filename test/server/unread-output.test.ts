@@ -13,7 +13,13 @@ import { Lines, serverCommand, tempDir } from "../support/server.ts";
 
 const DROPPING =
   "numbers-server: standard output is not being read; dropping the oldest reports (each report printed still carries the true total)";
-/** Filling 64 KiB of pipe and 16 KiB of backlog at a report per millisecond takes a few seconds. */
+/**
+ * The pipes are shrunk to 4 KiB: what is tested is a full pipe, not a large one, and 4 KiB
+ * of pipe and the 16 KiB backlog fill at a report per millisecond in well under a second
+ * (64 KiB took a few seconds).
+ */
+const PIPE_BYTES = 4096;
+/** Still generous, for a loaded machine. */
 const SLOW = 60_000;
 
 /** Spawns `numbers-server serve --port 0 <args>` with stdout and stderr as given. */
@@ -27,7 +33,7 @@ const portOf = (line: string | null) => Number(/^listening on 127\.0\.0\.1:(\d+)
 
 /** Starts a server whose stdout nobody reads, and waits until it says it is dropping reports. */
 async function startUnread() {
-  const out = new StuckPipe();
+  const out = new StuckPipe(undefined, PIPE_BYTES);
   const { proc, log } = spawn(["--report-interval", "0.001"], out.writeEnd, "pipe");
   out.closeWriteEnd();
   const stderr = new Lines(proc.stderr as ReadableStream<Uint8Array>);
@@ -84,7 +90,7 @@ test.each(["terminate", "SIGTERM"] as const)("stdout never read: %s still ends t
 }, SLOW);
 
 test("stderr never read: the server runs without its readiness line, which comes once stderr is read", async () => {
-  const err = new StuckPipe();
+  const err = new StuckPipe(undefined, PIPE_BYTES);
   err.fill("filler\n");
   const { proc, log } = spawn(["--report-interval", "0.05"], "pipe", err.writeEnd);
   err.closeWriteEnd();

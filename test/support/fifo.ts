@@ -1,10 +1,27 @@
 // A named pipe whose reader does not read: writes to it block (or fail with EAGAIN) once it
-// holds 64 KiB, as with `numbers-server | something-stuck`. (A Bun.spawn "pipe" cannot
-// stand in: Bun reads it into memory whether or not the test does.)
+// holds 64 KiB (or the smaller capacity asked for), as with `numbers-server | something-stuck`.
+// (A Bun.spawn "pipe" cannot stand in: Bun reads it into memory whether or not the test does.)
 
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Lines, tempDir } from "./server.ts";
+
+/** fcntl(2) command that sets a pipe's capacity (Linux; at least a page, rounded up to pages). */
+const F_SETPIPE_SZ = 1031;
+
+/** Sets the capacity of the pipe open at `fd`; returns the capacity the kernel set. */
+function setPipeSize(fd: number, bytes: number): number {
+  const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
+  const { i32 } = FFIType;
+  const libc = dlopen("libc.so.6", { fcntl: { args: [i32, i32, i32], returns: i32 } });
+  try {
+    const set = libc.symbols.fcntl(fd, F_SETPIPE_SZ, bytes);
+    if (set < bytes) throw new Error(`F_SETPIPE_SZ ${bytes} failed (${set})`);
+    return set;
+  } finally {
+    libc.close();
+  }
+}
 
 export class StuckPipe {
   readonly path: string;
@@ -13,11 +30,16 @@ export class StuckPipe {
   /** A blocking write end, like a shell's pipe: hand it to a process as stdout or stderr. */
   readonly writeEnd: number;
 
-  constructor(dir = tempDir()) {
+  /**
+   * `capacity` shrinks the pipe (4096 is the least), so that a writer fills it sooner: a
+   * server writing a report per millisecond fills 64 KiB in about a second, 4 KiB at once.
+   */
+  constructor(dir = tempDir(), capacity?: number) {
     this.path = join(dir, "pipe");
     const mkfifo = Bun.spawnSync(["mkfifo", this.path]);
     if (mkfifo.exitCode !== 0) throw new Error(`mkfifo failed: ${mkfifo.stderr}`);
     this.held = openSync(this.path, constants.O_RDWR | constants.O_NONBLOCK);
+    if (capacity !== undefined) setPipeSize(this.held, capacity);
     this.writeEnd = openSync(this.path, constants.O_WRONLY);
   }
 
