@@ -42,7 +42,8 @@ export async function connectUntilAdmitted(port: number, line: string, counted: 
 
 /** Expects the log at `path` to hold exactly `values`, once each, in any order. */
 export function expectLogged(path: string, values: number[]): void {
-  expect(Array.from(sorted(logNumbers(path)))).toEqual(values.toSorted((a, b) => a - b));
+  // Typed arrays compare at once; arrays of numbers one element at a time (70 ms per 800,000).
+  expect(sorted(logNumbers(path))).toEqual(sorted(values));
 }
 
 /** Expects every line the server printed on stdout to be a report line. */

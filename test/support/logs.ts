@@ -3,16 +3,26 @@
 
 import { readFileSync, statSync, watch } from "node:fs";
 
-const LINE = /^\d{9}\n/;
-
-/** The numbers of the log at `path`, in file order; throws naming the first bad line. */
+/**
+ * The numbers of the log at `path`, in file order; throws naming the first bad line. Reads
+ * the bytes as they are (no string per line): a log of a million lines takes a few ms.
+ */
 export function logNumbers(path: string): Uint32Array {
-  const text = readFileSync(path, "latin1");
-  const values = new Uint32Array(Math.ceil(text.length / 10));
-  for (let at = 0, i = 0; at < text.length; at += 10, i++) {
-    const line = text.slice(at, at + 10);
-    if (!LINE.test(line)) throw new Error(`${path} line ${i + 1} is ${JSON.stringify(line)}, not nine digits and LF`);
-    values[i] = Number(line.slice(0, 9));
+  const bytes = readFileSync(path);
+  const values = new Uint32Array(Math.ceil(bytes.length / 10));
+  for (let at = 0, i = 0; at < bytes.length; at += 10, i++) {
+    let value = 0;
+    let good = at + 10 <= bytes.length && bytes[at + 9] === 10;
+    for (let k = 0; k < 9 && good; k++) {
+      const d = bytes[at + k] - 48;
+      good = d >= 0 && d <= 9;
+      value = value * 10 + d;
+    }
+    if (!good) {
+      const line = bytes.subarray(at, at + 10).toString("latin1");
+      throw new Error(`${path} line ${i + 1} is ${JSON.stringify(line)}, not nine digits and LF`);
+    }
+    values[i] = value;
   }
   return values;
 }
