@@ -2,7 +2,7 @@
 // the cause and leaves only whole lines in the log, however the last write was cut; once
 // there is room again, --resume continues the same log without a repeat.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { encodeLines } from "../../src/core/protocol.ts";
@@ -41,41 +41,47 @@ function expectWholeDistinctLines(path: string, sent: number): Uint32Array {
 
 describe.skipIf(!canMount)(`a log on a 1 MiB tmpfs (${canMount ? "mounted as root" : cannotMountReason})`, () => {
   const servers = serverPool();
-  const mounted: string[] = [];
-  afterEach(() => {
-    for (const dir of mounted.splice(0)) unmount(dir);
-  });
+
+  /** Fills the 1 MiB tmpfs at `dir` with one server, then resumes on it with room again. */
+  async function fillAndResume(dir: string, workers: number) {
+    const log = join(dir, "numbers.log");
+    const server = await servers.start(["--workers", String(workers)], { dir });
+    await sendPayloads("127.0.0.1", server.port, payloads(0, PER_CLIENT));
+    const result = await outcome(server);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr).toEqual([`listening on 127.0.0.1:${server.port}`, "numbers-server: cannot write log file 'numbers.log': no space left on device"]);
+    // The disk was really filled: less than a page of it is left.
+    expect(statSync(log).size).toBeGreaterThan(MiB - 4096);
+    expectWholeDistinctLines(log, FIRST_RUN);
+    const kept = readFileSync(log);
+
+    // Room again: the numbers lost with the failure are sent again, among all the old
+    // ones, and new ones after them. The log must then hold each number sent exactly once.
+    resizeTmpfs(dir, "4m");
+    const resumed = await servers.start(["--workers", String(workers), "--resume"], { dir });
+    const fresh = payloads(FIRST_RUN, NEW_PER_CLIENT);
+    await sendPayloads("127.0.0.1", resumed.port, payloads(0, PER_CLIENT).map((old, c) => Buffer.concat([old, fresh[c]])));
+    (await connect(resumed.port)).write("terminate\n");
+    const final = await outcome(resumed);
+    expect(final.code).toBe(0);
+    expect(final.stderr).toEqual([`listening on 127.0.0.1:${resumed.port}`]);
+    expect(expectWholeDistinctLines(log, ALL).length).toBe(ALL);
+    // The lines kept from the first run are untouched, in their place.
+    expect(readFileSync(log).subarray(0, kept.length).equals(kept)).toBe(true);
+  }
 
   test.each([1, 2])(
     "--workers %d: the disk fills, exit 1 with one error line, whole lines only; --resume continues after space is freed",
     async (workers) => {
       const dir = mountTmpfs("1m");
-      mounted.push(dir);
-      const log = join(dir, "numbers.log");
-      const server = await servers.start(["--workers", String(workers)], { dir });
-      await sendPayloads("127.0.0.1", server.port, payloads(0, PER_CLIENT));
-      const result = await outcome(server);
-      expect(result.code).toBe(1);
-      expect(result.stdout).toEqual([]);
-      expect(result.stderr).toEqual([`listening on 127.0.0.1:${server.port}`, "numbers-server: cannot write log file 'numbers.log': no space left on device"]);
-      // The disk was really filled: less than a page of it is left.
-      expect(statSync(log).size).toBeGreaterThan(MiB - 4096);
-      expectWholeDistinctLines(log, FIRST_RUN);
-      const kept = readFileSync(log);
-
-      // Room again: the numbers lost with the failure are sent again, among all the old
-      // ones, and new ones after them. The log must then hold each number sent exactly once.
-      resizeTmpfs(dir, "4m");
-      const resumed = await servers.start(["--workers", String(workers), "--resume"], { dir });
-      const fresh = payloads(FIRST_RUN, NEW_PER_CLIENT);
-      await sendPayloads("127.0.0.1", resumed.port, payloads(0, PER_CLIENT).map((old, c) => Buffer.concat([old, fresh[c]])));
-      (await connect(resumed.port)).write("terminate\n");
-      const final = await outcome(resumed);
-      expect(final.code).toBe(0);
-      expect(final.stderr).toEqual([`listening on 127.0.0.1:${resumed.port}`]);
-      expect(expectWholeDistinctLines(log, ALL).length).toBe(ALL);
-      // The lines kept from the first run are untouched, in their place.
-      expect(readFileSync(log).subarray(0, kept.length).equals(kept)).toBe(true);
+      // Unmounted by the test itself: the two run at once (bunfig.toml), and an afterEach
+      // hook, which cannot tell which test ended, could unmount the other's disk.
+      try {
+        await fillAndResume(dir, workers);
+      } finally {
+        unmount(dir);
+      }
     },
     30_000,
   );

@@ -39,6 +39,7 @@ test.each(BAD_LINES)("%s: reset, the client sees ECONNRESET", async (_, bad) => 
 test("a reset every time: 20 invalid clients in a row each see ECONNRESET", async () => {
   const server = await servers.start();
   for (let i = 0; i < 20; i++) expect(await observe(server.port, "12345678x\n")).toEqual(["error ECONNRESET", "close"]);
+  server.proc.kill(9);
 });
 
 test("a client over the limit: end of stream before it sends anything, no error", async () => {
@@ -61,4 +62,5 @@ test("terminate: the sender and every other client get end of stream, no error",
 test("--idle-timeout: end of stream, no error", async () => {
   const server = await servers.start(["--idle-timeout", "0.2"]);
   expect(await observe(server.port, "000000001\n")).toEqual(["end", "close"]);
+  server.proc.kill(9);
 });

@@ -106,7 +106,9 @@ function peakRssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
-test("5 clients streaming 50 MB of garbage each are closed at once; memory stays small", async () => {
+// Serial (alone in this file): the bound on the close is about the server, not about other
+// tests sharing the cores, and building 250 MB of payload would stall their timers.
+test.serial("5 clients streaming 50 MB of garbage each are closed at once; memory stays small", async () => {
   const server = await servers.start();
   // Every payload is far larger than the kernel's socket buffers (a few MiB), so a client
   // can only finish sending if the server keeps reading.
@@ -127,7 +129,8 @@ test("5 clients streaming 50 MB of garbage each are closed at once; memory stays
   expect(logNumbers(server.log)).toEqual(Uint32Array.from([555_555_555]));
 });
 
-test("--idle-timeout 0.5 closes a silent client 0.5 s (up to 0.625 s) after its last data", async () => {
+// Serial, as the two below: their subject is time.
+test.serial("--idle-timeout 0.5 closes a silent client 0.5 s (up to 0.625 s) after its last data", async () => {
   const server = await servers.start(["--idle-timeout", "0.5"]);
   const mute = await connect(server.port);
   const openedAt = performance.now();
@@ -143,7 +146,7 @@ test("--idle-timeout 0.5 closes a silent client 0.5 s (up to 0.625 s) after its 
   expect(logNumbers(server.log)).toEqual(Uint32Array.from([1]));
 });
 
-test("--idle-timeout 0.5 keeps a client that sends a byte every 0.1 s", async () => {
+test.serial("--idle-timeout 0.5 keeps a client that sends a byte every 0.1 s", async () => {
   const server = await servers.start(["--idle-timeout", "0.5"]);
   const slow = await connect(server.port);
   // The pace of a slow client, not a wait for the server: one number, a byte at a time, over 1 s.

@@ -103,6 +103,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     const server = await start([...w, "--idle-timeout", "0.1"]);
     await (await connect(server.port)).closed;
     expect(pick(await scrape(server.base), CLIENTS)).toEqual(clients(0, 1, 0, { idle: 1 }));
+    server.proc.kill(9);
   });
 
   test("--resume: the log's numbers count those loaded; the bytes written only the new ones", async () => {
@@ -110,6 +111,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     await sendAll(await connect(server.port), "000000005\n000000001\n");
     expect(pick(await scrape(server.base), COUNTS)).toEqual(counts(1, 1, 3, 10));
     expect(readFileSync(server.log, "latin1")).toBe(OLD_LOG + "000000005\n");
+    server.proc.kill(9);
   });
 
   test("scrapes take nothing from the report lines", async () => {
@@ -119,6 +121,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     // The numbers were all counted before the scrapes; the reports still account for each.
     const sums = await reportsUntil(server.stdout, (s) => s.total >= 2);
     expect(sums).toEqual({ unique: 2, duplicates: 1, total: 2 });
+    server.proc.kill(9);
   });
 
   test("/healthz is 503 starting while start-up is held, then 200 ok; /metrics answers meanwhile", async () => {
@@ -181,6 +184,7 @@ describe("HTTP", () => {
     expect(await request(server.base, "/healthz", "HEAD")).toMatchObject({ status: 200, body: "" });
     // None of it reached the number server.
     expect(pick(await scrape(server.base), CLIENTS)).toEqual(clients(0, 0, 0, {}));
+    server.proc.kill(9);
   });
 
   test("off by default: no metrics line, the readiness line comes first", async () => {
@@ -203,6 +207,7 @@ describe("a metrics port that cannot be bound: one line, exit 1, the log untouch
     });
     expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe(OLD_LOG);
     expect(await request(first.base, "/healthz")).toMatchObject({ status: 200, body: "ok\n" });
+    first.proc.kill(9);
   });
 
   test("an address that is not this machine's", async () => {

@@ -63,7 +63,8 @@ test.each(BAD_LINES)("%s closes that connection: lines before it count, after it
   expectLogged(server.log, [1, 2, 4, 5]);
 });
 
-test.each([5, 2])("--max-clients %d: one more client is closed at once and counts nothing; a freed slot admits the next", async (limit) => {
+// Serial (alone in this file): "at once" is measured.
+test.serial.each([5, 2])("--max-clients %d: one more client is closed at once and counts nothing; a freed slot admits the next", async (limit) => {
   const server = await servers.start(["--max-clients", String(limit), "--report-interval", "0.05"]);
   const admitted: Peer[] = [];
   for (let i = 0; i < limit; i++) admitted.push(await connect(server.port));

@@ -11,7 +11,8 @@ import { serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
 
-test("--report-interval 0.2: a line per tick that adds up, each already on disk when read", async () => {
+// Serial: the gaps between lines are measured when they are read.
+test.serial("--report-interval 0.2: a line per tick that adds up, each already on disk when read", async () => {
   // With the flush tick 30 s away, only a report writes the log, so the log cannot grow
   // between a report and the next one: it must hold exactly the total just reported.
   const server = await servers.start(["--report-interval", "0.2", "--flush-interval", "30"]);

@@ -1,26 +1,33 @@
-// Starts real servers for one test file and kills (SIGKILL) any still running after each
-// test, so a failed assertion never leaves a server behind; collects a server's output
-// once it has exited.
+// Starts real servers for one test file and kills (SIGKILL) any still running once its
+// tests are done, so a failed assertion never leaves a server behind; collects a server's
+// output once it has exited.
 
-import { afterEach } from "bun:test";
+import { afterAll, afterEach, beforeEach } from "bun:test";
 import { spawnServer, startServer, type Spawned } from "./server.ts";
 
 export function serverPool() {
-  const live: Spawned[] = [];
+  const live = new Set<Spawned>();
+  const killAll = () => {
+    for (const server of live) if (server.proc.exitCode === null && !server.proc.killed) server.proc.kill(9);
+    live.clear();
+  };
+  // The tests of a server file run concurrently (bunfig.toml), and a hook cannot tell which
+  // test just ended, so what a test left running is killed once none of the file's tests
+  // runs: by then every test that started a server is over. A test that passes ends its own.
+  let running = 0;
+  beforeEach(() => void running++);
   afterEach(() => {
-    for (const server of live.splice(0)) if (server.proc.exitCode === null && !server.proc.killed) server.proc.kill(9);
+    if (--running === 0) killAll();
   });
+  afterAll(killAll);
+  const track = <T extends Spawned>(server: T): T => {
+    live.add(server);
+    void server.exited.then(() => live.delete(server));
+    return server;
+  };
   return {
-    start: async (...args: Parameters<typeof startServer>) => {
-      const server = await startServer(...args);
-      live.push(server);
-      return server;
-    },
-    spawn: (...args: Parameters<typeof spawnServer>) => {
-      const spawned = spawnServer(...args);
-      live.push(spawned);
-      return spawned;
-    },
+    start: async (...args: Parameters<typeof startServer>) => track(await startServer(...args)),
+    spawn: (...args: Parameters<typeof spawnServer>) => track(spawnServer(...args)),
   };
 }
 
