@@ -1,10 +1,9 @@
 // The client and terminate commands against the real server (from source, or the compiled
-// executable when NUMBERS_SERVER_BIN is set), and their option parsing.
+// executable when NUMBERS_SERVER_BIN is set). Their option parsing and --help text are in
+// test/unit/usage.test.ts.
 
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { UsageError } from "../../src/options.ts";
-import { parseClientConfig, parseTerminateConfig } from "../../src/client/config.ts";
 import { connectionNumbers, numbers, parseDist } from "../../src/client/payload.ts";
 import { spawnServer, startServer, type Server } from "../support/server.ts";
 
@@ -154,49 +153,5 @@ describe("terminate", () => {
     } finally {
       fake.stop(true);
     }
-  });
-});
-
-describe("options", () => {
-  test("client defaults", () => {
-    expect(parseClientConfig([], {})).toEqual({
-      help: false,
-      positionals: [],
-      config: { host: "127.0.0.1", port: 4000, connections: 5, count: 1_000_000, duration: 0, dist: { kind: "random" }, seed: 1 },
-    });
-  });
-
-  test("environment twins, shared host and port, and flags beating them", () => {
-    const env = {
-      NUMBERS_HOST: "10.0.0.1",
-      NUMBERS_PORT: "5000",
-      NUMBERS_CLIENT_CONNECTIONS: "2",
-      NUMBERS_CLIENT_COUNT: "10",
-      NUMBERS_CLIENT_DURATION: "1.5",
-      NUMBERS_CLIENT_DIST: "dup:3",
-      NUMBERS_CLIENT_SEED: "9",
-    };
-    expect(parseClientConfig(["--port", "6000", "--dist", "seq"], env)).toMatchObject({
-      config: { host: "10.0.0.1", port: 6000, connections: 2, count: 10, duration: 1.5, dist: { kind: "seq" }, seed: 9 },
-    });
-    expect(parseTerminateConfig([], env)).toMatchObject({ config: { host: "10.0.0.1", port: 5000 } });
-  });
-
-  test("invalid values are usage errors", () => {
-    for (const argv of [["--connections", "6"], ["--connections", "0"], ["--count", "0"], ["--dist", "dup:0"], ["--duration", "-1"], ["--seed", "x"], ["--max-clients", "1"]]) {
-      expect(() => parseClientConfig(argv, {})).toThrow(UsageError);
-    }
-    expect(() => parseTerminateConfig(["--count", "1"], {})).toThrow(UsageError);
-  });
-
-  test("--help on each command", async () => {
-    for (const command of ["client", "terminate"]) {
-      const result = await run([command, "--help"]);
-      expect(result.code).toBe(0);
-      expect(result.stdout[0]).toBe(`Usage: numbers-server ${command} [options]`);
-      expect(result.stdout.join("\n")).toMatch(/--port <v> +NUMBERS_PORT/);
-    }
-    const terminate = await run(["terminate", "--help"]);
-    expect(terminate.stdout.join("\n")).toMatch(/--timeout <v> +NUMBERS_TERMINATE_TIMEOUT +default 30 +give up/);
   });
 });

@@ -1,4 +1,4 @@
-// A worker for test/workers.test.ts: feeds the lines it is given to an atomic Engine on
+// A worker for test/unit/atomic.test.ts: feeds the lines it is given to an atomic Engine on
 // the shared bitmap it is given, then posts back the log bytes and its counts.
 
 import { Engine } from "../../src/core/engine.ts";

@@ -1,0 +1,81 @@
+// The commands' option parsing and --help text, in-process: the client's and terminate's
+// options, every server usage error naming what was wrong, and each command's help
+// listing its flags. That the executable turns these into exit 2 with one line on stderr,
+// and prints --help with exit 0, is proven once, by a spawn, in test/server/startup.test.ts.
+
+import { describe, expect, test } from "bun:test";
+import { UsageError } from "../../src/options.ts";
+import { parseClientConfig, parseTerminateConfig } from "../../src/client/config.ts";
+import { COMMANDS, usage } from "../../src/commands.ts";
+import { parseServerConfig, SERVER_OPTIONS } from "../../src/server/config.ts";
+
+describe("client and terminate options", () => {
+  test("client defaults", () => {
+    expect(parseClientConfig([], {})).toEqual({
+      help: false,
+      positionals: [],
+      config: { host: "127.0.0.1", port: 4000, connections: 5, count: 1_000_000, duration: 0, dist: { kind: "random" }, seed: 1 },
+    });
+  });
+
+  test("environment twins, shared host and port, and flags beating them", () => {
+    const env = {
+      NUMBERS_HOST: "10.0.0.1",
+      NUMBERS_PORT: "5000",
+      NUMBERS_CLIENT_CONNECTIONS: "2",
+      NUMBERS_CLIENT_COUNT: "10",
+      NUMBERS_CLIENT_DURATION: "1.5",
+      NUMBERS_CLIENT_DIST: "dup:3",
+      NUMBERS_CLIENT_SEED: "9",
+    };
+    expect(parseClientConfig(["--port", "6000", "--dist", "seq"], env)).toMatchObject({
+      config: { host: "10.0.0.1", port: 6000, connections: 2, count: 10, duration: 1.5, dist: { kind: "seq" }, seed: 9 },
+    });
+    expect(parseTerminateConfig([], env)).toMatchObject({ config: { host: "10.0.0.1", port: 5000 } });
+  });
+
+  test("invalid values are usage errors", () => {
+    for (const argv of [["--connections", "6"], ["--connections", "0"], ["--count", "0"], ["--dist", "dup:0"], ["--duration", "-1"], ["--seed", "x"], ["--max-clients", "1"]]) {
+      expect(() => parseClientConfig(argv, {})).toThrow(UsageError);
+    }
+    expect(() => parseTerminateConfig(["--count", "1"], {})).toThrow(UsageError);
+  });
+});
+
+// These ran as one spawn each in test/server/startup.test.ts; the spawn kept there proves
+// the exit code and the one line, these what the line names.
+test.each([
+  [["--port", "abc"], "--port"],
+  [["--port", "70000"], "--port"],
+  [["--max-clients", "-1"], "--max-clients"],
+  [["--max-clients=-1"], "--max-clients"],
+  [["--max-clients", "0"], "--max-clients"],
+  [["--bogus"], "--bogus"],
+  [["--report-interval", "0"], "--report-interval"],
+  [["extra"], "extra"],
+])("serve %j: a UsageError naming %s", (args, named) => {
+  expect(() => parseServerConfig(args, {})).toThrow(UsageError);
+  expect(() => parseServerConfig(args, {})).toThrow(named);
+});
+
+describe("--help", () => {
+  test("serve: every flag and environment twin, and --help", () => {
+    const help = usage("serve");
+    for (const spec of Object.values(SERVER_OPTIONS)) {
+      expect(help).toContain(`--${spec.flag}`);
+      expect(help).toContain(spec.env);
+    }
+    expect(help).toContain("--help");
+  });
+
+  test.each(["client", "terminate"] as const)("%s: its usage line and flags, and -h asks for it", (command) => {
+    const help = usage(command);
+    expect(help.split("\n")[0]).toBe(`Usage: numbers-server ${command} [options]`);
+    expect(help).toMatch(/--port <v> +NUMBERS_PORT/);
+    for (const flag of ["--help", "-h"]) expect(COMMANDS[command].parse([flag], {})).toMatchObject({ help: true });
+  });
+
+  test("terminate: --timeout with its twin and default", () => {
+    expect(usage("terminate")).toMatch(/--timeout <v> +NUMBERS_TERMINATE_TIMEOUT +default 30 +give up/);
+  });
+});
