@@ -283,7 +283,9 @@ test("the CPU table gives each kind of thread's median seconds, their total, and
 test("cpuSince() charges a busy main thread to `main` and a busy Worker to `workers`", async () => {
   const before = threadTimes(process.pid);
   const worker = new Worker(URL.createObjectURL(new Blob([
-    "const until = performance.now() + 150; while (performance.now() < until); postMessage('done');",
+    // It stays alive after its answer (until terminate()): a worker with nothing left to do
+    // ends, and a thread that has ended is no longer in /proc for cpuSince to read.
+    "const until = performance.now() + 150; while (performance.now() < until); postMessage('done'); setInterval(() => {}, 1000);",
   ])));
   const done = new Promise((resolve) => (worker.onmessage = resolve));
   const until = performance.now() + 150;
