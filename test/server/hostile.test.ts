@@ -129,8 +129,7 @@ test.serial("5 clients streaming 50 MB of garbage each are closed at once; memor
   expect(logNumbers(server.log)).toEqual(Uint32Array.from([555_555_555]));
 });
 
-// Serial, as the two below: their subject is time.
-test.serial("--idle-timeout 0.5 closes a silent client 0.5 s (up to 0.625 s) after its last data", async () => {
+test("--idle-timeout 0.5 closes a silent client 0.5 s (up to 0.625 s) after its last data", async () => {
   const server = await servers.start(["--idle-timeout", "0.5"]);
   const mute = await connect(server.port);
   const openedAt = performance.now();
@@ -146,7 +145,7 @@ test.serial("--idle-timeout 0.5 closes a silent client 0.5 s (up to 0.625 s) aft
   expect(logNumbers(server.log)).toEqual(Uint32Array.from([1]));
 });
 
-test.serial("--idle-timeout 0.5 keeps a client that sends a byte every 0.1 s", async () => {
+test("--idle-timeout 0.5 keeps a client that sends a byte every 0.1 s", async () => {
   const server = await servers.start(["--idle-timeout", "0.5"]);
   const slow = await connect(server.port);
   // The pace of a slow client, not a wait for the server: one number, a byte at a time, over 1 s.

@@ -2,10 +2,10 @@
 // engines racing on one bitmap in-process are in test/unit/atomic.test.ts.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { sendPayloads } from "../../src/client/sender.ts";
+import { distinct, logNumbers } from "../support/logs.ts";
 import { startServer } from "../support/server.ts";
 
 /** `count` values from 0..distinct-1, in an order fixed by `seed`. */
@@ -17,10 +17,6 @@ function distinctOf(arrays: Uint32Array[]): Set<number> {
   const set = new Set<number>();
   for (const a of arrays) for (const v of a) set.add(v);
   return set;
-}
-
-function logLines(text: string): string[] {
-  return text === "" ? [] : text.slice(0, -1).split("\n");
 }
 
 describe("server with two worker threads", () => {
@@ -48,10 +44,10 @@ describe("server with two worker threads", () => {
       expect(unique).toBe(expected.size);
       expect(total).toBe(expected.size);
       // The report's total is on disk when the line is printed.
-      const lines = logLines(readFileSync(server.log, "latin1"));
-      expect(lines.length).toBe(expected.size);
-      expect(new Set(lines).size).toBe(expected.size);
-      expect(lines.every((line) => expected.has(Number(line)))).toBe(true);
+      const logged = logNumbers(server.log);
+      expect(logged.length).toBe(expected.size);
+      expect(distinct(logged)).toBe(expected.size);
+      expect(logged.every((value) => expected.has(value))).toBe(true);
     } finally {
       server.proc.kill();
       await server.exited;

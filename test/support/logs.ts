@@ -1,5 +1,6 @@
 // Reading numbers.log in tests: its numbers in file order (every line checked to be nine
-// digits and LF), and a wait for the file to reach a size while the server still runs.
+// digits and LF), how many distinct, and a wait for the file to reach a size while the
+// server still runs. All of it works on bytes and typed arrays, not a string per line.
 
 import { readFileSync, statSync, watch } from "node:fs";
 
@@ -8,7 +9,12 @@ import { readFileSync, statSync, watch } from "node:fs";
  * the bytes as they are (no string per line): a log of a million lines takes a few ms.
  */
 export function logNumbers(path: string): Uint32Array {
-  const bytes = readFileSync(path);
+  return parseLog(readFileSync(path), path);
+}
+
+/** The numbers of a log's content, as logNumbers reads a file; `name` is for the error. */
+export function parseLog(bytes: Uint8Array | string, name = "the log"): Uint32Array {
+  if (typeof bytes === "string") bytes = Buffer.from(bytes, "latin1");
   const values = new Uint32Array(Math.ceil(bytes.length / 10));
   for (let at = 0, i = 0; at < bytes.length; at += 10, i++) {
     let value = 0;
@@ -19,12 +25,20 @@ export function logNumbers(path: string): Uint32Array {
       value = value * 10 + d;
     }
     if (!good) {
-      const line = bytes.subarray(at, at + 10).toString("latin1");
-      throw new Error(`${path} line ${i + 1} is ${JSON.stringify(line)}, not nine digits and LF`);
+      const line = Buffer.from(bytes.subarray(at, at + 10)).toString("latin1");
+      throw new Error(`${name} line ${i + 1} is ${JSON.stringify(line)}, not nine digits and LF`);
     }
     values[i] = value;
   }
   return values;
+}
+
+/** How many distinct values there are (a sorted copy, not a Set of a million entries). */
+export function distinct(values: ArrayLike<number>): number {
+  const s = sorted(values);
+  let n = s.length > 0 ? 1 : 0;
+  for (let i = 1; i < s.length; i++) if (s[i] !== s[i - 1]) n++;
+  return n;
 }
 
 /** The values sorted ascending, to compare logs whose lines interleave connections. */

@@ -5,15 +5,12 @@
 import { describe, expect, test } from "bun:test";
 import { createBitmap } from "../../src/core/bitmap.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
+import { distinct, parseLog } from "../support/logs.ts";
 
 function distinctOf(arrays: Uint32Array[]): Set<number> {
   const set = new Set<number>();
   for (const a of arrays) for (const v of a) set.add(v);
   return set;
-}
-
-function logLines(text: string): string[] {
-  return text === "" ? [] : text.slice(0, -1).split("\n");
 }
 
 describe("atomic engines on one shared bitmap", () => {
@@ -41,10 +38,10 @@ describe("atomic engines on one shared bitmap", () => {
       worker.postMessage({ bits, lines: encodeLines(values), chunk: 4096 * 10 + 3, start });
     })));
     const expected = distinctOf(drawn);
-    const lines = replies.flatMap((r) => logLines(r.log));
-    expect(lines.length).toBe(expected.size);
-    expect(new Set(lines).size).toBe(expected.size);
-    expect(lines.every((line) => /^\d{9}$/.test(line) && expected.has(Number(line)))).toBe(true);
+    const logged = parseLog(replies.map((r) => r.log).join(""));
+    expect(logged.length).toBe(expected.size);
+    expect(distinct(logged)).toBe(expected.size);
+    expect(logged.every((value) => expected.has(value))).toBe(true);
     expect(replies[0].counts.unique + replies[1].counts.unique).toBe(expected.size);
     expect(replies[0].counts.duplicates + replies[1].counts.duplicates).toBe(drawn[0].length + drawn[1].length - expected.size);
   });
