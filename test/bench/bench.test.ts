@@ -45,6 +45,42 @@ const hasCC = Bun.which("cc") !== null;
 const VALUES = [0, 7, 123456789, 999999999];
 const LOG = "000000000\n123456789\n000000007\n999999999\n";
 
+// First in the file: the test files under test/bench run their tests concurrently
+// (bunfig.toml), so this one, which waits on the benchmark's processes, runs while the
+// LogChecker tests below take this process's CPU.
+test("bun run bench runs end to end, verifies every log and draws the chart", async () => {
+  const dir = tempDir();
+  const svg = join(dir, "chart.svg");
+  const main = resolve(import.meta.dir, "../../bench/main.ts");
+  const proc = Bun.spawn([process.execPath, main, "--count", "20000", "--runs", "1", "--svg", svg], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
+  const chart = readFileSync(svg, "utf8");
+  rmSync(dir, { recursive: true, force: true });
+  expect(chart).toStartWith("<svg ");
+  // One bar each for ours, the C yardstick and the sink, per workload.
+  expect(chart.match(/<rect x="[\d.]+" y="[\d.]+" width="44"/g)).toHaveLength(hasCC ? 9 : 6);
+  for (const workload of ["random", "seq", "dup"]) expect(chart).toContain(`>${workload}</text>`);
+  for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
+  // Ours and the C yardstick, each workload.
+  expect(err.match(/server: .* log verified/g)).toHaveLength(3);
+  expect(err.match(/C yardstick: .* log verified/g) ?? []).toHaveLength(hasCC ? 3 : 0);
+  if (hasCC) for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| .* \\| [\\d.]+x \\|`, "m"));
+  // After the text table and after the Markdown one.
+  expect(out.match(/^resume: loaded \d+ lines \([\d.]+ MB\) in [\d.]+ s/gm)).toHaveLength(2);
+  // The CPU table, as text and as Markdown: the server's threads were busy during each run.
+  expect(out.match(/^CPU seconds per run/gm)).toHaveLength(2);
+  for (const workload of ["random", "seq", "dup"]) {
+    const row = new RegExp(`^\\| ${workload} \\| ([\\d.]+) \\| ([\\d.]+) \\| [\\d.]+ \\| [\\d.]+ \\| ([\\d.]+) \\|`, "m").exec(out.split("CPU seconds per run").at(-1)!);
+    expect(row).not.toBeNull();
+    expect(Number(row![1])).toBeGreaterThan(0);
+    expect(Number(row![3])).toBeGreaterThanOrEqual(Number(row![1]));
+  }
+});
+
 describe("LogChecker", () => {
   test("accepts exactly the expected numbers in any order, however the bytes are chunked", () => {
     for (const chunk of [1, 3, 10, 7, 4096]) {
@@ -156,39 +192,6 @@ describe("resume measurement", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-});
-
-test("bun run bench runs end to end, verifies every log and draws the chart", async () => {
-  const dir = tempDir();
-  const svg = join(dir, "chart.svg");
-  const main = resolve(import.meta.dir, "../../bench/main.ts");
-  const proc = Bun.spawn([process.execPath, main, "--count", "20000", "--runs", "1", "--svg", svg], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
-  const chart = readFileSync(svg, "utf8");
-  rmSync(dir, { recursive: true, force: true });
-  expect(chart).toStartWith("<svg ");
-  // One bar each for ours, the C yardstick and the sink, per workload.
-  expect(chart.match(/<rect x="[\d.]+" y="[\d.]+" width="44"/g)).toHaveLength(hasCC ? 9 : 6);
-  for (const workload of ["random", "seq", "dup"]) expect(chart).toContain(`>${workload}</text>`);
-  for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
-  // Ours and the C yardstick, each workload.
-  expect(err.match(/server: .* log verified/g)).toHaveLength(3);
-  expect(err.match(/C yardstick: .* log verified/g) ?? []).toHaveLength(hasCC ? 3 : 0);
-  if (hasCC) for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| .* \\| [\\d.]+x \\|`, "m"));
-  // After the text table and after the Markdown one.
-  expect(out.match(/^resume: loaded \d+ lines \([\d.]+ MB\) in [\d.]+ s/gm)).toHaveLength(2);
-  // The CPU table, as text and as Markdown: the server's threads were busy during each run.
-  expect(out.match(/^CPU seconds per run/gm)).toHaveLength(2);
-  for (const workload of ["random", "seq", "dup"]) {
-    const row = new RegExp(`^\\| ${workload} \\| ([\\d.]+) \\| ([\\d.]+) \\| [\\d.]+ \\| [\\d.]+ \\| ([\\d.]+) \\|`, "m").exec(out.split("CPU seconds per run").at(-1)!);
-    expect(row).not.toBeNull();
-    expect(Number(row![1])).toBeGreaterThan(0);
-    expect(Number(row![3])).toBeGreaterThanOrEqual(Number(row![1]));
-  }
 });
 
 test("bad options are usage errors", async () => {

@@ -1,9 +1,11 @@
-// Preloaded for every test run (bunfig.toml): how many tests run at once. The server tests
-// (test/server/, bunfig's concurrentTestGlob) run concurrently within each file, since most
-// of their time is spent waiting on spawned processes; each test takes a slot before it
-// starts and gives it back when it ends, so at most NUMBERS_TEST_CONCURRENCY (default 3)
-// run at once, and with them their servers (~175 MiB each). Tests elsewhere run one at a
-// time anyway. A test whose timing is its subject is declared test.serial: it runs alone.
+// Preloaded for every test run (bunfig.toml): how many tests run at once. The server and
+// bench tests (test/server/, test/bench/: bunfig's concurrentTestGlob) run concurrently
+// within each file, since most of their time is spent waiting on spawned processes; each
+// test takes a slot before it starts and gives it back when it ends, so at most
+// NUMBERS_TEST_CONCURRENCY (default 3) run at once, and with them their servers (~175 MiB
+// each). The tests of test/unit run one at a time anyway. A test whose timing is its
+// subject is declared test.serial: it runs alone. Bun's per-test duration then includes
+// the wait for a slot; the test's timeout does not.
 
 import { afterEach, beforeEach } from "bun:test";
 
