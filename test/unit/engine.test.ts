@@ -11,6 +11,11 @@ import { driveEngine } from "../support/drive.ts";
 import { cutAt, type Slice } from "../support/model.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
+/**
+ * One all-clear bitmap for the runs that would each allocate their own (125 MB, ~60 ms to
+ * fault in): driveEngine clears what a run set (test/support/drive.ts).
+ */
+const shared = createBitmap();
 const record = (v: string) => v + "\n";
 
 /** Every way this file cuts a stream of `length` bytes, with a label for failures. */
@@ -56,7 +61,7 @@ describe("several connections share one engine", () => {
     const run = driveEngine([bytes("123456789\n"), bytes("123456789\n000000000\n")], [
       { conn: 0, start: 0, end: 10 },
       { conn: 1, start: 0, end: 20 },
-    ]);
+    ], shared);
     expect(run.log).toEqual(["123456789\n", "000000000\n"]);
     expect([run.unique, run.duplicates]).toEqual([2, 1]);
   });
@@ -69,7 +74,7 @@ describe("several connections share one engine", () => {
       { conn: 0, start: 5, end: 13 },
       { conn: 1, start: 7, end: 20 },
       { conn: 0, start: 13, end: 20 },
-    ]);
+    ], shared);
     expect(run.verdicts).toEqual(["KEEP", "KEEP", "KEEP", "KEEP", "KEEP"]);
     expect(run.log).toEqual(["123456789\n", "987654321\n", "555555555\n"]);
     expect([run.unique, run.duplicates]).toEqual([3, 1]);
@@ -81,7 +86,7 @@ describe("several connections share one engine", () => {
       { conn: 1, start: 0, end: 5 },
       { conn: 0, start: 12, end: 13 },
       { conn: 1, start: 5, end: 20 },
-    ]);
+    ], shared);
     expect(run.verdicts).toEqual(["KEEP", "KEEP", "CLOSE", "KEEP"]);
     expect(run.log).toEqual(["111111111\n", "222222222\n", "333333333\n"]);
   });
@@ -119,7 +124,7 @@ describe("large chunks", () => {
 
   test("more than 65536 lines in one chunk, with duplicates", () => {
     const { stream, log } = repeating(3 * 65536 + 5, 70_000);
-    const run = driveEngine([stream], cutAt(0, stream.length, []));
+    const run = driveEngine([stream], cutAt(0, stream.length, []), shared);
     expect(run.verdicts).toEqual(["KEEP"]);
     expect(run.log.join("")).toBe(text(log));
     expect([run.unique, run.duplicates, run.total]).toEqual([70_000, 3 * 65536 + 5 - 70_000, 70_000]);
@@ -129,7 +134,7 @@ describe("large chunks", () => {
     test(`a bad line at line ${bad} of a big chunk: the lines before it count`, () => {
       const { stream } = repeating(200_000, 200_000);
       stream[bad * 10 + 3] = "x".charCodeAt(0);
-      const run = driveEngine([stream], cutAt(0, stream.length, []));
+      const run = driveEngine([stream], cutAt(0, stream.length, []), shared);
       expect(run.verdicts).toEqual(["CLOSE"]);
       expect(run.log.join("")).toBe(text(stream.subarray(0, bad * 10)));
       expect(run.unique).toBe(bad);
@@ -139,7 +144,7 @@ describe("large chunks", () => {
   test("terminate right after 65536 lines", () => {
     const { stream } = repeating(65536, 65536);
     const withTerminate = new Uint8Array([...stream, ...bytes("terminate\n000000001\n")]);
-    const run = driveEngine([withTerminate], cutAt(0, withTerminate.length, []));
+    const run = driveEngine([withTerminate], cutAt(0, withTerminate.length, []), shared);
     expect(run.verdicts).toEqual(["TERMINATE"]);
     expect(run.log.join("")).toBe(text(stream));
   });
@@ -150,7 +155,7 @@ describe("large chunks", () => {
       const { stream } = repeating(count, count);
       const lineByLine = Array.from({ length: count - 1 }, (_, k) => (k + 1) * 10);
       for (const slices of [cutAt(0, stream.length, []), cutAt(0, stream.length, lineByLine)]) {
-        const run = driveEngine([stream], slices);
+        const run = driveEngine([stream], slices, shared);
         for (const w of run.writes) expect(w).toBeLessThanOrEqual(LOG_BUFFER_BYTES);
         expect(run.log.join("")).toBe(text(stream));
       }
@@ -163,7 +168,7 @@ describe("large chunks", () => {
     const cuts: number[] = [];
     for (let at = 1 + (next() % 65536); at < stream.length; at += 1 + (next() % 65536)) cuts.push(at);
     for (const slices of [cutAt(0, stream.length, []), cutAt(0, stream.length, cuts)]) {
-      const run = driveEngine([stream], slices);
+      const run = driveEngine([stream], slices, shared);
       expect(run.writes.length).toBeGreaterThan(0);
       for (const w of run.writes) expect(w).toBeLessThanOrEqual(LOG_BUFFER_BYTES);
       expect(run.log.join("")).toBe(text(log));
