@@ -4,8 +4,9 @@
 // flock(LOCK_EX|LOCK_NB) before anything empties or appends to it: a second instance on
 // another port is refused, naming the owner, and the file is left byte for byte as it was.
 // The kernel drops the lock when the owner's descriptor goes, at exit or at kill -9.
-// A log that is not a regular file (a pipe, a FIFO, a character device) has nothing to empty
-// and is not locked; it is written by one thread only (see LogHandle.stream).
+// A log that is not a regular file (a pipe, a FIFO, a character device, a socket that is
+// standard output) has nothing to empty and is not locked; it is written by one thread only
+// (see LogHandle.stream).
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 
@@ -44,7 +45,7 @@ export class OwnedLog implements LogHandle {
    */
   static open(path: string): OwnedLog {
     const kind = kindOf(path);
-    if (kind === "socket") throw new LogOpenError(`cannot open log file '${path}': it is a socket (a log is a file, a pipe, a FIFO or a device)`);
+    if (kind === "socket") return new OwnedLog(duplicate(path), path, true);
     let fd: number;
     try {
       // O_NONBLOCK on a FIFO: no reader means ENXIO at once, not an open that never returns.
@@ -100,8 +101,46 @@ function kindOf(path: string): Kind {
   }
 }
 
-let flock: ((fd: number, operation: number) => number) | undefined;
-let errno: (() => number) | undefined;
+interface Libc {
+  flock(fd: number, operation: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  errno(): number;
+}
+let loaded: Libc | undefined;
+
+/** What Bun has no API for, from libc through bun:ffi (which works inside the executable too). */
+function libc(): Libc {
+  if (loaded) return loaded;
+  // Loaded on first use, in the main thread: most runs need only flock.
+  const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
+  const { i32, ptr } = FFIType;
+  const { symbols } = dlopen("libc.so.6", {
+    flock: { args: [i32, i32], returns: i32 },
+    fcntl: { args: [i32, i32, i32], returns: i32 },
+    __errno_location: { args: [], returns: ptr },
+  });
+  return (loaded = {
+    flock: symbols.flock,
+    fcntl: symbols.fcntl,
+    errno: () => read.i32(symbols.__errno_location()!, 0),
+  });
+}
+
+const F_DUPFD_CLOEXEC = 1030;
+
+/**
+ * A socket cannot be opened by path (open() fails with ENXIO). Standard output (or error,
+ * or /dev/fd/N) that is a socket, as from systemd or Bun.spawn, is used through a duplicate
+ * of that descriptor instead; any other socket is refused.
+ */
+function duplicate(path: string): number {
+  const m = /^\/dev\/(stdout|stderr)$|^\/(?:dev\/fd|proc\/self\/fd)\/(\d+)$/.exec(path);
+  if (m) {
+    const fd = libc().fcntl(m[1] === "stdout" ? 1 : m[1] === "stderr" ? 2 : Number(m[2]), F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) return fd;
+  }
+  throw new LogOpenError(`cannot open log file '${path}': it is a socket (a log is a file, a pipe, a FIFO, a device, or standard output)`);
+}
 
 /**
  * Takes the exclusive lock on the log, or throws naming its owner. flock, not fcntl's
@@ -109,18 +148,9 @@ let errno: (() => number) | undefined;
  * thread closes some other descriptor of the file, and /proc/locks names its holder.
  */
 function lock(fd: number, path: string): void {
-  if (flock === undefined) {
-    // Loaded only here, in the main thread; bun:ffi works inside the executable too.
-    const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
-    const libc = dlopen("libc.so.6", {
-      flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-      __errno_location: { args: [], returns: FFIType.ptr },
-    }).symbols;
-    flock = libc.flock;
-    errno = () => read.i32(libc.__errno_location()!, 0);
-  }
+  const { flock, errno } = libc();
   if (flock(fd, LOCK_EX | LOCK_NB) === 0) return;
-  const code = errno!();
+  const code = errno();
   if (code !== EWOULDBLOCK) throw new LogOpenError(`cannot lock log file '${path}': errno ${code}`);
   throw new LogOpenError(`cannot use log file '${path}': another server writes it (${ownerOf(fd)}); stop it first, or pick another --log`);
 }
@@ -197,6 +227,7 @@ export function describe(err: unknown): string {
     ENOSPC: "no space left on device",
     EIO: "input/output error",
     ENXIO: "no reader",
+    EPIPE: "its reader has gone (broken pipe)",
   };
   return (e.code && reasons[e.code]) ?? e.message;
 }
