@@ -5,7 +5,7 @@
 // at once (it used to block start-up for good); a reader that leaves is a write failure;
 // a socket is refused.
 
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
@@ -17,6 +17,11 @@ import { Lines, serverCommand, tempDir, type Server } from "../support/server.ts
 import { outcome, serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
+/** Readers started by a test; one still running after it (the test failed) is killed. */
+const readers: Bun.Subprocess[] = [];
+afterEach(() => {
+  for (const reader of readers.splice(0)) reader.kill(9);
+});
 
 /**
  * 1,000,000 random numbers from five clients (10 MB): every log buffer a thread writes is
@@ -56,6 +61,7 @@ function fifoReadByCat() {
   const fifo = join(tempDir(), "log.fifo");
   expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
   const cat = Bun.spawn(["cat", fifo], { stdout: "pipe" });
+  readers.push(cat);
   return { fifo, cat, text: new Response(cat.stdout).text() };
 }
 
@@ -65,11 +71,12 @@ function fifoReadByCat() {
  */
 async function startOnFifo(fifo: string, args: string[]): Promise<Server> {
   for (;;) {
-    try {
-      return await servers.start([...args, "--log", fifo]);
-    } catch (err) {
-      if (!(err as Error).message.includes("a FIFO that nobody reads")) throw err;
-    }
+    const spawned = servers.spawn(["serve", "--port", "0", ...args, "--log", fifo]);
+    const line = (await spawned.stderr.next()) ?? "";
+    const ready = /^listening on .+:(\d+)$/.exec(line);
+    if (ready) return { ...spawned, port: Number(ready[1]), dir: "", log: fifo };
+    if (!line.includes("a FIFO that nobody reads")) throw new Error(`server did not start: ${line}`);
+    await spawned.exited;
   }
 }
 
