@@ -83,7 +83,9 @@ export class Shard {
 
   /** Writes out every new number so far, then returns the counts since the last call. */
   report(): Counts {
-    this.flush();
+    // After stop() (a report that was waiting on the workers when the stop came) the log is
+    // closed, and stop() has written everything out already.
+    if (!this.stopped) this.flush();
     const { unique, duplicates } = this.engine.takeCounts();
     this.reportedDuplicates += duplicates;
     return { unique, duplicates };

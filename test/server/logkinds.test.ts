@@ -107,6 +107,21 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expectEveryByte(server.stdout.text);
   });
 
+  // script(1) gives the server a terminal; -opost keeps the tty from turning LF into CR LF.
+  test("--log /dev/tty, a terminal (a character device): every line whole and once", async () => {
+    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+    const args = [...serverCommand(), "serve", "--port", "0", "--workers", workers, ...QUIET, "--log", "/dev/tty"];
+    const shell = `stty -opost -echo; exec ${args.map(quote).join(" ")} 2>&3`;
+    const proc = Bun.spawn(["script", "-qfec", shell, "/dev/null"], { cwd: tempDir(), stdio: ["pipe", "pipe", "inherit", "pipe"] });
+    readers.push(proc);
+    const stderr = new Lines(Bun.file(proc.stdio[3] as number).stream());
+    const terminal = new Response(proc.stdout).text();
+    const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+    await sendAndTerminate({ port } as Server);
+    expect(await proc.exited).toBe(0);
+    expectEveryByte(await terminal);
+  });
+
   test("a FIFO read by cat: opened once, so cat reads to the end, every line whole and once", async () => {
     const { fifo, cat, text } = fifoReadByCat();
     const server = await startOnFifo(fifo, ["--workers", workers, ...QUIET]);
