@@ -1,8 +1,8 @@
 // The coordinator: walks the server through the phases of lifecycle.ts, one step each —
 // bind (the port and the metrics port), prepare (the log opened once and locked, then
-// emptied, or loaded and cut with --resume; this thread's shard and the dispatcher), start (worker threads and the JIT
-// warm-up while early clients are served), serve (reports, readiness) — and owns the one
-// stop, which every stop event reaches through the Lifecycle.
+// emptied, or loaded and cut with --resume; this thread's shard and the dispatcher), start
+// (worker threads and the JIT warm-up while early clients are served), serve (reports,
+// readiness) — and owns the one stop, which every stop event reaches through the Lifecycle.
 
 import { startAcceptor, type Acceptor } from "./acceptor.ts";
 import { createBitmap } from "../core/bitmap.ts";
@@ -16,7 +16,7 @@ import { renderMetrics } from "./metrics/render.ts";
 import { printError, printNotice, printReport } from "../output/print.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
-import { Shard, type Counts, type ShardStats } from "./shard.ts";
+import { Shard, type ShardStats } from "./shard.ts";
 import { holdAt, injectFaults, type TestHooks } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
 import { warmUpMain } from "./warmup.ts";

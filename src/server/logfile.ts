@@ -7,7 +7,7 @@
 
 import { fstatSync, fsyncSync, ftruncateSync } from "node:fs";
 import { LINE_BYTES } from "../core/protocol.ts";
-import { describe, type LogHandle } from "./logowner.ts";
+import { errorReason, type LogHandle } from "./logowner.ts";
 
 export interface LogFile {
   /** Appends bytes; chunks of 4 KiB and more reach the OS before this returns. */
@@ -35,7 +35,7 @@ export function appendLog(log: LogHandle, onError: (message: string) => void): L
   const fail = (err: unknown) => {
     if (failed) return;
     failed = true;
-    onError(`cannot write log file '${path}': ${describe(err)}`);
+    onError(`cannot write log file '${path}': ${errorReason(err)}`);
   };
   // A FileSink reports a failed write of 4 KiB or more as a rejected promise and a failed
   // flush as a throw; both end up in fail(). Writes that did not finish at once (the log is

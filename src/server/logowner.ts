@@ -4,6 +4,8 @@
 // flock(LOCK_EX|LOCK_NB) before anything empties or appends to it: a second instance on
 // another port is refused, naming the owner, and the file is left byte for byte as it was.
 // The kernel drops the lock when the owner's descriptor goes, at exit or at kill -9.
+// The descriptor is opened with node:fs: Bun.file(path).writer() would not empty an existing
+// file (oven-sh/bun#25968), and could not be asked for O_NONBLOCK or a lock.
 // A log that is not a regular file (a pipe, a FIFO, a character device, a socket that is
 // standard output) has nothing to empty and is not locked; it is written by one thread only
 // (see LogHandle.stream).
@@ -53,8 +55,9 @@ export class OwnedLog implements LogHandle {
       const nonBlocking = kind === "fifo" ? constants.O_NONBLOCK : 0;
       fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_CLOEXEC | nonBlocking, 0o666);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENXIO") throw new LogOpenError(`cannot open log file '${path}': it is a FIFO that nobody reads (start its reader first)`);
-      throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
+      const noReader = kind === "fifo" && (err as NodeJS.ErrnoException).code === "ENXIO";
+      if (noReader) throw new LogOpenError(`cannot open log file '${path}': it is a FIFO that nobody reads (start its reader first)`);
+      throw new LogOpenError(`cannot open log file '${path}': ${errorReason(err)}`);
     }
     try {
       const stream = !fstatSync(fd).isFile();
@@ -62,7 +65,7 @@ export class OwnedLog implements LogHandle {
       return new OwnedLog(fd, path, stream);
     } catch (err) {
       closeSync(fd);
-      throw err instanceof LogOpenError ? err : new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
+      throw err instanceof LogOpenError ? err : new LogOpenError(`cannot open log file '${path}': ${errorReason(err)}`);
     }
   }
 
@@ -72,7 +75,7 @@ export class OwnedLog implements LogHandle {
     try {
       ftruncateSync(this.fd, keepBytes);
     } catch (err) {
-      throw new LogOpenError(`cannot open log file '${this.path}': ${describe(err)}`);
+      throw new LogOpenError(`cannot open log file '${this.path}': ${errorReason(err)}`);
     }
   }
 
@@ -151,7 +154,7 @@ function lock(fd: number, path: string): void {
   const { flock, errno } = libc();
   if (flock(fd, LOCK_EX | LOCK_NB) === 0) return;
   const code = errno();
-  if (code !== EWOULDBLOCK) throw new LogOpenError(`cannot lock log file '${path}': errno ${code}`);
+  if (code !== EWOULDBLOCK) throw new LogOpenError(`cannot lock log file '${path}' (errno ${code}): its file system may not support flock`);
   throw new LogOpenError(`cannot use log file '${path}': another server writes it (${ownerOf(fd)}); stop it first, or pick another --log`);
 }
 
@@ -216,7 +219,7 @@ function safeReadlink(path: string): string {
   }
 }
 
-export function describe(err: unknown): string {
+export function errorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const reasons: Record<string, string> = {
     ENOENT: "its directory does not exist",
@@ -226,7 +229,7 @@ export function describe(err: unknown): string {
     ENOTDIR: "a parent is not a directory",
     ENOSPC: "no space left on device",
     EIO: "input/output error",
-    ENXIO: "no reader",
+    ENXIO: "no such device or address",
     EPIPE: "its reader has gone (broken pipe)",
   };
   return (e.code && reasons[e.code]) ?? e.message;
