@@ -163,7 +163,7 @@ function lock(fd: number, path: string): void {
  * tables (/proc/locks, then that process's listening sockets), so it is never stale the way
  * a pid file left by kill -9 would be. Falls back to "owner unknown" without /proc.
  */
-export function ownerOf(fd: number): string {
+function ownerOf(fd: number): string {
   try {
     const { dev, ino } = fstatSync(fd);
     // st_dev as the kernel prints it in /proc/locks: major:minor in hex.
