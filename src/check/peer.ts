@@ -121,11 +121,16 @@ export class Peer {
   }
 }
 
-/** Whether a connection to host:port is accepted within `ms` (it is closed at once). */
-export async function canConnect(host: string, port: number, ms: number): Promise<boolean> {
+/**
+ * Whether a connection to host:port is accepted within `ms`. It is half-closed at once and
+ * waited for (at most `closeMs`) until the server closes it, so that it no longer holds
+ * one of the server's client slots when the first case connects.
+ */
+export async function canConnect(host: string, port: number, ms: number, closeMs = 0): Promise<boolean> {
   try {
     const peer = await Peer.connect(host, port, ms);
     peer.end();
+    await peer.closedWithin(closeMs);
     return true;
   } catch {
     return false;

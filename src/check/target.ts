@@ -106,11 +106,13 @@ export class Target {
     }
     const logPath = resolve(dir, config.log);
     prepare?.(dir, logPath);
-    // Its own process group, so that stopping it reaches whatever the shell started.
-    const proc = Bun.spawn(["/bin/sh", "-c", command], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    // Its own process group, so that stopping it reaches whatever the shell started. A simple
+    // command replaces the shell (exec), so its exit code and signals are its own.
+    const simple = !/[;&|()<>`\n]/.test(command);
+    const proc = Bun.spawn(["/bin/sh", "-c", simple ? `exec ${command}` : command], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
     const deadline = performance.now() + config.timeout * 1000;
-    while (!(await canConnect(config.host, port, 250))) {
+    while (!(await canConnect(config.host, port, 250, config.timeout * 1000))) {
       if (proc.exitCode !== null || proc.signalCode !== null || performance.now() > deadline) {
         const why = proc.exitCode !== null || proc.signalCode !== null
           ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections`
