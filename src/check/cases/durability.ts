@@ -48,7 +48,7 @@ export const DURABILITY_CASES: Case[] = [
     controls: true,
     async run(ctx) {
       const target = await ctx.start();
-      const payloads = Array.from({ length: CONNECTIONS }, (_, c) => encodeLines(workloadNumbers("random", STREAM * CONNECTIONS, c)));
+      const payloads = Array.from({ length: CONNECTIONS }, (_, c) => encodeLines(workloadNumbers("seq", STREAM * CONNECTIONS, c)));
       const progress = { sentBytes: 0 };
       const sending = sendPayloads(target.host, target.port, payloads, progress, performance.now() + 60_000);
       sending.catch(() => {});
@@ -59,7 +59,7 @@ export const DURABILITY_CASES: Case[] = [
       const code = await target.exit(ctx.timeoutMs);
       await target.stop(1000);
       await sending.catch(() => {});
-      const checker = new LogChecker(expectedSet("random", STREAM * CONNECTIONS));
+      const checker = new LogChecker(expectedSet("seq", STREAM * CONNECTIONS));
       checker.feed(target.readLog());
       const r = checker.finish();
       const exit = code === null ? "still running after SIGTERM, killed" : `exit ${code}`;

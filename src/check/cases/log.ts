@@ -98,7 +98,7 @@ export const LOG_CASES: Case[] = [
     why: LOG_ONLY,
     group: "log/exact",
     async run(ctx) {
-      const { result, check } = await sendWorkload(ctx.host, ctx.port, "random", 200_000);
+      const { result, check } = await sendWorkload(ctx.host, ctx.port, "seq", 200_000);
       if (result.cutShort > 0) return fail(`the server closed ${result.cutShort} of 5 connections before all their numbers were sent`);
       return check;
     },
