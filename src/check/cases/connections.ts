@@ -58,8 +58,15 @@ export const CONNECTION_CASES: Case[] = [
         for (const p of peers) p.reset();
         return fail(`5 clients each sent a number; ${early.join(", ")} before the sixth came`);
       }
-      const sixth = await ctx.connect();
       const its = fresh(1);
+      let sixth: Peer;
+      try {
+        sixth = await ctx.connect();
+      } catch (err) {
+        // Reset before Bun reported the connection open: closed at once, nothing sent.
+        for (const p of peers) p.reset();
+        return pass(`sixth refused: ${(err as Error).message}`);
+      }
       sixth.write(lines(its));
       const ending = await sixth.closedWithin(ctx.timeoutMs);
       const later = closedOnes(peers);
@@ -88,16 +95,16 @@ export const CONNECTION_CASES: Case[] = [
       let tries = 0;
       for (;;) {
         tries++;
-        const next = await ctx.connect();
-        next.write(lines(its));
+        const next = await ctx.connect().catch(() => undefined);
+        next?.write(lines(its));
         await quiet(ctx.settleMs);
-        if (!next.ending) {
+        if (next && !next.ending) {
           for (const p of [...peers, next]) p.end();
           return expectLog([...numbers, ...its]);
         }
         if (performance.now() > deadline) {
           for (const p of peers) p.reset();
-          return fail(`after a client left, ${tries} new clients were each ${how(next)} within ${ctx.timeoutMs} ms`);
+          return fail(`after a client left, ${tries} new clients were each ${next ? how(next) : "refused"} within ${ctx.timeoutMs} ms`);
         }
       }
     },
