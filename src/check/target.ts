@@ -5,7 +5,7 @@
 // process of the group: SIGTERM, then SIGKILL after a grace period.
 
 import type { Subprocess } from "bun";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { CheckConfig } from "./config.ts";
@@ -70,6 +70,27 @@ function freePort(host: string): number {
   const port = probe.port;
   probe.stop(true);
   return port;
+}
+
+/** Whether /proc shows a process of group `pgid` that is not a zombie (true where there is no /proc). */
+export function livingInGroup(pgid: number): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return true;
+  }
+  for (const pid of pids) {
+    try {
+      // "pid (comm) state ppid pgrp ...": comm may hold spaces, so read after its last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
 }
 
 export class StartError extends Error {}
@@ -157,14 +178,14 @@ export class Target {
     }
   }
 
-  /** Whether any process of the group is left. */
+  /** Whether any process of the group is left running (a zombie waiting for init is not). */
   private groupAlive(): boolean {
     try {
       process.kill(-this.proc.pid, 0);
-      return true;
     } catch {
       return false;
     }
+    return livingInGroup(this.proc.pid);
   }
 
   /** Ends every process of the group: SIGTERM, then SIGKILL after `grace` ms. */
