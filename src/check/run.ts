@@ -64,6 +64,7 @@ async function runGroup(group: Case[], config: CheckConfig, emit: (r: Result) =>
   if (spawn && !group[0].controls) target = await start(config, { reportSeconds: group[0].shortReports ? REPORT_SECONDS : undefined });
   const pending: [Case, Verdict | LogCheck][] = [];
   for (const c of group) {
+    if (process.env.CHECK_DEBUG) process.stderr.write(`start ${c.name}\n`);
     pending.push([c, await attempt(c, context(config, target))]);
     if (!spawn) await quiet(100); // lets an external server see the last case's clients go
   }
