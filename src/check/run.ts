@@ -47,11 +47,17 @@ function context(config: CheckConfig, target?: Target): Context {
   };
 }
 
+/** Runs a case; a case that throws, or outlasts its budget (every wait in it is bounded), fails. */
 async function attempt(c: Case, ctx: Context): Promise<Verdict | LogCheck> {
+  const budget = Math.max(60_000, 20 * ctx.timeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const overdue = new Promise<Verdict>((r) => (timer = setTimeout(() => r({ ok: false, evidence: `the case had not finished after ${budget} ms` }), budget)));
   try {
-    return await c.run(ctx);
+    return await Promise.race([c.run(ctx), overdue]);
   } catch (err) {
     return { ok: false, evidence: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -64,7 +70,6 @@ async function runGroup(group: Case[], config: CheckConfig, emit: (r: Result) =>
   if (spawn && !group[0].controls) target = await start(config, { reportSeconds: group[0].shortReports ? REPORT_SECONDS : undefined });
   const pending: [Case, Verdict | LogCheck][] = [];
   for (const c of group) {
-    if (process.env.CHECK_DEBUG) process.stderr.write(`start ${c.name}\n`);
     pending.push([c, await attempt(c, context(config, target))]);
     if (!spawn) await quiet(100); // lets an external server see the last case's clients go
   }
