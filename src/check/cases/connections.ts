@@ -3,7 +3,7 @@
 // Each case has a fresh server of its own, so that no other case's clients hold a slot.
 
 import type { Peer } from "../peer.ts";
-import { expectLog, fail, fresh, how, lines, pass, quiet, type Case, type Context } from "../scenario.ts";
+import { expectLog, fail, fresh, how, lines, logLines, pass, quiet, type Case, type Context } from "../scenario.ts";
 
 /** Connects `n` clients, each sending one fresh number; returns them with their numbers. */
 async function clients(ctx: Context, n: number): Promise<{ peers: Peer[]; numbers: string[] }> {
@@ -119,6 +119,50 @@ export const CONNECTION_CASES: Case[] = [
       const ending = peer.ending;
       peer.end();
       return ending ? fail(`a client that sent nothing was ${how(peer)} within ${ctx.settleMs} ms`) : pass();
+    },
+  },
+  {
+    name: "connections/fifty-one-after-another",
+    needs: "socket",
+    group: "connections/sequential",
+    async run(ctx) {
+      // A slot that leaks on close shows as a refused client, whose number is not logged.
+      const numbers = fresh(50);
+      for (const [i, n] of numbers.entries()) {
+        const peer = await ctx.connect();
+        peer.write(lines([n]));
+        peer.end();
+        const ending = await peer.closedWithin(ctx.timeoutMs);
+        if (!ending) return fail(`client ${i + 1} sent ${n}\\n and half-closed; not closed within ${ctx.timeoutMs} ms`);
+      }
+      return expectLog(numbers);
+    },
+  },
+  {
+    name: "connections/reset-client-does-not-disturb",
+    needs: "socket",
+    group: "connections/reset",
+    async run(ctx) {
+      const [kept, whole, torn, later] = fresh(4);
+      const other = await ctx.connect();
+      other.write(lines([kept]));
+      const rude = await ctx.connect();
+      rude.write(`${whole}\n${torn.slice(0, 4)}`);
+      await quiet(ctx.settleMs);
+      rude.reset();
+      await quiet(ctx.settleMs);
+      other.write(lines([later]));
+      await quiet(ctx.settleMs);
+      const ending = other.ending;
+      other.end();
+      if (ending) return fail(`another client reset its connection mid-line; this one was then ${how(other)}`);
+      const check = expectLog([kept, whole, later]);
+      return (log) => {
+        const v = check(log);
+        const tornLogged = logLines(log).lines.some((l) => l.startsWith(torn.slice(0, 4)) && l.length < 9);
+        if (!v.ok) return fail(`a client sent ${whole}\\n and 4 bytes, then reset; ${v.evidence}`);
+        return tornLogged ? fail("the reset client's unfinished line was logged") : pass();
+      };
     },
   },
 ];

@@ -79,6 +79,48 @@ export const LINE_CASES: Case[] = [
   },
   ...INVALID.map(invalidCase),
   {
+    name: "lines/invalid-in-a-later-write",
+    needs: "socket",
+    group: GROUP,
+    async run(ctx) {
+      const [first, after] = fresh(2);
+      const peer = await ctx.connect();
+      peer.write(lines([first]));
+      await quiet(ctx.settleMs);
+      if (peer.ending) return fail(`sent ${first}\\n; the connection was ${how(peer)}`);
+      // The bad byte completes a line begun in the write before.
+      peer.write("1234");
+      await quiet(50);
+      peer.write(`5x789\n${after}\n`);
+      const ending = await peer.closedWithin(ctx.timeoutMs);
+      if (!ending) {
+        peer.reset();
+        return fail(`sent "1234" then "5x789\\n${after}\\n"; still open after ${ctx.timeoutMs} ms`);
+      }
+      return expectLog([first], [after]);
+    },
+  },
+  {
+    name: "lines/invalid-leaves-other-clients",
+    needs: "socket",
+    group: GROUP,
+    async run(ctx) {
+      const [a, b] = fresh(2);
+      const good = await ctx.connect();
+      good.write(lines([a]));
+      const bad = await ctx.connect();
+      bad.write("oops\n");
+      await bad.closedWithin(ctx.timeoutMs);
+      good.write(lines([b]));
+      await quiet(ctx.settleMs);
+      const ending = good.ending;
+      good.end();
+      if (!bad.ending) return fail(`sent "oops\\n"; that client was still open after ${ctx.timeoutMs} ms`);
+      if (ending) return fail(`another client sent "oops\\n" and was closed; this one was ${how(good)} too`);
+      return expectLog([a, b]);
+    },
+  },
+  {
     name: "lines/invalid-is-reset",
     needs: "socket",
     group: GROUP,
