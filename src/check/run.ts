@@ -101,8 +101,10 @@ function groups(cases: Case[]): Case[][] {
   return out;
 }
 
+/** `FAIL  name  evidence`, or `PASS  name  (note)`. */
 function line(r: Result): string {
-  return `${r.status}  ${r.name}${r.evidence ? `  ${r.status === "FAIL" ? "" : "("}${r.evidence}${r.status === "FAIL" ? "" : ")"}` : ""}\n`;
+  if (r.evidence === "") return `${r.status}  ${r.name}\n`;
+  return `${r.status}  ${r.name}  ${r.status === "FAIL" ? r.evidence : `(${r.evidence})`}\n`;
 }
 
 export async function runCheck(config: CheckConfig): Promise<number> {

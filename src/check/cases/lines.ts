@@ -1,7 +1,8 @@
 // Line cases: valid lines keep the connection and count as sent (leading zeros too); every
 // kind of invalid input closes that client, its valid lines before the bad one count and
 // nothing after; a line split across writes is one line; many lines in one write; a client's
-// half-close. They share one server; each uses numbers no other case sends.
+// half-close. They share one server, each with numbers no other case sends, and the log they
+// leave is checked whole at the end; leading zeros have a server of their own.
 
 import { expectLog, fail, fresh, how, lines, logLines, pass, quiet, quote, type Case, type LogCheck } from "../scenario.ts";
 

@@ -1,6 +1,8 @@
 // Log cases: emptied at start; each number once however often it is sent, by one client or
 // by five at the same moment; and the whole log exactly the set the generator sent,
-// verified as the benchmark verifies it (src/check/verify.ts).
+// verified as the benchmark verifies it (src/check/verify.ts). The exact set uses the seq
+// workload (each connection its own range): the cross-client duplicates have a case of their
+// own, so a server that loses that race fails there and only there.
 
 import { writeFileSync } from "node:fs";
 import { encodeLines } from "../../core/protocol.ts";
