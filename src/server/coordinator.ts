@@ -8,7 +8,8 @@ import { startAcceptor, type Acceptor } from "./acceptor.ts";
 import { createBitmap } from "../core/bitmap.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
+import { descriptorWarning } from "./descriptors.ts";
+import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
 import { prepareLog } from "./logfile.ts";
 import { renderMetrics } from "./metrics/render.ts";
@@ -178,6 +179,13 @@ class Server {
       printReport(formatReport({ unique, duplicates, total: this.total }));
     }, this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
+    this.warnDescriptors();
+  }
+
+  /** After readiness: a descriptor limit too low for the bounded connections is said once. */
+  private warnDescriptors(): void {
+    const warning = descriptorWarning(this.config.maxClients + (this.endpoint ? MAX_CONNECTIONS : 0));
+    if (warning !== undefined) printNotice(warning);
   }
 
   /**
