@@ -25,6 +25,8 @@ export interface EndpointOptions {
   phase: () => Phase;
   /** The exposition text of a fresh scrape. */
   scrape: () => Promise<string>;
+  /** REQUEST_DEADLINE_MS unless given (a unit test gives a short one). */
+  deadlineMs?: number;
 }
 
 export interface Endpoint {
@@ -86,7 +88,7 @@ export function startEndpoint(o: EndpointOptions): Endpoint {
       if (open >= MAX_CONNECTIONS) return answer(socket, text(503, "too many connections\n"));
       open++;
       socket.data.counted = true;
-      socket.data.deadline = setTimeout(() => answer(socket, text(408, "request timeout\n")), REQUEST_DEADLINE_MS);
+      socket.data.deadline = setTimeout(() => answer(socket, text(408, "request timeout\n")), o.deadlineMs ?? REQUEST_DEADLINE_MS);
     },
     data(socket: Socket<Exchange>, chunk: Buffer) {
       const x = socket.data;
