@@ -7,7 +7,7 @@
 // here at most MAX_CONNECTIONS are open at once, each for at most REQUEST_DEADLINE_MS, so
 // hanging clients can neither use up the descriptors nor hold a thread busy (docs/edges.md).
 
-import type { Socket } from "bun";
+import type { Socket, TCPSocketListener } from "bun";
 import { address, ListenError } from "../listen.ts";
 import { CONTENT_TYPE } from "./exposition.ts";
 import { formatResponse, parseHead, type Response } from "./http.ts";
@@ -49,78 +49,102 @@ const text = (status: number, body: string, headers?: Record<string, string>): R
 
 /** Binds the endpoint; a port in use (or a host that is not here) is a one-line ListenError. */
 export function startEndpoint(o: EndpointOptions): Endpoint {
-  let open = 0;
-  const route = async (method: string, path: string): Promise<Response> => {
+  return new MetricsEndpoint(o);
+}
+
+class MetricsEndpoint implements Endpoint {
+  readonly url: string;
+  private readonly listener: TCPSocketListener<Exchange>;
+  /** Connections holding one of the MAX_CONNECTIONS places. */
+  private open = 0;
+
+  constructor(private readonly o: EndpointOptions) {
+    const socket = {
+      open: (s: Socket<Exchange>) => this.admit(s),
+      data: (s: Socket<Exchange>, chunk: Buffer) => this.take(s, chunk),
+      drain: (s: Socket<Exchange>) => this.flush(s),
+      close: (s: Socket<Exchange>) => this.vacate(s),
+      error() {},
+    };
+    try {
+      this.listener = Bun.listen<Exchange>({ hostname: o.host, port: o.port, socket, allowHalfOpen: true });
+    } catch (err) {
+      throw new ListenError(`cannot listen on ${o.host}:${o.port} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
+    }
+    this.url = `http://${address(o.host, this.listener.port)}/metrics`;
+  }
+
+  stop(): void {
+    this.listener.stop(true);
+  }
+
+  /** A new connection: held (with its deadline) while there is a place, else 503 at once. */
+  private admit(socket: Socket<Exchange>) {
+    socket.data = { received: "", counted: false };
+    if (this.open >= MAX_CONNECTIONS) return this.answer(socket, text(503, "too many connections\n"));
+    this.open++;
+    socket.data.counted = true;
+    const deadline = this.o.deadlineMs ?? REQUEST_DEADLINE_MS;
+    socket.data.deadline = setTimeout(() => this.answer(socket, text(408, "request timeout\n")), deadline);
+  }
+
+  /** Bytes of the request head; once it is whole (or cannot be served) it is answered. */
+  private take(socket: Socket<Exchange>, chunk: Buffer) {
+    const x = socket.data;
+    if (x.received === undefined) return;
+    x.received += chunk.toString("latin1");
+    const head = parseHead(x.received);
+    if (head.kind === "partial") return;
+    if (head.kind === "refused") return this.answer(socket, text(head.status, "bad request\n"));
+    x.received = undefined;
+    clearTimeout(x.deadline);
+    void this.route(head.method, head.path).then((response) => this.answer(socket, response, head.method === "HEAD"));
+  }
+
+  private async route(method: string, path: string): Promise<Response> {
     if (path !== "/metrics" && path !== "/healthz") return text(404, "not found\n");
     if (method !== "GET" && method !== "HEAD") return text(405, "method not allowed\n", { allow: "GET, HEAD" });
     if (path === "/healthz") {
-      const phase = o.phase();
+      const phase = this.o.phase();
       return phase === "serving" ? text(200, "ok\n") : text(503, `${phase}\n`);
     }
     try {
-      return { status: 200, body: await o.scrape(), contentType: CONTENT_TYPE };
+      return { status: 200, body: await this.o.scrape(), contentType: CONTENT_TYPE };
     } catch (err) {
       // A scrape that cannot be made (a thread gone while the server stops) is the server's
       // state, not the request's fault: 503, never 500.
       return text(503, `unavailable: ${(err as Error).message}\n`);
     }
-  };
-  const answer = (socket: Socket<Exchange>, response: Response, head = false) => {
+  }
+
+  /** Sends the whole response (over drains if need be), then closes. */
+  private answer(socket: Socket<Exchange>, response: Response, head = false) {
     const x = socket.data;
     clearTimeout(x.deadline);
     x.received = undefined;
     x.pending = formatResponse(response, head);
-    flush(socket);
-  };
-  const flush = (socket: Socket<Exchange>) => {
+    this.flush(socket);
+  }
+
+  private flush(socket: Socket<Exchange>) {
     const x = socket.data;
     if (x.pending === undefined) return;
     const n = socket.write(x.pending);
+    // -1: closed meanwhile; nothing more to send.
     x.pending = n < 0 ? undefined : x.pending.subarray(n);
     if (x.pending === undefined || x.pending.length === 0) {
       x.pending = undefined;
       socket.end();
     }
-  };
-  const handlers = {
-    open(socket: Socket<Exchange>) {
-      socket.data = { received: "", counted: false };
-      if (open >= MAX_CONNECTIONS) return answer(socket, text(503, "too many connections\n"));
-      open++;
-      socket.data.counted = true;
-      socket.data.deadline = setTimeout(() => answer(socket, text(408, "request timeout\n")), o.deadlineMs ?? REQUEST_DEADLINE_MS);
-    },
-    data(socket: Socket<Exchange>, chunk: Buffer) {
-      const x = socket.data;
-      if (x.received === undefined) return;
-      x.received += chunk.toString("latin1");
-      const head = parseHead(x.received);
-      if (head.kind === "partial") return;
-      if (head.kind === "refused") return answer(socket, text(head.status, "bad request\n"));
-      x.received = undefined;
-      clearTimeout(x.deadline);
-      void route(head.method, head.path).then((response) => answer(socket, response, head.method === "HEAD"));
-    },
-    drain: flush,
-    close(socket: Socket<Exchange>) {
-      const x = socket.data;
-      clearTimeout(x.deadline);
-      x.pending = undefined;
-      if (x.counted) open--;
-      x.counted = false;
-    },
-    error() {},
-  };
-  let listener;
-  try {
-    listener = Bun.listen<Exchange>({ hostname: o.host, port: o.port, socket: handlers, allowHalfOpen: true });
-  } catch (err) {
-    throw new ListenError(`cannot listen on ${o.host}:${o.port} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
   }
-  return {
-    url: `http://${address(o.host, listener.port)}/metrics`,
-    stop: () => listener.stop(true),
-  };
+
+  private vacate(socket: Socket<Exchange>) {
+    const x = socket.data;
+    clearTimeout(x.deadline);
+    x.pending = undefined;
+    if (x.counted) this.open--;
+    x.counted = false;
+  }
 }
 
 /** A port in use, or a host that is not here: Bun's code alone does not always tell. */
