@@ -8,7 +8,8 @@ import { startAcceptor, type Acceptor } from "./acceptor.ts";
 import { createBitmap } from "../core/bitmap.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
+import { descriptorWarning } from "./descriptors.ts";
+import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
 import { appendLog, type LogFile } from "./logfile.ts";
 import { OwnedLog } from "./logowner.ts";
@@ -17,6 +18,7 @@ import { printError, printNotice, printReport } from "../output/print.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
 import { Shard, type ShardStats } from "./shard.ts";
+import { handleSignals } from "./signals.ts";
 import { holdAt, injectFaults, type TestHooks } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
 import { warmUpMain } from "./warmup.ts";
@@ -34,9 +36,6 @@ const AUTO_THREADS = 8;
  * not finish it: it exits 1 after this long regardless.
  */
 const FATAL_GRACE_MS = 5000;
-
-/** SIGHUP too: a closed terminal must not cost the numbers still in memory. */
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * Runs the server until it stops; resolves with the exit code. `onReady` is called with the
@@ -72,6 +71,9 @@ class Server {
   /** Settles once no worker is starting any more; never rejects. */
   private workersStarted: Promise<void> = Promise.resolve();
   private reportTimer?: ReturnType<typeof setInterval>;
+  /** A report is being gathered: a second one (a timer tick, SIGUSR1) waits for the next. */
+  private reporting = false;
+  private unhandleSignals?: () => void;
   /** Numbers loaded by --resume. */
   private loaded = 0;
   /** The report's Unique total. */
@@ -96,12 +98,12 @@ class Server {
   };
 
   /**
-   * binding: the signal handlers first of all, so that no signal finds the default action
-   * (which loses buffered numbers); then the port and the metrics port, before the log, so
-   * that a second instance started by mistake on the same port fails here.
+   * binding: the signal handlers first of all (signals.ts), so that no signal finds the
+   * default action, which loses buffered numbers; then the port and the metrics port, before
+   * the log, so that a second instance started by mistake on the same port fails here.
    */
   bind(): void {
-    for (const name of SIGNALS) process.on(name, this.onSignal);
+    this.unhandleSignals = handleSignals({ stop: this.onSignal, report: () => void this.report() });
     process.on("uncaughtException", this.onFatal);
     process.on("unhandledRejection", this.onFatal);
     injectFaults(this.hooks);
@@ -173,20 +175,33 @@ class Server {
 
   /** serving: the periodic report, and the readiness line. */
   private serve(): void {
-    let reporting = false;
-    this.reportTimer = setInterval(async () => {
-      if (reporting) return;
-      reporting = true;
-      const counts = await this.fromEachShard((s) => s.report());
-      reporting = false;
-      // After a failure the report would claim a total that may not be on disk.
-      if (this.life.phase !== "serving" || this.life.exitCode !== 0) return;
-      const unique = counts.reduce((sum, c) => sum + c.unique, 0);
-      const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
-      this.total += unique;
-      printReport(formatReport({ unique, duplicates, total: this.total }));
-    }, this.config.reportInterval * 1000);
+    this.reportTimer = setInterval(() => void this.report(), this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
+    this.warnDescriptors();
+  }
+
+  /**
+   * A report line: the numbers since the last one, from the timer or at once on SIGUSR1 (the
+   * next periodic line then counts from this one). Only while serving: before, the report
+   * line would come ahead of the readiness line, and stopping prints none.
+   */
+  private async report(): Promise<void> {
+    if (this.reporting || this.life.phase !== "serving") return;
+    this.reporting = true;
+    const counts = await this.fromEachShard((s) => s.report());
+    this.reporting = false;
+    // After a failure the report would claim a total that may not be on disk.
+    if (this.life.phase !== "serving" || this.life.exitCode !== 0) return;
+    const unique = counts.reduce((sum, c) => sum + c.unique, 0);
+    const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
+    this.total += unique;
+    printReport(formatReport({ unique, duplicates, total: this.total }));
+  }
+
+  /** After readiness: a descriptor limit too low for the bounded connections is said once. */
+  private warnDescriptors(): void {
+    const warning = descriptorWarning(this.config.maxClients + (this.endpoint ? MAX_CONNECTIONS : 0));
+    if (warning !== undefined) printNotice(warning);
   }
 
   /**
@@ -260,7 +275,7 @@ class Server {
     this.log?.close();
     this.acceptor?.stop();
     this.endpoint?.stop();
-    for (const name of SIGNALS) process.off(name, this.onSignal);
+    this.unhandleSignals?.();
   }
 
   private attempt(action: () => void): void {
