@@ -139,7 +139,10 @@ export class Target {
           ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections`
           : `did not accept connections on ${config.host}:${port} within ${config.timeout} s`;
         await target.dispose(1000);
-        throw new StartError(`\`${command}\` ${why}${target.stderrTail()}`);
+        // 127 is the shell's "command not found": most often a relative path, since the
+        // command runs in a fresh directory.
+        const hint = ownDir && proc.exitCode === 127 ? " (it runs in a fresh temp directory: give absolute paths, or --cwd DIR)" : "";
+        throw new StartError(`\`${command}\` ${why}${target.stderrTail()}${hint}`);
       }
       await Bun.sleep(25);
     }

@@ -81,3 +81,11 @@ test("a --spawn that exits at once says so with its exit code and stderr", async
   expect(run.stderr).toContain("exited (code 3) before it accepted connections");
   expect(run.stderr).toContain("cannot bind");
 });
+
+test("a --spawn whose relative command is not found in its fresh directory says how to fix it", async () => {
+  const run = await check(["--spawn", "./server-here --port {PORT}"]);
+  expect(run.code).toBe(1);
+  expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  expect(run.stderr).toContain("exited (code 127) before it accepted connections");
+  expect(run.stderr).toContain("give absolute paths, or --cwd DIR");
+});
