@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { encodeLines } from "../src/core/protocol.ts";
 import { sendPayloads } from "../src/client/sender.ts";
-import { CONNECTIONS, isWorkload, workloadNumbers } from "./workloads.ts";
+import { CONNECTIONS, isWorkload, workloadNumbers } from "../src/client/workloads.ts";
 
 export interface DriverReady {
   ready: true;

@@ -22,8 +22,8 @@ import { svgChart } from "./chart.ts";
 import { cpuSince, threadTimes, type CpuSplit } from "./cpu.ts";
 import type { DriverSent } from "./driver.ts";
 import { cpuMarkdownTable, cpuTextTable, markdownTable, textTable, type Row } from "./table.ts";
-import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
-import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
+import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { CONNECTIONS, type WorkloadName } from "../src/client/workloads.ts";
 
 const SINK = join(import.meta.dir, "sink.ts");
 

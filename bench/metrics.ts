@@ -15,8 +15,8 @@ import { parseSamples } from "../src/server/metrics/exposition.ts";
 import { BENCH_OPTIONS } from "./options.ts";
 import { BenchError, Driver, lines, type Target } from "./procs.ts";
 import { stopServer } from "./server.ts";
-import { describeReport, expectedSet, verifyLog, type NumberSet } from "./verify.ts";
-import { CONNECTIONS, type WorkloadName } from "./workloads.ts";
+import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { CONNECTIONS, type WorkloadName } from "../src/client/workloads.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/numbers-server");

@@ -1,7 +1,7 @@
 // The benchmark's command line, read with the same option tables as the server's.
 
 import { bool, integer, parseOptions, UsageError, type OptionSpec, type Parsed } from "../src/options.ts";
-import { isWorkload, WORKLOADS, type WorkloadName } from "./workloads.ts";
+import { isWorkload, WORKLOADS, type WorkloadName } from "../src/client/workloads.ts";
 
 export interface BenchConfig {
   count: number;

@@ -5,7 +5,7 @@
 import type { Subprocess } from "bun";
 import { resolve } from "node:path";
 import type { DriverError, DriverReady, DriverSent } from "./driver.ts";
-import type { WorkloadName } from "./workloads.ts";
+import type { WorkloadName } from "../src/client/workloads.ts";
 
 export class BenchError extends Error {}
 

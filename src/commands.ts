@@ -9,6 +9,8 @@ import { runServer } from "./server/coordinator.ts";
 import { parseTestHooks } from "./server/testhooks.ts";
 import { terminate } from "./client/terminate.ts";
 import { printNotice } from "./output/print.ts";
+import { CHECK_OPTIONS, parseCheckConfig } from "./check/config.ts";
+import { runCheck } from "./check/run.ts";
 
 /** Test hooks come from the environment alone, apart from the flags (testhooks.ts). */
 function serve(config: ServerConfig): Promise<number> {
@@ -33,6 +35,12 @@ export const COMMANDS = {
     options: TERMINATE_OPTIONS,
     parse: parseTerminateConfig,
     run: terminate,
+  },
+  check: {
+    summary: "check a server against the job, case by case, and print a scorecard",
+    options: CHECK_OPTIONS,
+    parse: parseCheckConfig,
+    run: runCheck,
   },
 };
 

@@ -12,6 +12,10 @@ export interface OptionSpec<T> {
   flag: string;
   /** A switch takes no value on the command line; its env twin says true/false. */
   switch?: true;
+  /** A one-letter alias (`-k`). */
+  short?: string;
+  /** The value may start with a dash (`--spawn-args '--workers 1'`): the next argument is always the value. */
+  dashValue?: true;
   env: string;
   default: string;
   help: string;
@@ -75,10 +79,12 @@ export function parseOptions<S extends Specs>(
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
-  for (const spec of Object.values(specs)) options[spec.flag] = { type: spec.switch ? "boolean" : "string" };
+  for (const spec of Object.values(specs)) {
+    options[spec.flag] = { type: spec.switch ? "boolean" : "string", ...(spec.short ? { short: spec.short } : {}) };
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
+    parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: positionals > 0 });
   } catch (err) {
     // parseArgs explains some errors over several lines; the usage error stays one line.
     throw new UsageError((err as Error).message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" "));
@@ -98,9 +104,32 @@ export function parseOptions<S extends Specs>(
   return { help: false, config: config as Values<S>, positionals: parsed.positionals };
 }
 
+/**
+ * parseArgs (strict) refuses `--flag -x` as ambiguous; for the options whose value may
+ * start with a dash, the flag and the next argument become one `--flag=value`.
+ */
+function glueDashValues(specs: Specs, argv: string[]): string[] {
+  const names = new Set<string>();
+  for (const s of Object.values(specs)) {
+    if (!s.dashValue) continue;
+    names.add(`--${s.flag}`);
+    if (s.short) names.add(`-${s.short}`);
+  }
+  if (names.size === 0) return argv;
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--") return [...out, ...argv.slice(i)];
+    if (names.has(argv[i]) && i + 1 < argv.length) {
+      const flag = argv[i].startsWith("--") ? argv[i] : `--${Object.values(specs).find((s) => `-${s.short}` === argv[i])!.flag}`;
+      out.push(`${flag}=${argv[++i]}`);
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 /** The option table for `--help`. */
 export function describeOptions(specs: Specs): string {
-  const rows = Object.values(specs).map((s) => [`--${s.flag}${s.switch ? "" : " <v>"}`, s.env, s.default, s.help]);
+  const rows = Object.values(specs).map((s) => [`${s.short ? `-${s.short}, ` : ""}--${s.flag}${s.switch ? "" : " <v>"}`, s.env, s.default, s.help]);
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
   return rows
     .map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`)

@@ -59,8 +59,8 @@ export async function runClient(config: ClientConfig): Promise<number> {
   }
   if (result.cutShort > 0) {
     throw new Error(
-      `the server closed ${result.cutShort} of ${payloads.length} connections before all their numbers were sent ` +
-        `(more clients than it admits, or it is shutting down)`,
+      `the server closed ${result.cutShort} of ${payloads.length} connections before it had read all their numbers ` +
+        `(it was full, or shutting down)`,
     );
   }
   const seconds = (result.lastCloseAt - result.firstByteAt) / 1000;

@@ -1,7 +1,7 @@
 // Sends pre-built payloads over TCP as fast as the peer takes them, one connection per
 // payload, for the client command and the benchmark. Each connection writes its payload
 // (once, or again and again until a deadline), half-closes, and counts as done when the
-// server closes it.
+// server closes it; as cut short when the server closed it first, or reset it.
 
 import type { Socket } from "bun";
 import { LINE_BYTES } from "../core/protocol.ts";
@@ -17,7 +17,7 @@ export interface SendResult {
   /** performance.now() when the last connection was closed by the server. */
   lastCloseAt: number;
   sentBytes: number;
-  /** Connections closed before their whole payload was sent, or reset by the server. */
+  /** Connections the server closed before it had read their whole payload: before they were sent, or with a reset. */
   cutShort: number;
 }
 
@@ -43,6 +43,8 @@ interface Conn {
   /** Whole passes sent so far. */
   passes: number;
   finished: boolean;
+  /** The server closed its side before this one had sent everything. */
+  cut: boolean;
   closed: () => void;
 }
 
@@ -77,6 +79,8 @@ export async function sendPayloads(
       }
       const want = Math.min(WRITE_SLICE, c.end - c.offset);
       const n = socket.write(c.payload.subarray(c.offset, c.offset + want));
+      // -1: the socket is closed (the close handler counts it); nothing was sent.
+      if (n < 0) return;
       c.offset += n;
       progress.sentBytes += n;
       if (n < want) return;
@@ -89,11 +93,18 @@ export async function sendPayloads(
   const handlers = {
     drain: pump,
     data() {},
-    // A reset means the server did not read everything: it closed the connection with
-    // bytes unread (a refused extra client, a shutdown). A refusal whose reset arrives
-    // after the server's FIN looks like success here; the protocol has no acknowledgement.
+    // The server's FIN before this side's own: it let go of the connection before it had
+    // read everything (a shutdown, --idle-timeout). Half-open, so that this is seen here
+    // instead of Bun closing the socket at once.
+    end(socket: Socket<Conn>) {
+      if (!socket.data.finished) socket.data.cut = true;
+      socket.end();
+    },
+    // A reset means the server did not read everything: it refuses a client over its limit
+    // with one. The protocol has no acknowledgement: a close after this side's FIN, without
+    // a reset, is taken as success (docs/edges.md says when that cannot be told).
     close(socket: Socket<Conn>, error?: Error) {
-      if (!socket.data.finished || error) cutShort++;
+      if (!socket.data.finished || socket.data.cut || error) cutShort++;
       socket.data.closed();
     },
     error() {},
@@ -107,8 +118,15 @@ export async function sendPayloads(
       closed.push(new Promise<void>((r) => (closedResolve = r)));
       // An empty payload has nothing to repeat.
       const lastPass = repeatUntil === undefined || payload.length === 0;
-      const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, closed: closedResolve };
-      sockets.push(await Bun.connect<Conn>({ hostname: host, port, data, socket: handlers }));
+      const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, cut: false, closed: closedResolve };
+      try {
+        sockets.push(await Bun.connect<Conn>({ hostname: host, port, data, socket: handlers, allowHalfOpen: true }));
+      } catch (err) {
+        // Reset before the connect completed here: the server took it and refused it at once.
+        if ((err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
+        cutShort++;
+        closedResolve();
+      }
     }
   } catch (err) {
     for (const s of sockets) s.terminate();

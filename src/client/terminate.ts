@@ -1,6 +1,7 @@
 // The terminate command: sends `terminate` to a server and waits until it has shut down.
-// A server that is full closes a new connection at once without reading it, which looks
-// the same as a shutdown from this side; so, once closed, it checks that nobody listens.
+// A server that is full resets a new connection at once without reading it, which may look
+// like a shutdown from this side (or fail the connect itself); so, once closed, it checks
+// that nobody listens: a refused probe means the server is gone, a reset one that it is full.
 // The whole command, connecting included, is bounded by --timeout: a server that does not
 // shut down (or a host that never answers) is an error, not a wait forever.
 
@@ -46,6 +47,7 @@ export async function terminate(config: TerminateConfig): Promise<number> {
     socket = await before(first.connected, deadline);
   } catch (err) {
     if (err instanceof Timeout) throw new Error(`cannot connect to ${address}: no answer ${within}`);
+    if (isReset(err)) throw stillRunning(address);
     throw connectError(config.host, config.port, err);
   }
   try {
@@ -60,8 +62,17 @@ export async function terminate(config: TerminateConfig): Promise<number> {
   try {
     await before(probe.connected, deadline);
   } catch (err) {
-    if (!(err instanceof Timeout)) return 0;
-    throw new Error(`the server at ${address} closed the connection, but a new one got no answer ${within}`);
+    if (err instanceof Timeout) throw new Error(`the server at ${address} closed the connection, but a new one got no answer ${within}`);
+    if (!isReset(err)) return 0;
   }
-  throw new Error(`the server at ${address} closed the connection but is still running (is it full?)`);
+  throw stillRunning(address);
+}
+
+/** A connect that failed with a reset: the server took the connection and refused it. */
+function isReset(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "ECONNRESET";
+}
+
+function stillRunning(address: string): Error {
+  return new Error(`the server at ${address} closed the connection but is still running (is it full?)`);
 }

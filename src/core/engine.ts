@@ -12,8 +12,8 @@ import { frame, LINE_BYTES, parseLine, type LineCarry, type Verdict } from "./pr
 
 /**
  * Lines parsed per pass (80 KiB of input; a 512 KiB chunk takes about 7). One pass of a
- * whole chunk was no faster in-process, and its scratch and log buffers cost ~1 MiB more
- * RSS (`bun run bench`).
+ * whole chunk was no faster in-process, and its larger scratch and log buffers cost RSS
+ * (docs/experiments.md).
  */
 const SCRATCH_LINES = 8192;
 /** Numbers read before any is set; their cache lines must stay warm between the passes. */
@@ -22,9 +22,8 @@ const PROBE_BLOCK = 512;
 const MIN_BULK_LINES = 16;
 /**
  * Node's Buffer#copy takes a source range, so a run is copied without the subarray() that
- * out.set() would need. That view per run is what mattered: with ~1% duplicates a run is
- * ~100 lines, and the ~200k views per 20 M numbers held ~12 MiB of heap until a GC, whose
- * pacing counts the 119 MiB bitmap, came round to them.
+ * out.set() would need. That view per run is what mattered: the many short-lived views held
+ * heap until a GC, whose pacing counts the bitmap, came round to them (docs/experiments.md).
  */
 const copyRange = Buffer.prototype.copy;
 /** The log buffer holds at least one full pass of new lines. */

@@ -95,13 +95,18 @@ export class Acceptor {
     this.terminators.clear();
   }
 
-  /** A new connection: admitted while there is a free slot, else closed at once (FIN). */
+  /**
+   * A new connection: admitted while there is a free slot, else reset at once (RST), unread.
+   * A reset, not a FIN: a client that has sent all its bytes and half-closed before this
+   * accept cannot tell a FIN here from the one that follows a complete exchange, but it sees
+   * a reset as an error (the client command then exits 1; docs/edges.md).
+   */
   private admit(socket: Socket<Client>) {
     const admitted = !this.stopping && this.clients.size < this.o.maxClients;
     socket.data = { id: this.nextId++, carry: undefined, lastSeen: performance.now() };
     if (!admitted) {
       this.counts.refused++;
-      return void socket.end();
+      return void socket.terminate();
     }
     this.counts.admitted++;
     socket.data.carry = newLineCarry();

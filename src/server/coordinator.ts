@@ -1,21 +1,24 @@
 // The coordinator: walks the server through the phases of lifecycle.ts, one step each —
-// bind (the port and the metrics port), prepare (the log emptied, or loaded and cut with
-// --resume; this thread's shard and the dispatcher), start (worker threads and the JIT
-// warm-up while early clients are served), serve (reports, readiness) — and owns the one
-// stop, which every stop event reaches through the Lifecycle.
+// bind (the port and the metrics port), prepare (the log opened once and locked, then
+// emptied, or loaded and cut with --resume; this thread's shard and the dispatcher), start
+// (worker threads and the JIT warm-up while early clients are served), serve (reports,
+// readiness) — and owns the one stop, which every stop event reaches through the Lifecycle.
 
 import { startAcceptor, type Acceptor } from "./acceptor.ts";
 import { createBitmap } from "../core/bitmap.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
+import { descriptorWarning } from "./descriptors.ts";
+import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
-import { prepareLog } from "./logfile.ts";
+import { appendLog, type LogFile } from "./logfile.ts";
+import { OwnedLog } from "./logowner.ts";
 import { renderMetrics } from "./metrics/render.ts";
 import { printError, printNotice, printReport } from "../output/print.ts";
 import { formatReport } from "./report.ts";
 import { loadLog } from "./resume.ts";
-import { Shard, type Counts, type ShardStats } from "./shard.ts";
+import { Shard, type ShardStats } from "./shard.ts";
+import { handleSignals } from "./signals.ts";
 import { holdAt, injectFaults, type TestHooks } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
 import { warmUpMain } from "./warmup.ts";
@@ -34,9 +37,6 @@ const AUTO_THREADS = 8;
  */
 const FATAL_GRACE_MS = 5000;
 
-/** SIGHUP too: a closed terminal must not cost the numbers still in memory. */
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
 /**
  * Runs the server until it stops; resolves with the exit code. `onReady` is called with the
  * bound port when serving begins (not at all when a stop comes first). Throws, touching no
@@ -50,13 +50,6 @@ export function runServer(config: ServerConfig, hooks: TestHooks, onReady: (port
   return server.exited;
 }
 
-/** A shard as the coordinator sees it: this thread's, or a worker's. */
-interface Reporting {
-  report(): Counts | Promise<Counts>;
-  stats(): ShardStats | Promise<ShardStats>;
-  stop(): Promise<void>;
-}
-
 class Server {
   // The stop runs from a microtask: an event can come from deep inside a shard's
   // countLines() (a failed write), which must finish before the shards are stopped.
@@ -68,12 +61,19 @@ class Server {
   private acceptor?: Acceptor;
   private endpoint?: Endpoint;
   private dispatcher?: Dispatcher;
-  /** This thread's shard first, then the workers'. */
-  private readonly shards: Reporting[] = [];
+  /** The log, opened once by prepare() and closed by stop() after every shard. */
+  private log?: OwnedLog;
+  /** This thread's shard, and its log writer: with a stream log the only one (logowner.ts). */
+  private local?: Shard;
+  private sink?: LogFile;
+  /** The workers' shards, as they start. */
   private readonly remotes: RemoteShard[] = [];
   /** Settles once no worker is starting any more; never rejects. */
   private workersStarted: Promise<void> = Promise.resolve();
   private reportTimer?: ReturnType<typeof setInterval>;
+  /** A report is being gathered: a second one (a timer tick, SIGUSR1) waits for the next. */
+  private reporting = false;
+  private unhandleSignals?: () => void;
   /** Numbers loaded by --resume. */
   private loaded = 0;
   /** The report's Unique total. */
@@ -98,12 +98,12 @@ class Server {
   };
 
   /**
-   * binding: the signal handlers first of all, so that no signal finds the default action
-   * (which loses buffered numbers); then the port and the metrics port, before the log, so
-   * that a second instance started by mistake on the same port fails here.
+   * binding: the signal handlers first of all (signals.ts), so that no signal finds the
+   * default action, which loses buffered numbers; then the port and the metrics port, before
+   * the log, so that a second instance started by mistake on the same port fails here.
    */
   bind(): void {
-    for (const name of SIGNALS) process.on(name, this.onSignal);
+    this.unhandleSignals = handleSignals({ stop: this.onSignal, report: () => void this.report() });
     process.on("uncaughtException", this.onFatal);
     process.on("unhandledRejection", this.onFatal);
     injectFaults(this.hooks);
@@ -133,20 +133,31 @@ class Server {
     }
   }
 
-  /** preparing: the log emptied, or loaded and cut (--resume), and this thread's shard. */
+  /**
+   * preparing: the log opened and locked (refused, untouched, if another server owns it),
+   * then emptied, or loaded and cut (--resume); and this thread's shard.
+   */
   prepare(): void {
     this.life.advance("preparing");
     this.reach("preparing");
     const { config, bits } = this;
     const shared = this.threads > 1;
     try {
+      const log = (this.log = OwnedLog.open(config.log));
       let keepBytes = 0;
-      if (config.resume) ({ count: this.loaded, validBytes: keepBytes } = loadLog(config.log, bits));
+      // A stream (pipe, FIFO, device) holds nothing to load: reading it would wait for data.
+      if (config.resume && !log.stream) ({ count: this.loaded, validBytes: keepBytes } = loadLog(config.log, bits));
       this.total = this.loaded;
-      prepareLog(config.log, keepBytes);
-      const local = new Shard({ bits, atomic: shared, log: config.log, flushInterval: config.flushInterval, onWriteError: this.onFailure });
-      this.shards.push(local);
-      this.dispatcher = new Dispatcher(local, this.remotes);
+      log.cut(keepBytes);
+      const handle = log.handle;
+      this.local = new Shard({
+        bits,
+        atomic: shared,
+        log: (onError) => (this.sink = appendLog(handle, onError)),
+        flushInterval: config.flushInterval,
+        onWriteError: this.onFailure,
+      });
+      this.dispatcher = new Dispatcher(this.local, this.remotes);
     } catch (err) {
       this.unbind();
       throw err;
@@ -164,20 +175,33 @@ class Server {
 
   /** serving: the periodic report, and the readiness line. */
   private serve(): void {
-    let reporting = false;
-    this.reportTimer = setInterval(async () => {
-      if (reporting) return;
-      reporting = true;
-      const counts = await Promise.all(this.shards.map((s) => s.report()));
-      reporting = false;
-      // After a failure the report would claim a total that may not be on disk.
-      if (this.life.phase !== "serving" || this.life.exitCode !== 0) return;
-      const unique = counts.reduce((sum, c) => sum + c.unique, 0);
-      const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
-      this.total += unique;
-      printReport(formatReport({ unique, duplicates, total: this.total }));
-    }, this.config.reportInterval * 1000);
+    this.reportTimer = setInterval(() => void this.report(), this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
+    this.warnDescriptors();
+  }
+
+  /**
+   * A report line: the numbers since the last one, from the timer or at once on SIGUSR1 (the
+   * next periodic line then counts from this one). Only while serving: before, the report
+   * line would come ahead of the readiness line, and stopping prints none.
+   */
+  private async report(): Promise<void> {
+    if (this.reporting || this.life.phase !== "serving") return;
+    this.reporting = true;
+    const counts = await this.fromEachShard((s) => s.report());
+    this.reporting = false;
+    // After a failure the report would claim a total that may not be on disk.
+    if (this.life.phase !== "serving" || this.life.exitCode !== 0) return;
+    const unique = counts.reduce((sum, c) => sum + c.unique, 0);
+    const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
+    this.total += unique;
+    printReport(formatReport({ unique, duplicates, total: this.total }));
+  }
+
+  /** After readiness: a descriptor limit too low for the bounded connections is said once. */
+  private warnDescriptors(): void {
+    const warning = descriptorWarning(this.config.maxClients + (this.endpoint ? MAX_CONNECTIONS : 0));
+    if (warning !== undefined) printNotice(warning);
   }
 
   /**
@@ -190,7 +214,8 @@ class Server {
     this.attempt(() => this.acceptor?.stop());
     await this.reach("stopping");
     await this.workersStarted;
-    await Promise.all(this.shards.map((s) => s.stop().catch(this.onFailure)));
+    await this.fromEachShard((s) => s.stop().catch(this.onFailure));
+    this.attempt(() => this.log?.close());
     this.attempt(() => this.acceptor?.closeTerminators());
     this.attempt(() => this.endpoint?.stop());
     this.life.finish();
@@ -199,11 +224,10 @@ class Server {
 
   private async startWorkers(): Promise<void> {
     const { config, bits, hooks } = this;
-    const setup = { bits, atomic: true, log: config.log, flushInterval: config.flushInterval, warmUpLines: config.warmup, fault: hooks.fault };
+    const setup = { bits, atomic: true, log: this.log!.handle, flushInterval: config.flushInterval, warmUpLines: config.warmup, fault: hooks.fault };
     for (let i = 1; i < this.threads && this.life.phase === "starting"; i++) {
       try {
-        const remote = await RemoteShard.start(setup, { onFailure: this.onFailure });
-        this.shards.push(remote);
+        const remote = await RemoteShard.start(setup, { onFailure: this.onFailure, onLog: (bytes) => this.sink!.write(bytes) });
         this.remotes.push(remote);
       } catch (err) {
         this.onFailure((err as Error).message);
@@ -218,7 +242,7 @@ class Server {
   private async scrape(): Promise<string> {
     const queues = this.remotes.map((r) => r.queuedBytes);
     const connections = this.acceptor!.stats();
-    const stats = await Promise.all(this.shards.map((s) => s.stats()));
+    const stats = await this.fromEachShard((s) => s.stats());
     const sum = (key: keyof ShardStats) => stats.reduce((n, s) => n + s[key], 0);
     return renderMetrics({
       unique: sum("unique"),
@@ -231,6 +255,16 @@ class Server {
     });
   }
 
+  /**
+   * Asks every shard, the workers' first and this thread's last: lines a worker hands over
+   * for a stream log (logowner.ts) reach this thread's writer before the worker's answer, so
+   * this thread's flush, last, puts them with the OS before a report line or the close.
+   */
+  private async fromEachShard<T>(ask: (shard: Shard | RemoteShard) => T | Promise<T>): Promise<T[]> {
+    const answers = await Promise.all(this.remotes.map(ask));
+    return this.local ? [await ask(this.local), ...answers] : answers;
+  }
+
   /** The one place a test hold (NUMBERS_TEST_HOLD) meets a phase; a no-op otherwise. */
   private reach(phase: Phase): void | Promise<void> {
     return holdAt(this.hooks, phase, this.acceptor?.port);
@@ -238,9 +272,10 @@ class Server {
 
   /** A failed start-up: what bind() opened is closed, and the process may exit. */
   private unbind(): void {
+    this.log?.close();
     this.acceptor?.stop();
     this.endpoint?.stop();
-    for (const name of SIGNALS) process.off(name, this.onSignal);
+    this.unhandleSignals?.();
   }
 
   private attempt(action: () => void): void {

@@ -1,63 +1,41 @@
-// The numbers log on disk: file descriptors we open (and truncate) ourselves, written
-// through Bun FileSinks. Bun.file(path).writer() would not empty an existing file
-// (oven-sh/bun#25968), so the fds are opened with node:fs and handed to Bun.file.
-// A failed write (ENOSPC, EIO, ...) is never ignored: it goes to `onError`, and at close the
-// torn line it may have left is cut off, so the log holds only whole lines.
+// Writing the numbers log: a thread's writer on the one descriptor the coordinator opened
+// (logowner.ts), through a Bun FileSink, or for a log that is not a regular file a writer
+// that hands the lines to the main thread's (threads.ts), so one thread alone writes it.
+// A failed write (ENOSPC, EIO, EPIPE, ...) is never ignored: it goes to `onError`, and at
+// close the torn line it may have left in a regular file is cut off, so the log holds only
+// whole lines.
 
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync } from "node:fs";
+import { fstatSync, fsyncSync, ftruncateSync } from "node:fs";
 import { LINE_BYTES } from "../core/protocol.ts";
+import { errorReason, type LogHandle } from "./logowner.ts";
 
 export interface LogFile {
   /** Appends bytes; chunks of 4 KiB and more reach the OS before this returns. */
   write(bytes: Uint8Array): void;
   /** Hands everything written so far to the OS. */
   flush(): void;
-  /** Flushes, waits for writes still in flight, fsyncs (or after a failure cuts the torn tail) and closes. */
+  /**
+   * Flushes, waits for writes still in flight, fsyncs (or after a failure cuts the torn
+   * tail). The descriptor stays open: it is the coordinator's, shared by every thread.
+   */
   close(): Promise<void>;
 }
 
-export class LogOpenError extends Error {}
-
 /**
- * Creates the log at `path`, or cuts it to its first `keepBytes` bytes (0: empties it).
- * Called once, after the port is bound and before any thread appends.
+ * A writer on the log's descriptor. For a regular file (opened with O_APPEND) several
+ * threads each append whole buffers of whole lines, each with its own writer: every buffer
+ * handed to write() ends at a line boundary, and the kernel appends each write whole, so
+ * lines never interleave. `onError` gets the first write failure; later writes are dropped.
  */
-export function prepareLog(path: string, keepBytes = 0): void {
-  const fd = openAppend(path);
-  try {
-    // A device or pipe (/dev/full, /dev/stdout) has no length to cut.
-    if (fstatSync(fd).isFile()) ftruncateSync(fd, keepBytes);
-  } catch (err) {
-    throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Opens (creating) the log for appending, or says in one line why it cannot. */
-function openAppend(path: string): number {
-  try {
-    return openSync(path, "a");
-  } catch (err) {
-    throw new LogOpenError(`cannot open log file '${path}': ${describe(err)}`);
-  }
-}
-
-/**
- * Opens the prepared log for appending. O_APPEND lets several threads each append whole
- * buffers of whole lines without a shared offset; every buffer handed to write() ends at a
- * line boundary, so lines never interleave. `onError` gets the first write failure; later
- * writes are dropped.
- */
-export function appendLog(path: string, onError: (message: string) => void): LogFile {
-  const fd = openAppend(path);
+export function appendLog(log: LogHandle, onError: (message: string) => void): LogFile {
+  const { fd, path } = log;
   const sink = Bun.file(fd).writer();
   let failed = false;
   let open = true;
   const fail = (err: unknown) => {
     if (failed) return;
     failed = true;
-    onError(`cannot write log file '${path}': ${describe(err)}`);
+    onError(`cannot write log file '${path}': ${errorReason(err)}`);
   };
   // A FileSink reports a failed write of 4 KiB or more as a rejected promise and a failed
   // flush as a throw; both end up in fail(). Writes that did not finish at once (the log is
@@ -90,8 +68,21 @@ export function appendLog(path: string, onError: (message: string) => void): Log
         await Promise.resolve().then(() => sink.end()).catch(() => {});
         cutTornTail(fd);
       }
-      closeSync(fd);
     },
+  };
+}
+
+/**
+ * A worker's writer for a log that is not a regular file: each buffer of new lines (copied:
+ * the engine reuses its own) goes to `hand`, which posts it to the main thread, where the
+ * one writer of the log writes it. Messages keep their order, so lines a worker wrote before
+ * it answers a report or a stop reach that writer before the answer does.
+ */
+export function handOverLog(hand: (bytes: ArrayBuffer) => void): LogFile {
+  return {
+    write: (bytes) => hand(bytes.slice().buffer),
+    flush: () => {},
+    close: async () => {},
   };
 }
 
@@ -124,18 +115,4 @@ function fsyncIfFile(fd: number) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "EINVAL" && code !== "ENOTSUP") throw err;
   }
-}
-
-function describe(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    ENOENT: "its directory does not exist",
-    EISDIR: "it is a directory",
-    EACCES: "permission denied",
-    EROFS: "read-only file system",
-    ENOTDIR: "a parent is not a directory",
-    ENOSPC: "no space left on device",
-    EIO: "input/output error",
-  };
-  return (e.code && reasons[e.code]) ?? e.message;
 }

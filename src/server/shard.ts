@@ -4,14 +4,17 @@
 // hands lines to one per worker (threads.ts).
 
 import { Engine } from "../core/engine.ts";
-import { appendLog, type LogFile } from "./logfile.ts";
+import type { LogFile } from "./logfile.ts";
 
 export interface ShardOptions {
   bits: Uint8Array;
   /** The bitmap is shared with other threads. */
   atomic: boolean;
-  /** The log, created or cut by the coordinator; each shard appends to it. */
-  log: string;
+  /**
+   * Makes this shard's log writer (logfile.ts) on the log the coordinator opened and
+   * prepared; `onError` is to get the writer's first write failure.
+   */
+  log: (onError: (message: string) => void) => LogFile;
   flushInterval: number;
   /** A log write failed (called once). */
   onWriteError: (message: string) => void;
@@ -61,7 +64,7 @@ export class Shard {
   private stopped = false;
 
   constructor(o: ShardOptions) {
-    this.log = appendLog(o.log, (message) => {
+    this.log = o.log((message) => {
       this.logWriteErrors++;
       o.onWriteError(message);
     });
@@ -80,7 +83,9 @@ export class Shard {
 
   /** Writes out every new number so far, then returns the counts since the last call. */
   report(): Counts {
-    this.flush();
+    // After stop() (a report that was waiting on the workers when the stop came) the log is
+    // closed, and stop() has written everything out already.
+    if (!this.stopped) this.flush();
     const { unique, duplicates } = this.engine.takeCounts();
     this.reportedDuplicates += duplicates;
     return { unique, duplicates };
@@ -101,7 +106,7 @@ export class Shard {
     };
   }
 
-  /** Flushes, fsyncs and closes the log. */
+  /** Flushes and fsyncs the log (the coordinator closes its descriptor). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.flushTimer);

@@ -4,11 +4,14 @@
 // (no copy). The bitmap and the count of bytes queued are shared memory; messages carry the
 // lines, reports, stats (/metrics) and the stop, and the replies.
 
+import type { LogHandle } from "./logowner.ts";
 import { NO_STATS, type Counts, type ShardOptions, type ShardStats } from "./shard.ts";
 import type { Fault } from "./testhooks.ts";
 
-/** What a worker needs to run a shard: the options minus the callback, the queue count and a test fault. */
-export type WorkerSetup = Omit<ShardOptions, "onWriteError"> & {
+/** What a worker needs to run a shard: the options minus the callbacks, the log, the queue count and a test fault. */
+export type WorkerSetup = Omit<ShardOptions, "onWriteError" | "log"> & {
+  /** The log's descriptor (shared by every thread of the process): not reopened by path. */
+  log: LogHandle;
   /** One Int32: bytes handed to the worker and not yet counted (the worker subtracts). */
   queued: SharedArrayBuffer;
   /** Made-up lines for the worker's JIT warm-up (warmup.ts) before it says it has started. */
@@ -31,7 +34,9 @@ export type FromWorker =
   | { type: "started" }
   | { type: "failed"; message: string }
   | { type: "reply"; counts?: Counts; stats?: ShardStats }
-  | { type: "write-error"; message: string };
+  | { type: "write-error"; message: string }
+  /** New lines for the main thread to write: the log is not a regular file (logfile.ts). */
+  | { type: "log"; bytes: ArrayBuffer };
 
 /**
  * Bytes queued for a worker from which the main thread counts lines itself instead of
@@ -54,6 +59,8 @@ type Reply = Extract<FromWorker, { type: "reply" }>;
 export interface RemoteEvents {
   /** A log write failed in the worker, or the worker itself died: the server must stop. */
   onFailure: (message: string) => void;
+  /** New lines the worker hands over, for a log that one thread alone writes. */
+  onLog: (bytes: Uint8Array) => void;
 }
 
 /**
@@ -105,7 +112,8 @@ export class RemoteShard {
       worker.onerror = (event) => failed(`worker failed: ${errorLine(event.message)}`);
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const m = event.data;
-        if (m.type === "reply") remote.waiting.shift()?.(m);
+        if (m.type === "log") events.onLog(new Uint8Array(m.bytes));
+        else if (m.type === "reply") remote.waiting.shift()?.(m);
         else if (m.type === "started") {
           started = true;
           resolve(remote);

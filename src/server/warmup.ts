@@ -7,6 +7,8 @@
 
 import { Dispatcher } from "./dispatch.ts";
 import { encodeLines, LINE_BYTES, newLineCarry } from "../core/protocol.ts";
+import { closeSync, openSync } from "node:fs";
+import { appendLog } from "./logfile.ts";
 import { Shard } from "./shard.ts";
 
 /** Numbers the scratch bitmap holds (128 KiB); every made-up line is below it. */
@@ -18,10 +20,16 @@ const CHUNK_BYTES = (512 << 10) - 3;
 /** ...and a multiple of 10 for a worker, which is handed whole lines. */
 const WHOLE_BYTES = 52_428 * LINE_BYTES;
 
-function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array } {
+function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array; end: () => Promise<void> } {
   const bits = atomic ? new Uint8Array(new SharedArrayBuffer(SPACE / 8)) : new Uint8Array(SPACE / 8);
-  const shard = new Shard({ bits, atomic, log: "/dev/null", flushInterval: 3600, onWriteError: () => {} });
-  return { shard, bits };
+  const fd = openSync("/dev/null", "w");
+  const log = { fd, path: "/dev/null", stream: false };
+  const shard = new Shard({ bits, atomic, log: (onError) => appendLog(log, onError), flushInterval: 3600, onWriteError: () => {} });
+  const end = async () => {
+    await shard.stop();
+    closeSync(fd);
+  };
+  return { shard, bits, end };
 }
 
 /**
@@ -30,7 +38,7 @@ function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array } {
  * number new, half find them all duplicates.
  */
 export async function warmUpMain(atomic: boolean, lines: number): Promise<void> {
-  const { shard, bits } = scratch(atomic);
+  const { shard, bits, end } = scratch(atomic);
   const dispatcher = new Dispatcher(shard, []);
   const stream = madeUp();
   const conns = [newLineCarry(), newLineCarry()];
@@ -41,7 +49,7 @@ export async function warmUpMain(atomic: boolean, lines: number): Promise<void> 
     }
     if (pass % 2 === 1) bits.fill(0);
   }
-  await shard.stop();
+  await end();
 }
 
 /** A worker's warm-up: `lines` made-up whole lines in fresh buffers through `consume`. */
@@ -50,7 +58,7 @@ export async function warmUpWorker(
   lines: number,
   consume: (shard: Shard, counter: Int32Array, bytes: ArrayBuffer, start: number, end: number) => void,
 ): Promise<void> {
-  const { shard, bits } = scratch(atomic);
+  const { shard, bits, end } = scratch(atomic);
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const stream = madeUp();
   for (let done = 0, pass = 0; done < lines; pass++, done += STREAM_LINES) {
@@ -61,7 +69,7 @@ export async function warmUpWorker(
     }
     if (pass % 2 === 1) bits.fill(0);
   }
-  await shard.stop();
+  await end();
 }
 
 /** STREAM_LINES lines of numbers below SPACE: runs of consecutive numbers, and scattered ones. */

@@ -1,6 +1,7 @@
 // Entry point of a --workers thread: runs one Shard on the shared bitmap and answers the
 // main thread's messages (see threads.ts) in the order they come.
 
+import { appendLog, handOverLog } from "./logfile.ts";
 import { freeChunk, Shard } from "./shard.ts";
 import { warmUpWorker } from "./warmup.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
@@ -40,7 +41,13 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
   handlers = withWorkerFault(m.fault, HANDLERS);
   try {
     queued = new Int32Array(m.queued);
-    shard = new Shard({ ...m, onWriteError: (message) => send({ type: "write-error", message }) });
+    const { log } = m;
+    shard = new Shard({
+      ...m,
+      // A stream log has one writer, the main thread's: this thread hands its lines over.
+      log: log.stream ? () => handOverLog((bytes) => self.postMessage({ type: "log", bytes } satisfies FromWorker, [bytes])) : (onError) => appendLog(log, onError),
+      onWriteError: (message) => send({ type: "write-error", message }),
+    });
     await warmUpWorker(m.atomic, m.warmUpLines, consume);
     send({ type: "started" });
   } catch (err) {

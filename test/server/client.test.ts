@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connectionNumbers, numbers, parseDist } from "../../src/client/payload.ts";
+import { connect } from "../support/peer.ts";
 import { spawnServer, startServer, type Server } from "../support/server.ts";
 
 /** Runs `numbers-server <args>` to the end. */
@@ -92,8 +93,29 @@ describe("client", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toEqual([]);
     expect(result.stderr).toHaveLength(1);
-    expect(result.stderr[0]).toStartWith("numbers-server: the server closed 1 of 1 connections before all their numbers were sent");
+    expect(result.stderr[0]).toStartWith("numbers-server: the server closed 1 of 1 connections before it had read all their numbers");
     idle.end();
+    await terminate(server);
+    expect(logged(server)).toEqual([]);
+  });
+});
+
+describe.each([1, 2])("a full server (5 clients held, --workers %d)", (workers) => {
+  test("client --count 1 and --count 1000 are refused: exit 1 and one line, though all was sent before the refusal", async () => {
+    const server = await startServer(["--workers", String(workers)]);
+    const held = [];
+    for (let i = 0; i < 5; i++) held.push(await connect(server.port));
+    // Accepted in order: once a sixth is refused, the five hold every slot.
+    await (await connect(server.port)).closed;
+    for (const count of ["1", "1000"]) {
+      const result = await run(["client", "--port", String(server.port), "--count", count, "--connections", "1"]);
+      expect({ code: result.code, stdout: result.stdout }, `--count ${count}`).toEqual({ code: 1, stdout: [] });
+      expect(result.stderr).toEqual([
+        "numbers-server: the server closed 1 of 1 connections before it had read all their numbers (it was full, or shutting down)",
+      ]);
+    }
+    for (const peer of held) peer.end();
+    await Promise.all(held.map((peer) => peer.closed));
     await terminate(server);
     expect(logged(server)).toEqual([]);
   });

@@ -1,6 +1,7 @@
 // How each connection ends, seen from the client by the errno it gets (node:net):
 //   invalid input         abortive close (RST): ECONNRESET, and no end of stream before it
-//   a client over limit   graceful close (FIN) right after it is accepted: end of stream, no error
+//   a client over limit   abortive close (RST) right after it is accepted, unread: ECONNRESET
+//                         (so that a client that sent all and half-closed first can tell)
 //   terminate             graceful close of every client
 //   --idle-timeout        graceful close
 // The reference server closes on invalid input with a reset, and its clients expect
@@ -14,13 +15,17 @@ import { serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
 
-/** What a client saw until its socket closed: "end" (FIN), "error CODE", "close". */
-function observe(port: number, send?: string): Promise<string[]> {
+/**
+ * What a client saw until its socket closed: "end" (FIN), "error CODE", "close". With `halfClose`
+ * it sends its FIN after `send` (node:net keeps reading: allowHalfOpen).
+ */
+function observe(port: number, send?: string, halfClose = false): Promise<string[]> {
   return new Promise((resolve) => {
     const seen: string[] = [];
-    const socket = net.connect(port, "127.0.0.1");
+    const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: halfClose });
     socket.on("connect", () => {
       if (send !== undefined) socket.write(send);
+      if (halfClose) socket.end();
     });
     socket.on("data", () => seen.push("data"));
     socket.on("end", () => seen.push("end"));
@@ -46,10 +51,11 @@ test("a reset every time: 20 invalid clients in a row each see ECONNRESET", asyn
   server.proc.kill(9);
 });
 
-test("a client over the limit: end of stream before it sends anything, no error", async () => {
+test("a client over the limit: reset, ECONNRESET, whether it sent and half-closed first or sent nothing", async () => {
   const server = await servers.start(["--max-clients", "1"]);
   const first = await connect(server.port);
-  expect(await observe(server.port)).toEqual(["end", "close"]);
+  expect(await observe(server.port)).toEqual(["error ECONNRESET", "close"]);
+  expect(await observe(server.port, "000000001\n", true)).toEqual(["error ECONNRESET", "close"]);
   first.write("terminate\n");
   expect(await server.exited).toBe(0);
 });

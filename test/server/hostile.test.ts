@@ -50,14 +50,18 @@ test("a client reset in the middle of a line: its bytes count nowhere, the other
 /** Connects and leaves as a client may; resolves once the connection is closed. */
 async function cycle(port: number, leave: "reset" | "half-close" | "bad line"): Promise<void> {
   const peer = await connect(port);
-  if (leave === "reset") {
-    peer.write("1234");
-    peer.reset();
-  } else if (leave === "half-close") {
-    peer.end();
-  } else {
-    peer.write("x");
-  }
+  // The slots of clients that just left may not all be free yet: a connection over the limit
+  // is reset at once, and then the write throws. That cycle is over already.
+  try {
+    if (leave === "reset") {
+      peer.write("1234");
+      peer.reset();
+    } else if (leave === "half-close") {
+      peer.end();
+    } else {
+      peer.write("x");
+    }
+  } catch {}
   await peer.closed;
 }
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import type { CloseReason } from "../../src/server/acceptor.ts";
 import { expectLogged, expectOnlyReports, sendAll } from "../support/client.ts";
-import { METRICS_ON, metricsBase, pick, readyPort, request, scrape } from "../support/metrics.ts";
+import { METRICS_ON, metricsBase, pick, rawRequest, readyPort, request, scrape, statusOf } from "../support/metrics.ts";
 import { connect } from "../support/peer.ts";
 import { reportsUntil } from "../support/reports.ts";
 import { tempDir } from "../support/server.ts";
@@ -163,6 +163,33 @@ describe.each([1, 2])("--workers %d", (workers) => {
     });
     expectOnlyReports(result.stdout);
     expectLogged(server.log, [6, 7]);
+  });
+  test("what fetch() would not send: HTTP/1.0 without Host, an empty Host, bare LFs are served; bad heads are 4xx, never 500", async () => {
+    const server = await start(w);
+    const served = [
+      "GET /metrics HTTP/1.0\r\n\r\n",
+      "GET /healthz HTTP/1.0\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n",
+      "GET /metrics HTTP/1.1\r\nHost: \r\nUser-Agent: old-monitor\r\n\r\n",
+      "GET /healthz HTTP/1.0\n\n",
+    ];
+    for (const head of served) {
+      const response = await rawRequest(server.base, head);
+      expect(statusOf(response), head).toBe(200);
+      expect(response, head).toContain("\r\nconnection: close\r\n");
+      expect(response, head).toMatch(head.includes("metrics") ? /\r\n\r\n# HELP / : /\r\n\r\nok\n$/);
+    }
+    expect(await rawRequest(server.base, "HEAD /metrics HTTP/1.0\r\n\r\n")).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/);
+    const refused: [string, number][] = [
+      ["GET /metrics\r\n\r\n", 400],
+      ["GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n", 400],
+      ["GET /metrics HTTP/2.0\r\n\r\n", 505],
+      [`GET /metrics HTTP/1.1\r\nx-big: ${"a".repeat(9000)}\r\n\r\n`, 431],
+      ["GET /nowhere HTTP/1.0\r\n\r\n", 404],
+      ["DELETE /healthz HTTP/1.0\r\n\r\n", 405],
+    ];
+    for (const [head, status] of refused) expect(statusOf(await rawRequest(server.base, head)), head.slice(0, 40)).toBe(status);
+    expect(await request(server.base, "/healthz")).toMatchObject({ status: 200, body: "ok\n" });
   });
 });
 

@@ -71,13 +71,14 @@ describe("serve --resume", () => {
     expect(sorted(logNumbers(server.log))).toEqual(Uint32Array.from([5, 6, 7]));
   });
 
-  test("a log that is a directory: exits 1 saying it cannot read the log", async () => {
+  // The log is opened (and locked) before it is read, so the open is what fails.
+  test("a log that is a directory: exits 1 saying it cannot open the log", async () => {
     const dir = tempDir();
     mkdirSync(join(dir, "numbers.log"));
     const result = await outcome(servers.spawn(["serve", "--port", "0", "--resume"], { cwd: dir }));
     expect(result.code).toBe(1);
     expect(result.stderr).toHaveLength(1);
-    expect(result.stderr[0]).toStartWith("numbers-server: cannot read log file 'numbers.log' to resume: EISDIR");
+    expect(result.stderr[0]).toBe("numbers-server: cannot open log file 'numbers.log': it is a directory");
   });
 
   test.each([

@@ -52,3 +52,30 @@ export async function request(base: string, path: string, method = "GET") {
   const response = await fetch(`${base}${path}`, { method });
   return { status: response.status, body: await response.text(), headers: response.headers };
 }
+
+/**
+ * Sends `text` as it is (a request fetch() would not make: HTTP/1.0, no Host) on a new
+ * connection to the endpoint, and resolves with everything the server sent once it closed.
+ */
+export async function rawRequest(base: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  let received = "";
+  const closed = Promise.withResolvers<void>();
+  await Bun.connect({
+    hostname,
+    port: Number(port),
+    socket: {
+      open: (socket) => void socket.write(text),
+      data: (_, chunk) => void (received += chunk.toString("latin1")),
+      close: () => closed.resolve(),
+      error() {},
+    },
+  });
+  await closed.promise;
+  return received;
+}
+
+/** The status code of a raw response (0 for none). */
+export function statusOf(response: string): number {
+  return Number(/^HTTP\/1\.[01] (\d{3}) /.exec(response)?.[1] ?? 0);
+}

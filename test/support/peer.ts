@@ -19,18 +19,20 @@ export async function connect(port: number, host = "127.0.0.1"): Promise<Peer> {
   let isClosed = false;
   let markClosed!: (at: number) => void;
   const closed = new Promise<number>((resolve) => (markClosed = resolve));
-  const socket: Socket = await Bun.connect({
-    hostname: host,
-    port,
-    socket: {
-      data() {},
-      close() {
-        isClosed = true;
-        markClosed(performance.now());
-      },
-      error() {},
-    },
-  });
+  const onClose = () => {
+    isClosed = true;
+    markClosed(performance.now());
+  };
+  let socket: Socket;
+  try {
+    socket = await Bun.connect({ hostname: host, port, socket: { data() {}, close: onClose, error() {} } });
+  } catch (err) {
+    // The server took the connection and reset it before Bun called it open: a full server
+    // refuses that way. The peer is already closed; writes throw.
+    if ((err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
+    onClose();
+    return { write: () => void refusedWrite(), end() {}, reset() {}, closed, isClosed: true };
+  }
   return {
     write(data) {
       const length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
@@ -44,4 +46,8 @@ export async function connect(port: number, host = "127.0.0.1"): Promise<Peer> {
       return isClosed;
     },
   };
+}
+
+function refusedWrite(): never {
+  throw new Error("peer write on a connection the server reset at once");
 }

@@ -5,21 +5,28 @@
 import { afterAll, afterEach, beforeEach } from "bun:test";
 import { spawnServer, startServer, type Spawned } from "./server.ts";
 
-export function serverPool() {
-  const live = new Set<Spawned>();
-  const killAll = () => {
-    for (const server of live) if (server.proc.exitCode === null && !server.proc.killed) server.proc.kill(9);
-    live.clear();
-  };
-  // The tests of a server file run concurrently (bunfig.toml), and a hook cannot tell which
-  // test just ended, so what a test left running is killed once none of the file's tests
-  // runs: by then every test that started a server is over. A test that passes ends its own.
+/**
+ * Runs `cleanup` whenever none of the tests of this file (or of the describe block it is
+ * called in) runs, and after the last. The tests of a server file run concurrently
+ * (bunfig.toml) and a hook cannot tell which test just ended, so an afterEach that cleans
+ * up "the test's" processes would clean up the others' too; this one waits until every
+ * test that could own them is over. A test that passes cleans up after itself.
+ */
+export function afterTests(cleanup: () => void): void {
   let running = 0;
   beforeEach(() => void running++);
   afterEach(() => {
-    if (--running === 0) killAll();
+    if (--running === 0) cleanup();
   });
-  afterAll(killAll);
+  afterAll(cleanup);
+}
+
+export function serverPool() {
+  const live = new Set<Spawned>();
+  afterTests(() => {
+    for (const server of live) if (server.proc.exitCode === null && !server.proc.killed) server.proc.kill(9);
+    live.clear();
+  });
   const track = <T extends Spawned>(server: T): T => {
     live.add(server);
     void server.exited.then(() => live.delete(server));

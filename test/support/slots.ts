@@ -1,5 +1,5 @@
-// Preloaded for every test run (bunfig.toml): how many tests run at once. The server and
-// bench tests (test/server/, test/bench/: bunfig's concurrentTestGlob) run concurrently
+// Preloaded for every test run (bunfig.toml): how many tests run at once. The server, bench
+// and check tests (test/server/, test/bench/, test/check/: bunfig's concurrentTestGlob) run concurrently
 // within each file, since most of their time is spent waiting on spawned processes; each
 // test takes a slot before it starts and gives it back when it ends, so at most
 // NUMBERS_TEST_CONCURRENCY (default 3) run at once, and with them their servers (~175 MiB

@@ -3,10 +3,11 @@
 // in whichever thread, with none after a bad line.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBitmap } from "../../src/core/bitmap.ts";
 import { Dispatcher, HANDOFF_BYTES, type Remote } from "../../src/server/dispatch.ts";
+import { appendLog } from "../../src/server/logfile.ts";
 import { CLOSE, encodeLines, KEEP, newLineCarry, TERMINATE_SERVER } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { Shard } from "../../src/server/shard.ts";
@@ -16,21 +17,25 @@ import { distinct, parseLog } from "../support/logs.ts";
 import { tempDir } from "../support/server.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
+/** A writer on /dev/null, for a shard whose log the test does not read. */
+const nullLog = (onError: (message: string) => void) => appendLog({ fd: openSync("/dev/null", "w"), path: "/dev/null", stream: false }, onError);
 
 async function setup(fault?: Fault) {
   const log = join(tempDir(), "numbers.log");
-  writeFileSync(log, "");
+  // The one descriptor the coordinator would open (logowner.ts), shared by both threads.
+  const handle = { fd: openSync(log, "a"), path: log, stream: false };
   const bits = createBitmap(true);
-  const options = { bits, atomic: true, log, flushInterval: 60 };
+  const options = { bits, atomic: true, flushInterval: 60 };
   const failures: string[] = [];
   let onFailure = () => {};
   const failed = new Promise<void>((resolve) => (onFailure = resolve));
-  const local = new Shard({ ...options, onWriteError: (m) => failures.push(m) });
-  const remote = await RemoteShard.start({ ...options, fault }, {
+  const local = new Shard({ ...options, log: (onError) => appendLog(handle, onError), onWriteError: (m) => failures.push(m) });
+  const remote = await RemoteShard.start({ ...options, log: handle, fault }, {
     onFailure: (m) => {
       failures.push(m);
       onFailure();
     },
+    onLog: () => failures.push("a regular file's lines were handed over"),
   });
   const dispatcher = new Dispatcher(local, [remote]);
   const consumed = () => new Promise<void>((resolve) => dispatcher.whenCounted(resolve));
@@ -71,7 +76,7 @@ describe("Dispatcher", () => {
   });
 
   test("one connection's lines go to a worker while its queue is short, then to this thread, then back", () => {
-    const local = new Shard({ bits: createBitmap(), atomic: false, log: "/dev/null", flushInterval: 60, onWriteError: () => {} });
+    const local = new Shard({ bits: createBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
     // A stand-in worker that counts nothing until told to.
     const handed: number[] = [];
     const remote: Remote = {

@@ -68,3 +68,26 @@ test("with repeatUntil every payload is sent whole at least once, however soon t
   expect(r.received()).toEqual(payloads);
   r.stop();
 });
+
+test("a connection the server resets at once counts no bytes and is cut short; the others are sent whole", async () => {
+  // Resets the first connection as soon as it opens; records the others.
+  const chunks: Uint8Array[] = [];
+  let opened = 0;
+  const listener = Bun.listen<null>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open: (socket) => void (opened++ === 0 && socket.terminate()),
+      data: (_, chunk) => void chunks.push(chunk),
+    },
+  });
+  try {
+    const result = await sendPayloads("127.0.0.1", listener.port, [payloads[0], payloads[1], payloads[1]]);
+    expect(result.cutShort).toBe(1);
+    // Bun's write() on a closed socket returns -1: nothing sent, never a byte less.
+    expect(result.sentBytes).toBe(2 * payloads[1].length);
+    expect(Buffer.concat(chunks).length).toBe(2 * payloads[1].length);
+  } finally {
+    listener.stop(true);
+  }
+});

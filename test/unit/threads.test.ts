@@ -2,7 +2,7 @@
 // is handed, keeps the shared count of queued bytes, and answers after what came before.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBitmap } from "../../src/core/bitmap.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
@@ -12,10 +12,14 @@ import { tempDir } from "../support/server.ts";
 
 function setup() {
   const log = join(tempDir(), "numbers.log");
-  writeFileSync(log, "");
-  const start = () => RemoteShard.start({ bits: createBitmap(true), atomic: true, log, flushInterval: 60 }, {
+  // The descriptor the coordinator would open (logowner.ts); the worker writes through it.
+  const handle = { fd: openSync(log, "a"), path: log, stream: false };
+  const start = () => RemoteShard.start({ bits: createBitmap(true), atomic: true, log: handle, flushInterval: 60 }, {
     onFailure: (message) => {
       throw new Error(message);
+    },
+    onLog: () => {
+      throw new Error("a regular file's lines are written by the worker, not handed over");
     },
   });
   return { log, start };

@@ -1,10 +1,22 @@
 // The opt-in HTTP endpoint (--metrics-port): GET or HEAD /metrics in the Prometheus text
 // format, and /healthz for a supervisor or a load balancer. It only reads: nothing sent to it
 // can stop or change the server. Bound in the binding phase, right after the main port.
+//
+// A plain Bun.listen server with http.ts's small HTTP/1.x rather than Bun.serve, whose
+// connections cannot be bounded and which answers 500 to a request without a Host header:
+// here at most MAX_CONNECTIONS are open at once, each for at most REQUEST_DEADLINE_MS, so
+// hanging clients can neither use up the descriptors nor hold a thread busy (docs/edges.md).
 
+import type { Socket, TCPSocketListener } from "bun";
 import { address, ListenError } from "../listen.ts";
 import { CONTENT_TYPE } from "./exposition.ts";
+import { formatResponse, parseHead, type Response } from "./http.ts";
 import type { Phase } from "../lifecycle.ts";
+
+/** Connections open at once; one more is answered 503 and closed at once. */
+export const MAX_CONNECTIONS = 8;
+/** From the connection's open to its whole request head; past it, 408 and closed. */
+export const REQUEST_DEADLINE_MS = 5000;
 
 export interface EndpointOptions {
   host: string;
@@ -13,6 +25,8 @@ export interface EndpointOptions {
   phase: () => Phase;
   /** The exposition text of a fresh scrape. */
   scrape: () => Promise<string>;
+  /** REQUEST_DEADLINE_MS unless given (a unit test gives a short one). */
+  deadlineMs?: number;
 }
 
 export interface Endpoint {
@@ -20,52 +34,120 @@ export interface Endpoint {
   stop(): void;
 }
 
-const text = (body: string, status: number, headers: Record<string, string> = {}) =>
-  new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
+/** One connection's state, on socket.data. */
+interface Exchange {
+  /** The head received so far (latin1); undefined once it is being answered. */
+  received: string | undefined;
+  /** Counted in `open`: it holds one of the MAX_CONNECTIONS places. */
+  counted: boolean;
+  deadline?: ReturnType<typeof setTimeout>;
+  /** Response bytes not yet taken by the kernel. */
+  pending?: Uint8Array;
+}
+
+const text = (status: number, body: string, headers?: Record<string, string>): Response => ({ status, body, headers });
 
 /** Binds the endpoint; a port in use (or a host that is not here) is a one-line ListenError. */
 export function startEndpoint(o: EndpointOptions): Endpoint {
-  const routes: Record<string, () => Response | Promise<Response>> = {
-    "/metrics": async () => new Response(await o.scrape(), { headers: { "content-type": CONTENT_TYPE } }),
-    "/healthz": () => {
-      const phase = o.phase();
-      return phase === "serving" ? text("ok\n", 200) : text(`${phase}\n`, 503);
-    },
-  };
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname: o.host,
-      port: o.port,
-      development: false,
-      // Outside development mode Bun.serve sets SO_REUSEPORT unless told not to (see
-      // oven-sh/bun#1443): a second server would share the port instead of failing.
-      reusePort: false,
-      // Requests carry no body worth reading; a larger one is refused unread.
-      maxRequestBodySize: 4096,
-      fetch(request) {
-        const route = routes[new URL(request.url).pathname];
-        if (route === undefined) return text("not found\n", 404);
-        if (request.method !== "GET" && request.method !== "HEAD") return text("method not allowed\n", 405, { allow: "GET, HEAD" });
-        // Bun answers HEAD with the headers of the GET and no body.
-        return route();
-      },
-      error: (err) => text(`internal error: ${err.message}\n`, 500),
-    });
-  } catch (err) {
-    throw new ListenError(`cannot listen on ${o.host}:${o.port} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
-  }
-  return {
-    url: `http://${address(o.host, server.port)}/metrics`,
-    stop: () => void server.stop(true),
-  };
+  return new MetricsEndpoint(o);
 }
 
-/**
- * Bun.serve's error code is not to be trusted for a host: a name that does not resolve gets
- * EADDRINUSE (oven-sh/bun#37690) or whatever errno came before. So the host is tried alone,
- * on any port, first.
- */
+class MetricsEndpoint implements Endpoint {
+  readonly url: string;
+  private readonly listener: TCPSocketListener<Exchange>;
+  /** Connections holding one of the MAX_CONNECTIONS places. */
+  private open = 0;
+
+  constructor(private readonly o: EndpointOptions) {
+    const socket = {
+      open: (s: Socket<Exchange>) => this.admit(s),
+      data: (s: Socket<Exchange>, chunk: Buffer) => this.take(s, chunk),
+      drain: (s: Socket<Exchange>) => this.flush(s),
+      close: (s: Socket<Exchange>) => this.vacate(s),
+      error() {},
+    };
+    try {
+      this.listener = Bun.listen<Exchange>({ hostname: o.host, port: o.port, socket, allowHalfOpen: true });
+    } catch (err) {
+      throw new ListenError(`cannot listen on ${o.host}:${o.port} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
+    }
+    this.url = `http://${address(o.host, this.listener.port)}/metrics`;
+  }
+
+  stop(): void {
+    this.listener.stop(true);
+  }
+
+  /** A new connection: held (with its deadline) while there is a place, else 503 at once. */
+  private admit(socket: Socket<Exchange>) {
+    socket.data = { received: "", counted: false };
+    if (this.open >= MAX_CONNECTIONS) return this.answer(socket, text(503, "too many connections\n"));
+    this.open++;
+    socket.data.counted = true;
+    const deadline = this.o.deadlineMs ?? REQUEST_DEADLINE_MS;
+    socket.data.deadline = setTimeout(() => this.answer(socket, text(408, "request timeout\n")), deadline);
+  }
+
+  /** Bytes of the request head; once it is whole (or cannot be served) it is answered. */
+  private take(socket: Socket<Exchange>, chunk: Buffer) {
+    const x = socket.data;
+    if (x.received === undefined) return;
+    x.received += chunk.toString("latin1");
+    const head = parseHead(x.received);
+    if (head.kind === "partial") return;
+    if (head.kind === "refused") return this.answer(socket, text(head.status, "bad request\n"));
+    x.received = undefined;
+    clearTimeout(x.deadline);
+    void this.route(head.method, head.path).then((response) => this.answer(socket, response, head.method === "HEAD"));
+  }
+
+  private async route(method: string, path: string): Promise<Response> {
+    if (path !== "/metrics" && path !== "/healthz") return text(404, "not found\n");
+    if (method !== "GET" && method !== "HEAD") return text(405, "method not allowed\n", { allow: "GET, HEAD" });
+    if (path === "/healthz") {
+      const phase = this.o.phase();
+      return phase === "serving" ? text(200, "ok\n") : text(503, `${phase}\n`);
+    }
+    try {
+      return { status: 200, body: await this.o.scrape(), contentType: CONTENT_TYPE };
+    } catch (err) {
+      // A scrape that cannot be made (a thread gone while the server stops) is the server's
+      // state, not the request's fault: 503, never 500.
+      return text(503, `unavailable: ${(err as Error).message}\n`);
+    }
+  }
+
+  /** Sends the whole response (over drains if need be), then closes. */
+  private answer(socket: Socket<Exchange>, response: Response, head = false) {
+    const x = socket.data;
+    clearTimeout(x.deadline);
+    x.received = undefined;
+    x.pending = formatResponse(response, head);
+    this.flush(socket);
+  }
+
+  private flush(socket: Socket<Exchange>) {
+    const x = socket.data;
+    if (x.pending === undefined) return;
+    const n = socket.write(x.pending);
+    // -1: closed meanwhile; nothing more to send.
+    x.pending = n < 0 ? undefined : x.pending.subarray(n);
+    if (x.pending === undefined || x.pending.length === 0) {
+      x.pending = undefined;
+      socket.end();
+    }
+  }
+
+  private vacate(socket: Socket<Exchange>) {
+    const x = socket.data;
+    clearTimeout(x.deadline);
+    x.pending = undefined;
+    if (x.counted) this.open--;
+    x.counted = false;
+  }
+}
+
+/** A port in use, or a host that is not here: Bun's code alone does not always tell. */
 function why(err: NodeJS.ErrnoException, host: string): string {
   try {
     Bun.listen({ hostname: host, port: 0, socket: { data() {} } }).stop(true);

@@ -1,8 +1,8 @@
-// The benchmark's workloads: their distributions and the fixed seed of their numbers.
+// The benchmark's and the checker's workloads: their distributions and the fixed seed of their numbers.
 // The driver (which sends them) and the verifier (which regenerates them to know the
 // expected set) both call `workloadNumbers`, so the two always agree on the numbers.
 
-import { connectionNumbers, parseDist, type Dist } from "../src/client/payload.ts";
+import { connectionNumbers, parseDist, type Dist } from "./payload.ts";
 
 /** Connections per run: the server's client limit, all of them busy. */
 export const CONNECTIONS = 5;

@@ -1,11 +1,11 @@
-// Checks a numbers.log after a benchmark run: it must hold exactly the expected set of
+// Checks a numbers.log after a benchmark or check run: it must hold exactly the expected set of
 // unique numbers (none missing, none extra, none twice), each line nine digits and LF.
 // The line check is written here on purpose instead of reusing the server's parser: an
 // oracle that shares the code under test cannot catch that code's bugs.
 
 import { closeSync, openSync, readSync } from "node:fs";
-import { BITMAP_BYTES, createBitmap, testAndSet } from "../src/core/bitmap.ts";
-import { CONNECTIONS, workloadNumbers, type WorkloadName } from "./workloads.ts";
+import { BITMAP_BYTES, createBitmap, testAndSet } from "../core/bitmap.ts";
+import { CONNECTIONS, workloadNumbers, type WorkloadName } from "../client/workloads.ts";
 
 export interface NumberSet {
   bits: Uint8Array;

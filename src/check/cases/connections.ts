@@ -1,0 +1,168 @@
+// Connection cases: a client connects; five are served at once; a sixth is closed at once
+// and none of its bytes count; a slot freed by a client that leaves is given to the next.
+// Each case has a fresh server of its own, so that no other case's clients hold a slot.
+
+import type { Peer } from "../peer.ts";
+import { expectLog, fail, fresh, how, lines, logLines, pass, quiet, type Case, type Context } from "../scenario.ts";
+
+/** Connects `n` clients, each sending one fresh number; returns them with their numbers. */
+async function clients(ctx: Context, n: number): Promise<{ peers: Peer[]; numbers: string[] }> {
+  const peers: Peer[] = [];
+  const numbers = fresh(n);
+  for (let i = 0; i < n; i++) {
+    const peer = await ctx.connect();
+    peer.write(lines([numbers[i]]));
+    peers.push(peer);
+  }
+  return { peers, numbers };
+}
+
+const closedOnes = (peers: Peer[]) => peers.map((p, i) => (p.ending ? `client ${i + 1} ${how(p)}` : "")).filter((s) => s);
+
+export const CONNECTION_CASES: Case[] = [
+  {
+    name: "connections/accepts",
+    needs: "socket",
+    group: "connections/accepts",
+    async run(ctx) {
+      const { peers, numbers } = await clients(ctx, 1);
+      await quiet(ctx.settleMs);
+      const closed = closedOnes(peers);
+      peers[0].end();
+      if (closed.length) return fail(`sent ${numbers[0]}\\n; the connection was ${how(peers[0])}`);
+      return expectLog(numbers);
+    },
+  },
+  {
+    name: "connections/five-at-once",
+    needs: "socket",
+    group: "connections/five-at-once",
+    async run(ctx) {
+      const { peers, numbers } = await clients(ctx, 5);
+      await quiet(ctx.settleMs);
+      const closed = closedOnes(peers);
+      for (const p of peers) p.end();
+      if (closed.length) return fail(`5 clients each sent a number; ${closed.join(", ")} within ${ctx.settleMs} ms`);
+      return expectLog(numbers);
+    },
+  },
+  {
+    name: "connections/sixth-closed-not-counted",
+    needs: "socket",
+    group: "connections/sixth",
+    async run(ctx) {
+      const { peers, numbers } = await clients(ctx, 5);
+      await quiet(ctx.settleMs);
+      const early = closedOnes(peers);
+      if (early.length) {
+        for (const p of peers) p.reset();
+        return fail(`5 clients each sent a number; ${early.join(", ")} before the sixth came`);
+      }
+      const its = fresh(1);
+      let sixth: Peer;
+      try {
+        sixth = await ctx.connect();
+      } catch (err) {
+        // Reset before Bun reported the connection open: closed at once, nothing sent.
+        for (const p of peers) p.reset();
+        return pass(`sixth refused: ${(err as Error).message}`);
+      }
+      sixth.write(lines(its));
+      const ending = await sixth.closedWithin(ctx.timeoutMs);
+      const later = closedOnes(peers);
+      for (const p of [...peers, sixth]) p.reset();
+      if (!ending) return fail(`with 5 clients connected a sixth sent ${its[0]}\\n and was still open after ${ctx.timeoutMs} ms`);
+      if (later.length) return fail(`the sixth was ${how(sixth)}, but so was ${later.join(", ")}`);
+      const check = expectLog(numbers, its);
+      return (log) => {
+        const v = check(log);
+        return v.ok ? pass(`sixth ${how(sixth)}`) : fail(`the sixth sent ${its[0]}\\n and was ${how(sixth)}; ${v.evidence}`);
+      };
+    },
+  },
+  {
+    name: "connections/slot-reused",
+    needs: "socket",
+    group: "connections/slot-reused",
+    async run(ctx) {
+      const { peers, numbers } = await clients(ctx, 5);
+      await quiet(ctx.settleMs);
+      peers[0].end();
+      if (!(await peers[0].closedWithin(ctx.timeoutMs))) return fail("a client half-closed and the server never closed it");
+      // The server learns of the close on its own schedule: try again until a client is kept.
+      const deadline = performance.now() + ctx.timeoutMs;
+      const its = fresh(1);
+      let tries = 0;
+      for (;;) {
+        tries++;
+        const next = await ctx.connect().catch(() => undefined);
+        next?.write(lines(its));
+        await quiet(ctx.settleMs);
+        if (next && !next.ending) {
+          for (const p of [...peers, next]) p.end();
+          return expectLog([...numbers, ...its]);
+        }
+        if (performance.now() > deadline) {
+          for (const p of peers) p.reset();
+          return fail(`after a client left, ${tries} new clients were each ${next ? how(next) : "refused"} within ${ctx.timeoutMs} ms`);
+        }
+      }
+    },
+  },
+  {
+    name: "connections/idle-client-kept",
+    needs: "socket",
+    group: "connections/idle",
+    async run(ctx) {
+      const peer = await ctx.connect();
+      await quiet(ctx.settleMs);
+      const ending = peer.ending;
+      peer.end();
+      return ending ? fail(`a client that sent nothing was ${how(peer)} within ${ctx.settleMs} ms`) : pass();
+    },
+  },
+  {
+    name: "connections/fifty-one-after-another",
+    needs: "socket",
+    group: "connections/sequential",
+    async run(ctx) {
+      // A slot that leaks on close shows as a refused client, whose number is not logged.
+      const numbers = fresh(50);
+      for (const [i, n] of numbers.entries()) {
+        const peer = await ctx.connect();
+        peer.write(lines([n]));
+        peer.end();
+        const ending = await peer.closedWithin(ctx.timeoutMs);
+        if (!ending) return fail(`client ${i + 1} sent ${n}\\n and half-closed; not closed within ${ctx.timeoutMs} ms`);
+      }
+      return expectLog(numbers);
+    },
+  },
+  {
+    name: "connections/reset-client-does-not-disturb",
+    needs: "socket",
+    group: "connections/reset",
+    async run(ctx) {
+      const [kept, whole, torn, later] = fresh(4);
+      const other = await ctx.connect();
+      other.write(lines([kept]));
+      const rude = await ctx.connect();
+      rude.write(`${whole}\n${torn.slice(0, 4)}`);
+      await quiet(ctx.settleMs);
+      rude.reset();
+      await quiet(ctx.settleMs);
+      other.write(lines([later]));
+      await quiet(ctx.settleMs);
+      const ending = other.ending;
+      other.end();
+      if (ending) return fail(`another client reset its connection mid-line; this one was then ${how(other)}`);
+      const check = expectLog([kept, whole, later]);
+      return (log) => {
+        const v = check(log);
+        const tornLogged = logLines(log).lines.some((l) => l.startsWith(torn.slice(0, 4)) && l.length < 9);
+        if (!v.ok) return fail(`a client sent ${whole}\\n and 4 bytes, then reset; ${v.evidence}`);
+        return tornLogged ? fail("the reset client's unfinished line was logged") : pass();
+      };
+    },
+  },
+];

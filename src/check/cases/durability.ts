@@ -1,0 +1,70 @@
+// Durability under stop: the numbers a report has acknowledged are in the log after a
+// SIGTERM, and a SIGTERM in the middle of a stream leaves whole lines only (nine digits and
+// LF, each once, each one that was sent). Each case starts its own implementation.
+
+import { encodeLines } from "../../core/protocol.ts";
+import { sendPayloads } from "../../client/sender.ts";
+import { CONNECTIONS, workloadNumbers } from "../../client/workloads.ts";
+import { Peer } from "../peer.ts";
+import { expectLog, fail, fresh, lines, pass, REPORT, reportSeconds, type Case } from "../scenario.ts";
+import { expectedSet, LogChecker } from "../verify.ts";
+
+const WHY = "it signals the spawned process and reads its log";
+/** Numbers each connection streams, again and again until the SIGTERM. */
+const STREAM = 200_000;
+
+export const DURABILITY_CASES: Case[] = [
+  {
+    name: "durability/acknowledged-survive-sigterm",
+    needs: "spawn",
+    why: WHY,
+    controls: true,
+    async run(ctx) {
+      const target = await ctx.start({ reportSeconds: 1 });
+      const numbers = fresh(1000);
+      const peer = await Peer.connect(target.host, target.port, ctx.timeoutMs);
+      peer.write(lines(numbers));
+      // Acknowledged: a report whose total covers every number sent.
+      const limit = performance.now() + 3 * reportSeconds(ctx.config) * 1000 + ctx.timeoutMs;
+      let total = 0;
+      while (total < numbers.length && performance.now() < limit) {
+        const line = await target.stdout.next(limit - performance.now());
+        if (line === null) break;
+        total = Number(REPORT.exec(line)?.[3] ?? total);
+      }
+      if (total < numbers.length) return fail(`sent ${numbers.length} numbers; no report acknowledged them (last total ${total})`);
+      target.signal("SIGTERM");
+      const code = await target.exit(ctx.timeoutMs);
+      peer.reset();
+      const v = expectLog(numbers)(target.readLog());
+      const exit = code === null ? "still running after SIGTERM" : `exit ${code}`;
+      return v.ok ? pass(exit) : fail(`a report acknowledged ${total} numbers, then SIGTERM (${exit}); ${v.evidence}`);
+    },
+  },
+  {
+    name: "durability/sigterm-whole-lines",
+    needs: "spawn",
+    why: WHY,
+    controls: true,
+    async run(ctx) {
+      const target = await ctx.start();
+      const payloads = Array.from({ length: CONNECTIONS }, (_, c) => encodeLines(workloadNumbers("seq", STREAM * CONNECTIONS, c)));
+      const progress = { sentBytes: 0 };
+      const sending = sendPayloads(target.host, target.port, payloads, progress, performance.now() + 60_000);
+      sending.catch(() => {});
+      // Mid-stream: once a good share of a pass is out (or a second has gone by).
+      const until = performance.now() + 1000;
+      while (progress.sentBytes < 2_000_000 && performance.now() < until) await Bun.sleep(10);
+      target.signal("SIGTERM");
+      const code = await target.exit(ctx.timeoutMs);
+      await target.stop(1000);
+      await sending.catch(() => {});
+      const checker = new LogChecker(expectedSet("seq", STREAM * CONNECTIONS));
+      checker.feed(target.readLog());
+      const r = checker.finish();
+      const exit = code === null ? "still running after SIGTERM, killed" : `exit ${code}`;
+      if (r.malformed + r.extra + r.duplicates === 0) return pass(`${r.lines} whole lines, ${exit}`);
+      return fail(`SIGTERM after ${progress.sentBytes} bytes (${exit}): ${r.malformed} torn or malformed, ${r.extra} never sent, ${r.duplicates} twice; ${r.examples.join("; ")}`);
+    },
+  },
+];

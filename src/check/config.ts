@@ -1,0 +1,83 @@
+// The check command's configuration: a pure function of the command-line arguments and
+// the environment (see options.ts). With --spawn the checker starts the implementation
+// under test itself; without it, it checks a server someone else runs, socket cases only.
+
+import { bool, HOST, integer, nonEmpty, parseOptions, PORT, seconds, UsageError, type OptionSpec, type Parsed } from "../options.ts";
+
+export interface CheckConfig {
+  /** The shell command that starts the implementation under test; "" = a server already running. */
+  spawn: string;
+  /** Where the spawned command runs; "" = a fresh temp directory for every start. */
+  cwd: string;
+  host: string;
+  /** The port the implementation listens on; with `{PORT}` in --spawn, a free port the checker picks. */
+  port: number;
+  /** The log file, relative to the spawned command's directory. */
+  log: string;
+  /** Appended to --spawn with `{S}` replaced by a short interval, to shorten the 10 s report cadence. */
+  spawnReportInterval: string;
+  /** Seconds an expected event may take (a start, a close, a report, an exit). */
+  timeout: number;
+  /** Seconds of silence that count as "nothing happened" (a client kept, a terminate ignored). */
+  settle: number;
+  /** Numbers sent in each throughput case; 0 = no throughput cases. */
+  throughput: number;
+  json: boolean;
+  list: boolean;
+  /** Runs only the cases whose name holds this text; "" = all. */
+  only: string;
+}
+
+const text = (value: string) => value;
+const interval = (value: string, name: string): string => {
+  if (value !== "" && !value.includes("{S}")) throw new UsageError(`${name} must contain {S} (the seconds), got '${value}'`);
+  return value;
+};
+
+export const CHECK_OPTIONS = {
+  spawn: {
+    flag: "spawn", env: "NUMBERS_CHECK_SPAWN", default: "", read: text, dashValue: true,
+    help: "start the implementation with /bin/sh -c CMD ({PORT} = a free port the checker picks)",
+  },
+  cwd: {
+    flag: "cwd", env: "NUMBERS_CHECK_CWD", default: "", read: text,
+    help: "directory the spawned command runs in (default: a fresh temp directory per start)",
+  },
+  host: { ...HOST, env: "NUMBERS_CHECK_HOST", help: "address of the server" },
+  port: { ...PORT, env: "NUMBERS_CHECK_PORT", read: integer(1, 65535), help: "port of the server (with --spawn and no {PORT})" },
+  log: {
+    flag: "log", env: "NUMBERS_CHECK_LOG", default: "numbers.log", read: nonEmpty,
+    help: "the log the spawned server writes, relative to its directory",
+  },
+  spawnReportInterval: {
+    flag: "spawn-report-interval", env: "NUMBERS_CHECK_SPAWN_REPORT_INTERVAL", default: "", read: interval, dashValue: true,
+    help: "arguments that shorten the report cadence, {S} = seconds (e.g. '--report-interval {S}')",
+  },
+  timeout: {
+    flag: "timeout", env: "NUMBERS_CHECK_TIMEOUT", default: "10", read: seconds,
+    help: "seconds an expected event may take (start, close, report, exit)",
+  },
+  settle: {
+    flag: "settle", env: "NUMBERS_CHECK_SETTLE", default: "0.5", read: seconds,
+    help: "seconds of silence that show nothing happened (a client kept open)",
+  },
+  throughput: {
+    flag: "throughput", env: "NUMBERS_CHECK_THROUGHPUT", default: "0", read: integer(0, 100_000_000),
+    help: "numbers sent by each throughput case (random, seq, dup); 0 = off",
+  },
+  json: { flag: "json", switch: true, env: "NUMBERS_CHECK_JSON", default: "false", read: bool, help: "the results as one JSON document on stdout" },
+  list: { flag: "list", switch: true, env: "NUMBERS_CHECK_LIST", default: "false", read: bool, help: "list the cases and exit" },
+  only: {
+    flag: "only", short: "k", env: "NUMBERS_CHECK_ONLY", default: "", read: text, dashValue: true,
+    help: "run only the cases whose name contains this text",
+  },
+} satisfies Record<keyof CheckConfig, OptionSpec<unknown>>;
+
+export function parseCheckConfig(argv: string[], env: Record<string, string | undefined>): Parsed<CheckConfig> {
+  const parsed = parseOptions(CHECK_OPTIONS, argv, env);
+  if (parsed.help) return parsed;
+  const c = parsed.config;
+  if (c.spawn === "" && c.cwd !== "") throw new UsageError("--cwd needs --spawn");
+  if (c.spawn === "" && c.spawnReportInterval !== "") throw new UsageError("--spawn-report-interval needs --spawn");
+  return parsed;
+}

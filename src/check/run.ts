@@ -1,0 +1,147 @@
+// The check command's runner: picks the cases (-k, --throughput), runs them in order (with
+// --spawn, each group on a fresh server stopped with `terminate`, then SIGTERM, then
+// SIGKILL; its log checks run on the log it left), and prints one line per case and the
+// summary, or the same as one JSON document (--json). Exit 0 only when nothing failed.
+
+import { writeSync } from "node:fs";
+import { ALL_CASES } from "./cases/index.ts";
+import type { CheckConfig } from "./config.ts";
+import { Peer } from "./peer.ts";
+import { pass, quiet, REPORT_SECONDS, stopWithTerminate, type Case, type Context, type LogCheck, type Verdict } from "./scenario.ts";
+import { StartError, Target } from "./target.ts";
+
+export interface Result {
+  name: string;
+  status: "PASS" | "FAIL" | "SKIP";
+  evidence: string;
+}
+
+/** The cases this run selects, in order. */
+export function selectCases(config: CheckConfig): Case[] {
+  return ALL_CASES.filter((c) => (c.optional ? c.optional(config) : true) && c.name.includes(config.only));
+}
+
+const live = new Set<Target>();
+
+/** Ends every implementation still running (on a failure, or when the checker is stopped). */
+async function disposeAll(grace: number) {
+  await Promise.all([...live].map((t) => t.dispose(grace)));
+  live.clear();
+}
+
+async function start(config: CheckConfig, options: Parameters<Context["start"]>[0] = {}): Promise<Target> {
+  const target = await Target.start(config, options.reportSeconds, options.prepare);
+  live.add(target);
+  return target;
+}
+
+function context(config: CheckConfig, target?: Target): Context {
+  const host = target?.host ?? config.host;
+  const port = target?.port ?? config.port;
+  return {
+    config, host, port, target,
+    timeoutMs: config.timeout * 1000,
+    settleMs: config.settle * 1000,
+    connect: () => Peer.connect(host, port, config.timeout * 1000),
+    start: (options) => start(config, options),
+  };
+}
+
+/** Runs a case; a case that throws, or outlasts its budget (every wait in it is bounded), fails. */
+async function attempt(c: Case, ctx: Context): Promise<Verdict | LogCheck> {
+  const budget = Math.max(60_000, 20 * ctx.timeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const overdue = new Promise<Verdict>((r) => (timer = setTimeout(() => r({ ok: false, evidence: `the case had not finished after ${budget} ms` }), budget)));
+  try {
+    return await Promise.race([c.run(ctx), overdue]);
+  } catch (err) {
+    return { ok: false, evidence: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const asResult = (c: Case, v: Verdict): Result => ({ name: c.name, status: v.ok ? "PASS" : "FAIL", evidence: v.evidence });
+
+/** Runs `group` (cases sharing one server, or one case that controls its own). */
+async function runGroup(group: Case[], config: CheckConfig, emit: (r: Result) => void): Promise<void> {
+  const spawn = config.spawn !== "";
+  let target: Target | undefined;
+  if (spawn && !group[0].controls) target = await start(config, { reportSeconds: group[0].shortReports ? REPORT_SECONDS : undefined });
+  const pending: [Case, Verdict | LogCheck][] = [];
+  for (const c of group) {
+    pending.push([c, await attempt(c, context(config, target))]);
+    if (!spawn) await quiet(100); // lets an external server see the last case's clients go
+  }
+  let log = new Uint8Array();
+  let stopNote = "";
+  if (target) {
+    stopNote = await stopWithTerminate(target, config.timeout * 1000);
+    log = target.readLog();
+  }
+  await disposeAll(2000);
+  for (const [c, v] of pending) {
+    if (typeof v !== "function") emit(asResult(c, v));
+    else if (!spawn) emit(asResult(c, pass("log not checked: no --spawn")));
+    else {
+      const checked = v(log);
+      emit(asResult(c, checked.ok || stopNote === "" ? checked : { ok: false, evidence: `${checked.evidence} (${stopNote})` }));
+    }
+  }
+}
+
+/** Consecutive cases of one group; a case that controls its server, or has no group, is alone. */
+function groups(cases: Case[]): Case[][] {
+  const out: Case[][] = [];
+  for (const c of cases) {
+    const last = out.at(-1);
+    if (last && c.group && !c.controls && last[0].group === c.group && !last[0].controls) last.push(c);
+    else out.push([c]);
+  }
+  return out;
+}
+
+/** `FAIL  name  evidence`, or `PASS  name  (note)`. */
+function line(r: Result): string {
+  if (r.evidence === "") return `${r.status}  ${r.name}\n`;
+  return `${r.status}  ${r.name}  ${r.status === "FAIL" ? r.evidence : `(${r.evidence})`}\n`;
+}
+
+export async function runCheck(config: CheckConfig): Promise<number> {
+  const cases = selectCases(config);
+  if (config.list) {
+    for (const c of cases) writeSync(1, `${c.name}  [${c.needs}]\n`);
+    return 0;
+  }
+  const stopChecker = () => void disposeAll(500).then(() => process.exit(130));
+  process.on("SIGINT", stopChecker);
+  process.on("SIGTERM", stopChecker);
+  const spawn = config.spawn !== "";
+  const results: Result[] = [];
+  const emit = (r: Result) => {
+    results.push(r);
+    if (!config.json) writeSync(1, line(r));
+  };
+  let started = false;
+  for (const group of groups(cases)) {
+    const runnable = spawn ? group : group.filter((c) => c.needs === "socket");
+    for (const c of group) if (!runnable.includes(c)) emit({ name: c.name, status: "SKIP", evidence: c.why ?? "needs --spawn" });
+    if (runnable.length === 0) continue;
+    try {
+      await runGroup(runnable, config, emit);
+      started = true;
+    } catch (err) {
+      await disposeAll(2000);
+      // An implementation that never starts would fail every case the same way: say it once.
+      if (err instanceof StartError && !started) throw err;
+      for (const c of runnable) emit({ name: c.name, status: "FAIL", evidence: (err as Error).message });
+    }
+  }
+  const count = (s: Result["status"]) => results.filter((r) => r.status === s).length;
+  const summary = { passed: count("PASS"), failed: count("FAIL"), skipped: count("SKIP") };
+  if (config.json) {
+    const target = spawn ? { spawn: config.spawn } : { host: config.host, port: config.port };
+    writeSync(1, `${JSON.stringify({ target, ...summary, cases: results }, null, 2)}\n`);
+  } else writeSync(1, `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped\n`);
+  return summary.failed === 0 ? 0 : 1;
+}

@@ -1,0 +1,129 @@
+// What a case is and what it may use: its name, whether it needs nothing but the socket or
+// a spawned implementation, the server it runs on (a group of cases shares one fresh server;
+// a case that controls the server starts its own), and the helpers cases share: fresh
+// numbers, a log's lines, and the verdict with its evidence.
+
+import type { CheckConfig } from "./config.ts";
+import { Peer } from "./peer.ts";
+import type { Target } from "./target.ts";
+
+export interface Verdict {
+  ok: boolean;
+  /** For a failure: what was sent and what was seen. For a pass: an optional note. */
+  evidence: string;
+}
+
+export const pass = (note = ""): Verdict => ({ ok: true, evidence: note });
+export const fail = (evidence: string): Verdict => ({ ok: false, evidence });
+
+/** A check of the log once the case's server has stopped (only with --spawn). */
+export type LogCheck = (log: Uint8Array) => Verdict;
+
+export interface Context {
+  config: CheckConfig;
+  host: string;
+  port: number;
+  /** The spawned implementation the case runs on (shared cases, with --spawn). */
+  target?: Target;
+  timeoutMs: number;
+  settleMs: number;
+  connect(): Promise<Peer>;
+  /** Starts a fresh implementation (cases with `controls`); the runner stops it after the case. */
+  start(options?: { reportSeconds?: number; prepare?: (dir: string, log: string) => void }): Promise<Target>;
+}
+
+export interface Case {
+  /** area/what, e.g. lines/invalid/crlf. */
+  name: string;
+  /** "socket" runs against any server; "spawn" needs the log, stdout or the process. */
+  needs: "socket" | "spawn";
+  /** Why a "spawn" case cannot run without --spawn. */
+  why?: string;
+  /** Cases of one group share one fresh server (spawn); a connection case has its own. */
+  group?: string;
+  /** The case starts and stops its servers itself through ctx.start(). */
+  controls?: true;
+  /** Its group's server is started with --spawn-report-interval (reports every REPORT_SECONDS). */
+  shortReports?: true;
+  /** Runs only when asked for (--throughput). */
+  optional?: (config: CheckConfig) => boolean;
+  /** A verdict now, or a check of the log once the group's server has stopped. */
+  run(ctx: Context): Promise<Verdict | LogCheck>;
+}
+
+/** The report cadence the checker asks for when the implementation can be told (--spawn-report-interval). */
+export const REPORT_SECONDS = 1;
+/** The job's cadence, which an implementation that cannot be told keeps. */
+export const JOB_REPORT_SECONDS = 10;
+
+export const reportSeconds = (config: CheckConfig) => (config.spawnReportInterval !== "" ? REPORT_SECONDS : JOB_REPORT_SECONDS);
+
+export const REPORT = /^Received (\d+) unique numbers, (\d+) duplicates\. Unique total: (\d+)$/;
+
+let next = 100_000_000 + Math.floor(Math.random() * 100_000_000);
+
+/** `n` numbers no other case of this run sends, as 9-digit strings (100000000 and up). */
+export function fresh(n: number): string[] {
+  return Array.from({ length: n }, () => String(next++ % 900_000_000 + 100_000_000));
+}
+
+export const lines = (numbers: string[]) => numbers.map((n) => `${n}\n`).join("");
+
+/** A log's lines split at LF; `rest` is bytes after the last LF (a torn line). */
+export function logLines(log: Uint8Array): { lines: string[]; rest: string } {
+  const text = Buffer.from(log).toString("latin1");
+  const parts = text.split("\n");
+  const rest = parts.pop()!;
+  return { lines: parts, rest };
+}
+
+/** The log holds each of `present` exactly once and none of `absent`. */
+export function expectLog(present: string[], absent: string[] = []): LogCheck {
+  return (log) => {
+    const counts = new Map<string, number>();
+    for (const l of logLines(log).lines) counts.set(l, (counts.get(l) ?? 0) + 1);
+    const missing = present.filter((n) => !counts.has(n));
+    const twice = present.filter((n) => (counts.get(n) ?? 0) > 1);
+    const extra = absent.filter((n) => counts.has(n));
+    const problems = [
+      missing.length ? `missing from the log: ${show(missing)}` : "",
+      twice.length ? `logged more than once: ${show(twice)}` : "",
+      extra.length ? `in the log but must not count: ${show(extra)}` : "",
+    ].filter((s) => s !== "");
+    return problems.length === 0 ? pass() : fail(problems.join("; "));
+  };
+}
+
+export function show(items: string[], max = 3): string {
+  const head = items.slice(0, max).join(", ");
+  return items.length > max ? `${head} and ${items.length - max} more` : head;
+}
+
+/** Bytes as a short JSON string for the evidence. */
+export function quote(bytes: string, max = 40): string {
+  const s = JSON.stringify(bytes.length > max ? bytes.slice(0, max) : bytes);
+  return bytes.length > max ? `${s}... (${bytes.length} bytes)` : s;
+}
+
+/** Waits `ms`: only where silence is the thing observed (a client kept open), or between writes that must arrive apart. */
+export const quiet = (ms: number) => Bun.sleep(ms);
+
+/** How a peer ended, for the evidence. */
+export const how = (p: Peer) => (p.ending ? `closed (${p.ending.how})` : "still open");
+
+/**
+ * Stops a server the way any client may, with a whole `terminate` line, then makes sure it
+ * is gone (SIGTERM, SIGKILL). Returns "" or what went wrong, for the evidence.
+ */
+export async function stopWithTerminate(target: Target, timeoutMs: number): Promise<string> {
+  let note = "";
+  try {
+    const peer = await Peer.connect(target.host, target.port, timeoutMs);
+    peer.write("terminate\n");
+  } catch (err) {
+    note = `terminate could not connect: ${(err as Error).message}`;
+  }
+  if (note === "" && (await target.exit(timeoutMs)) === null) note = `it had not exited ${timeoutMs} ms after terminate`;
+  await target.stop(2000);
+  return note;
+}

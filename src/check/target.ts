@@ -1,0 +1,212 @@
+// The implementation under test when the checker starts it (--spawn): `/bin/sh -c CMD` in
+// its own process group, in a fresh temp directory (or --cwd), on a free port when CMD says
+// {PORT}; ready once the port accepts a connection. Its stdout is kept line by line (the
+// report lines), the end of its stderr for the evidence, and stopping it always ends every
+// process of the group: SIGTERM, then SIGKILL after a grace period.
+
+import type { Subprocess } from "bun";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { CheckConfig } from "./config.ts";
+import { canConnect, within } from "./peer.ts";
+
+/** Lines of a stream as they arrive; `next` waits for the next one. */
+class LineReader {
+  readonly lines: string[] = [];
+  private read = 0;
+  private waiters: (() => void)[] = [];
+  ended = false;
+  tail = "";
+
+  constructor(stream: ReadableStream<Uint8Array>, keep: boolean) {
+    void this.pump(stream, keep);
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>, keep: boolean) {
+    const decoder = new TextDecoder();
+    let rest = "";
+    try {
+      for await (const chunk of stream) {
+        const s = decoder.decode(chunk, { stream: true });
+        this.tail = (this.tail + s).slice(-2000);
+        if (!keep) continue;
+        rest += s;
+        let nl;
+        while ((nl = rest.indexOf("\n")) >= 0) {
+          this.lines.push(rest.slice(0, nl));
+          rest = rest.slice(nl + 1);
+          this.wake();
+        }
+      }
+    } catch {
+      // A stream cut by the process's death ends like EOF.
+    }
+    this.ended = true;
+    this.wake();
+  }
+
+  private wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The next line not yet taken, or null at EOF or after `ms`. */
+  async next(ms: number): Promise<string | null> {
+    const deadline = performance.now() + ms;
+    while (this.read >= this.lines.length) {
+      if (this.ended) return null;
+      const left = deadline - performance.now();
+      if (left <= 0) return null;
+      const arrived = new Promise<void>((r) => this.waiters.push(r));
+      await within(arrived, left);
+    }
+    return this.lines[this.read++];
+  }
+}
+
+/** A port nobody listens on right now (the kernel picks it; the listener is closed at once). */
+function freePort(host: string): number {
+  const probe = Bun.listen({ hostname: host, port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+/** Whether /proc shows a process of group `pgid` that is not a zombie (true where there is no /proc). */
+export function livingInGroup(pgid: number): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return true;
+  }
+  for (const pid of pids) {
+    try {
+      // "pid (comm) state ppid pgrp ...": comm may hold spaces, so read after its last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
+}
+
+export class StartError extends Error {}
+
+export class Target {
+  readonly stdout: LineReader;
+  private readonly stderr: LineReader;
+  private stopped?: Promise<void>;
+
+  private constructor(
+    readonly proc: Subprocess<"ignore", "pipe", "pipe">,
+    readonly command: string,
+    readonly dir: string,
+    readonly host: string,
+    readonly port: number,
+    readonly logPath: string,
+    private readonly ownDir: boolean,
+  ) {
+    this.stdout = new LineReader(proc.stdout, true);
+    this.stderr = new LineReader(proc.stderr, false);
+  }
+
+  /**
+   * Starts the implementation; `reportSeconds` adds --spawn-report-interval with {S} set.
+   * `prepare` runs in its directory before the start (a stale log to be emptied).
+   */
+  static async start(config: CheckConfig, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
+    const ownDir = config.cwd === "";
+    const dir = ownDir ? mkdtempSync(join(tmpdir(), "numbers-check-")) : resolve(config.cwd);
+    const port = config.spawn.includes("{PORT}") ? freePort(config.host) : config.port;
+    let command = config.spawn.replaceAll("{PORT}", String(port));
+    if (reportSeconds !== undefined && config.spawnReportInterval !== "") {
+      command += ` ${config.spawnReportInterval.replaceAll("{S}", String(reportSeconds))}`;
+    }
+    const logPath = resolve(dir, config.log);
+    prepare?.(dir, logPath);
+    // Its own process group, so that stopping it reaches whatever the shell started. A simple
+    // command replaces the shell (exec), so its exit code and signals are its own.
+    const simple = !/[;&|()<>`\n]/.test(command);
+    const proc = Bun.spawn(["/bin/sh", "-c", simple ? `exec ${command}` : command], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
+    const deadline = performance.now() + config.timeout * 1000;
+    while (!(await canConnect(config.host, port, 250, config.timeout * 1000))) {
+      if (proc.exitCode !== null || proc.signalCode !== null || performance.now() > deadline) {
+        const why = proc.exitCode !== null || proc.signalCode !== null
+          ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections`
+          : `did not accept connections on ${config.host}:${port} within ${config.timeout} s`;
+        await target.dispose(1000);
+        // 127 is the shell's "command not found": most often a relative path, since the
+        // command runs in a fresh directory.
+        const hint = ownDir && proc.exitCode === 127 ? " (it runs in a fresh temp directory: give absolute paths, or --cwd DIR)" : "";
+        throw new StartError(`\`${command}\` ${why}${target.stderrTail()}${hint}`);
+      }
+      await Bun.sleep(25);
+    }
+    return target;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** The log's bytes now (empty when there is no log). */
+  readLog(): Uint8Array {
+    return existsSync(this.logPath) ? readFileSync(this.logPath) : new Uint8Array();
+  }
+
+  /** The last lines the implementation wrote on stderr, for a message. */
+  stderrTail(): string {
+    const t = this.stderr.tail.trim();
+    return t === "" ? "" : `; its stderr ends: ${JSON.stringify(t.slice(-300))}`;
+  }
+
+  /** Resolves with the exit code (or the signal's name) once the process has ended, or null after `ms`. */
+  async exit(ms: number): Promise<number | string | null> {
+    const done = await within(this.proc.exited, ms);
+    if (!done) return null;
+    return this.proc.signalCode ?? this.proc.exitCode;
+  }
+
+  /** Sends a signal to the whole process group (false once the group is gone). */
+  signal(sig: NodeJS.Signals): boolean {
+    try {
+      process.kill(-this.proc.pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether any process of the group is left running (a zombie waiting for init is not). */
+  private groupAlive(): boolean {
+    try {
+      process.kill(-this.proc.pid, 0);
+    } catch {
+      return false;
+    }
+    return livingInGroup(this.proc.pid);
+  }
+
+  /** Ends every process of the group: SIGTERM, then SIGKILL after `grace` ms. */
+  stop(grace: number): Promise<void> {
+    this.stopped ??= (async () => {
+      if (this.signal("SIGTERM")) {
+        const deadline = performance.now() + grace;
+        while (this.groupAlive() && performance.now() < deadline) await Bun.sleep(20);
+        this.signal("SIGKILL");
+      }
+      await this.proc.exited;
+    })();
+    return this.stopped;
+  }
+
+  /** Stops it and removes the temp directory it ran in (never a --cwd). */
+  async dispose(grace: number): Promise<void> {
+    await this.stop(grace);
+    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

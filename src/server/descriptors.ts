@@ -1,0 +1,47 @@
+// The server's file descriptors against its limit. Bun raises the soft RLIMIT_NOFILE to the
+// hard one at start, and every connection is bounded (--max-clients on the numbers port, and
+// MAX_CONNECTIONS on the metrics port; a refused one is closed at once), so clients cannot use
+// the descriptors up. Only a hard limit set too low can: then an accept that fails with EMFILE
+// is retried by the event loop at once, again and again, a spinning core that no JavaScript
+// can see. So the limit is checked once serving, and a low one is said (docs/edges.md).
+
+import { readdirSync, readFileSync } from "node:fs";
+
+/**
+ * Descriptors kept free beyond those the bounded connections need: connections over a limit
+ * are accepted before they are closed, and a scrape or a worker may open one briefly.
+ */
+const SPARE = 16;
+
+/** The soft limit on open files (the hard one too, since Bun has raised it); undefined if unknown. */
+export function descriptorLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(readFileSync("/proc/self/limits", "latin1"));
+    return m === null ? undefined : m[1] === "unlimited" ? Infinity : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Descriptors open now; undefined if unknown. */
+export function descriptorsOpen(): number | undefined {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A warning when the limit leaves too little room for `connections` more descriptors (the
+ * clients and the metrics endpoint's connections) beyond those open now; undefined if it is
+ * enough, or cannot be known.
+ */
+export function descriptorWarning(connections: number): string | undefined {
+  const limit = descriptorLimit();
+  const open = descriptorsOpen();
+  if (limit === undefined || open === undefined) return undefined;
+  const need = open + connections + SPARE;
+  if (limit >= need) return undefined;
+  return `warning: the open-file limit (${limit}) is low: ${open} descriptors are in use and the connections need up to ${connections + SPARE} more; raise it (ulimit -n ${need}) or connections may be refused slowly, at a full core`;
+}

@@ -1,0 +1,236 @@
+// Opening the numbers log, once, and owning it (docs/log.md). The main thread opens the path
+// a single time, without emptying it; every thread writes through that one descriptor (fds
+// are process-wide), so nothing reopens the path later. A regular file is then locked with
+// flock(LOCK_EX|LOCK_NB) before anything empties or appends to it: a second instance on
+// another port is refused, naming the owner, and the file is left byte for byte as it was.
+// The kernel drops the lock when the owner's descriptor goes, at exit or at kill -9.
+// The descriptor is opened with node:fs: Bun.file(path).writer() would not empty an existing
+// file (oven-sh/bun#25968), and could not be asked for O_NONBLOCK or a lock.
+// A log that is not a regular file (a pipe, a FIFO, a character device, a socket that is
+// standard output) has nothing to empty and is not locked; it is written by one thread only
+// (see LogHandle.stream).
+
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+
+/** What a thread needs to write the log; plain data, so it can be posted to a worker. */
+export interface LogHandle {
+  fd: number;
+  path: string;
+  /**
+   * The log is not a regular file. Only a regular file opened for append takes a write of
+   * any size whole; a pipe takes at most PIPE_BUF (4 KiB) whole, so with several writers
+   * their lines would tear. A stream log is therefore written by the main thread alone.
+   */
+  stream: boolean;
+}
+
+export class LogOpenError extends Error {}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+export class OwnedLog implements LogHandle {
+  private closed = false;
+
+  private constructor(
+    readonly fd: number,
+    readonly path: string,
+    readonly stream: boolean,
+  ) {}
+
+  /**
+   * Opens the log at `path` (creating a missing one) and, for a regular file, takes its lock.
+   * Throws a LogOpenError, in one line and with the log untouched, when it cannot: another
+   * live instance owns it, a FIFO has no reader (its open would block start-up for good), the
+   * path is a socket, or the open fails.
+   */
+  static open(path: string): OwnedLog {
+    const kind = kindOf(path);
+    if (kind === "socket") return new OwnedLog(duplicate(path), path, true);
+    let fd: number;
+    try {
+      // O_NONBLOCK on a FIFO: no reader means ENXIO at once, not an open that never returns.
+      // Bun's FileSink makes a FIFO non-blocking anyway, to write it without blocking.
+      const nonBlocking = kind === "fifo" ? constants.O_NONBLOCK : 0;
+      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_CLOEXEC | nonBlocking, 0o666);
+    } catch (err) {
+      const noReader = kind === "fifo" && (err as NodeJS.ErrnoException).code === "ENXIO";
+      if (noReader) throw new LogOpenError(`cannot open log file '${path}': it is a FIFO that nobody reads (start its reader first)`);
+      throw new LogOpenError(`cannot open log file '${path}': ${errorReason(err)}`);
+    }
+    try {
+      const stream = !fstatSync(fd).isFile();
+      if (!stream) lock(fd, path);
+      return new OwnedLog(fd, path, stream);
+    } catch (err) {
+      closeSync(fd);
+      throw err instanceof LogOpenError ? err : new LogOpenError(`cannot open log file '${path}': ${errorReason(err)}`);
+    }
+  }
+
+  /** Cuts a regular file to its first `keepBytes` bytes (0: empties it); a stream has no length. */
+  cut(keepBytes: number): void {
+    if (this.stream) return;
+    try {
+      ftruncateSync(this.fd, keepBytes);
+    } catch (err) {
+      throw new LogOpenError(`cannot open log file '${this.path}': ${errorReason(err)}`);
+    }
+  }
+
+  /** What threads are handed: the descriptor, not the object. */
+  get handle(): LogHandle {
+    return { fd: this.fd, path: this.path, stream: this.stream };
+  }
+
+  /** Closes the descriptor (and so drops the lock), once every writer is done with it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+type Kind = "fifo" | "socket" | "other";
+
+/** What the path is now (following links: /dev/stdout names what fd 1 is). */
+function kindOf(path: string): Kind {
+  try {
+    const stat = statSync(path);
+    return stat.isFIFO() ? "fifo" : stat.isSocket() ? "socket" : "other";
+  } catch {
+    return "other"; // missing (created by the open) or unreadable (the open says why)
+  }
+}
+
+interface Libc {
+  flock(fd: number, operation: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  errno(): number;
+}
+let loaded: Libc | undefined;
+
+/** What Bun has no API for, from libc through bun:ffi (which works inside the executable too). */
+function libc(): Libc {
+  if (loaded) return loaded;
+  // Loaded on first use, in the main thread: most runs need only flock.
+  const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
+  const { i32, ptr } = FFIType;
+  const { symbols } = dlopen("libc.so.6", {
+    flock: { args: [i32, i32], returns: i32 },
+    fcntl: { args: [i32, i32, i32], returns: i32 },
+    __errno_location: { args: [], returns: ptr },
+  });
+  return (loaded = {
+    flock: symbols.flock,
+    fcntl: symbols.fcntl,
+    errno: () => read.i32(symbols.__errno_location()!, 0),
+  });
+}
+
+const F_DUPFD_CLOEXEC = 1030;
+
+/**
+ * A socket cannot be opened by path (open() fails with ENXIO). Standard output (or error,
+ * or /dev/fd/N) that is a socket, as from systemd or Bun.spawn, is used through a duplicate
+ * of that descriptor instead; any other socket is refused.
+ */
+function duplicate(path: string): number {
+  const m = /^\/dev\/(stdout|stderr)$|^\/(?:dev\/fd|proc\/self\/fd)\/(\d+)$/.exec(path);
+  if (m) {
+    const fd = libc().fcntl(m[1] === "stdout" ? 1 : m[1] === "stderr" ? 2 : Number(m[2]), F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) return fd;
+  }
+  throw new LogOpenError(`cannot open log file '${path}': it is a socket (a log is a file, a pipe, a FIFO, a device, or standard output)`);
+}
+
+/**
+ * Takes the exclusive lock on the log, or throws naming its owner. flock, not fcntl's
+ * record locks: an flock belongs to the open file description, so it is not lost when any
+ * thread closes some other descriptor of the file, and /proc/locks names its holder.
+ */
+function lock(fd: number, path: string): void {
+  const { flock, errno } = libc();
+  if (flock(fd, LOCK_EX | LOCK_NB) === 0) return;
+  const code = errno();
+  if (code !== EWOULDBLOCK) throw new LogOpenError(`cannot lock log file '${path}' (errno ${code}): its file system may not support flock`);
+  throw new LogOpenError(`cannot use log file '${path}': another server writes it (${ownerOf(fd)}); stop it first, or pick another --log`);
+}
+
+/**
+ * The lock holder as "pid 1234, port 4000", read from the kernel's own
+ * tables (/proc/locks, then that process's listening sockets), so it is never stale the way
+ * a pid file left by kill -9 would be. Falls back to "owner unknown" without /proc.
+ */
+function ownerOf(fd: number): string {
+  try {
+    const { dev, ino } = fstatSync(fd);
+    // st_dev as the kernel prints it in /proc/locks: major:minor in hex.
+    const major = (dev >>> 8) & 0xfff;
+    const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+    const id = `${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${ino}`;
+    const row = readFileSync("/proc/locks", "latin1")
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .find((f) => f[1] === "FLOCK" && f[5] === id);
+    if (!row) return "owner unknown";
+    const pid = Number(row[4]);
+    const ports = listeningPorts(pid);
+    return ports.length === 0 ? `pid ${pid}` : `pid ${pid}, port ${ports.join(", ")}`;
+  } catch {
+    return "owner unknown";
+  }
+}
+
+/** The TCP ports process `pid` listens on: its socket inodes matched in /proc/net/tcp{,6}. */
+function listeningPorts(pid: number): number[] {
+  const sockets = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`));
+      if (m) sockets.add(m[1]);
+    }
+  } catch {
+    return []; // another user's process
+  }
+  const ports = new Set<number>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "latin1");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // f[1] is local_address (hex ip:port), f[3] the state (0A = LISTEN), f[9] the inode.
+      if (f[3] === "0A" && sockets.has(f[9])) ports.add(parseInt(f[1].split(":")[1], 16));
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+function safeReadlink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
+}
+
+export function errorReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reasons: Record<string, string> = {
+    ENOENT: "its directory does not exist",
+    EISDIR: "it is a directory",
+    EACCES: "permission denied",
+    EROFS: "read-only file system",
+    ENOTDIR: "a parent is not a directory",
+    ENOSPC: "no space left on device",
+    EIO: "input/output error",
+    ENXIO: "no such device or address",
+    EPIPE: "its reader has gone (broken pipe)",
+  };
+  return (e.code && reasons[e.code]) ?? e.message;
+}

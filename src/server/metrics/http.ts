@@ -1,0 +1,94 @@
+// The metrics endpoint's HTTP/1.x, pure: a request head parsed from the bytes received so
+// far, and a response written out whole. Only what a scrape or a health check needs: the
+// request line and well-formed header lines; no header is read (Host included: the path is
+// all that matters), no body, and every response closes the connection (docs/edges.md).
+
+/** A request head (request line, headers and the empty line) longer than this is refused with 431. */
+export const MAX_HEAD_BYTES = 8192;
+
+export type Head =
+  /** The head is not complete yet: wait for more bytes. */
+  | { kind: "partial" }
+  | { kind: "request"; method: string; path: string }
+  /** A head that cannot be served: answer `status` and close. */
+  | { kind: "refused"; status: 400 | 431 | 505 };
+
+/** RFC 9110 token characters, for the method and header names. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
+
+/**
+ * Parses the head at the start of `received` (latin1: one char per byte). A line ends with
+ * CRLF or a bare LF (RFC 9112 allows a server to accept LF alone); the head ends with an
+ * empty line. Blank lines before the request line are skipped, as RFC 9112 asks.
+ */
+export function parseHead(received: string): Head {
+  const start = received.search(/[^\r\n]/);
+  if (start < 0) return received.length > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
+  const end = /\r?\n\r?\n/.exec(received.slice(start));
+  if (end === null) return received.length - start > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
+  if (end.index + end[0].length > MAX_HEAD_BYTES) return refused(431);
+  const [requestLine, ...headers] = received.slice(start, start + end.index).split(/\r?\n/);
+  const parts = requestLine.split(" ");
+  if (parts.length !== 3) return refused(400);
+  const [method, target, version] = parts;
+  const v = VERSION.exec(version);
+  if (!TOKEN.test(method) || v === null) return refused(400);
+  if (v[1] !== "1") return refused(505);
+  const path = pathOf(target);
+  if (path === undefined) return refused(400);
+  for (const line of headers) {
+    const colon = line.indexOf(":");
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return refused(400);
+  }
+  return { kind: "request", method, path };
+}
+
+function refused(status: 400 | 431 | 505): Head {
+  return { kind: "refused", status };
+}
+
+/** The path of an origin-form (`/metrics?x`) or absolute-form (`http://h/metrics`) target. */
+function pathOf(target: string): string | undefined {
+  let rest = target;
+  if (!rest.startsWith("/")) {
+    const m = /^https?:\/\/[^/?#]*/i.exec(rest);
+    if (m === null) return undefined;
+    rest = rest.slice(m[0].length) || "/";
+    if (!rest.startsWith("/")) rest = `/${rest}`;
+  }
+  const cut = rest.search(/[?#]/);
+  return cut < 0 ? rest : rest.slice(0, cut);
+}
+
+export const REASONS: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+export interface Response {
+  status: number;
+  body: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** The bytes of a whole response; a HEAD's has the GET's headers and no body. */
+export function formatResponse(r: Response, head = false): Uint8Array {
+  const body = Buffer.from(r.body, "utf8");
+  const lines = [
+    `HTTP/1.1 ${r.status} ${REASONS[r.status] ?? "Unknown"}`,
+    `content-type: ${r.contentType ?? "text/plain; charset=utf-8"}`,
+    `content-length: ${body.length}`,
+    "connection: close",
+    ...Object.entries(r.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
+  ];
+  const headBytes = Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
+  return head ? headBytes : Buffer.concat([headBytes, body]);
+}

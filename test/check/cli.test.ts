@@ -1,0 +1,91 @@
+// The check command as a user meets it: --list, -k, the plain scorecard and --json, the exit
+// code, socket cases only (and the rest skipped, with why) against a server it did not
+// start, a --spawn that never listens (one clear line, exit 1, no process left behind).
+
+import { expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { check, fixtureCommand, ourCommand, scorecard } from "../support/check.ts";
+import { tempDir } from "../support/server.ts";
+
+test("--list names every case with what it needs; -k narrows it", async () => {
+  const all = await check(["--list"]);
+  expect(all.code).toBe(0);
+  const rows = all.stdout.trim().split("\n");
+  expect(rows.length).toBeGreaterThanOrEqual(40);
+  for (const row of rows) expect(row).toMatch(/^[a-z]+\/[a-z0-9/-]+ {2}\[(socket|spawn)\]$/);
+  const some = await check(["--list", "-k", "terminate/"]);
+  expect(some.stdout.trim().split("\n").map((r) => r.split(" ")[0])).toEqual(rows.map((r) => r.split(" ")[0]).filter((n) => n.includes("terminate/")));
+});
+
+test("plain output: one line per case, the summary line, exit 0 when nothing failed", async () => {
+  const run = await check(["-k", "lines/invalid/crlf", "--spawn", fixtureCommand("")]);
+  expect(run.stdout).toMatch(/^PASS {2}lines\/invalid\/crlf {2}\(closed \(reset\)\)\n1 passed, 0 failed, 0 skipped\n$/);
+  expect(run.code).toBe(0);
+});
+
+test("a failure: its evidence on the line, exit 1; --json carries the same", async () => {
+  const args = ["-k", "lines/invalid/crlf", "--timeout", "1", "--spawn", fixtureCommand("crlf")];
+  const run = await check(args);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toContain('FAIL  lines/invalid/crlf  sent "');
+  expect(run.stdout).toContain("\\r\\n");
+  expect(run.stdout).toContain("still open after 1000 ms");
+  expect(run.stdout.trim().split("\n").at(-1)).toBe("0 passed, 1 failed, 0 skipped");
+  const card = await scorecard(args);
+  expect(card).toMatchObject({ code: 1, passed: 0, failed: 1, skipped: 0, failedNames: ["lines/invalid/crlf"] });
+  expect(card.cases[0].evidence).toContain("still open after 1000 ms");
+});
+
+test("without --spawn: socket cases run against the given server, the others are skipped with why", async () => {
+  const dir = tempDir();
+  // Our own server on a free port (its readiness line names it), as someone else would run it.
+  const server = Bun.spawn(ourCommand("--workers 1 --warmup 0").replace("{PORT}", "0").split(" "), { cwd: dir, stderr: "pipe", stdout: "ignore" });
+  const reader = server.stderr.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  const port = /listening on .+:(\d+)/.exec(first)?.[1];
+  expect(port).toBeDefined();
+  try {
+    const card = await scorecard(["--port", port!, "-k", "crlf"]);
+    expect(card.cases.map((c) => [c.name, c.status])).toEqual([
+      ["lines/invalid/crlf", "PASS"],
+      ["terminate/crlf-is-not-terminate", "SKIP"],
+    ]);
+    expect(card.cases[0].evidence).toBe("log not checked: no --spawn");
+    expect(card.cases[1].evidence).toContain("needs --spawn");
+    expect(card.code).toBe(0);
+    expect(server.exitCode).toBeNull();
+  } finally {
+    server.kill();
+    await server.exited;
+  }
+});
+
+test("a --spawn that never listens: one clear line, exit 1, and nothing of it left running", async () => {
+  const dir = tempDir();
+  // The shell starts a child that listens nowhere and writes the child's pid.
+  const run = await check(["--spawn", "sleep 60 & echo $! > pid; wait", "--cwd", dir, "--port", "1", "--timeout", "1"]);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toBe("");
+  expect(run.stderr.trim()).toBe("numbers-server: `sleep 60 & echo $! > pid; wait` did not accept connections on 127.0.0.1:1 within 1 s");
+  const child = Number(readFileSync(join(dir, "pid"), "utf8"));
+  expect(child).toBeGreaterThan(1);
+  // Dead: gone, or a zombie that init has yet to reap.
+  const stat = existsSync(`/proc/${child}/stat`) ? readFileSync(`/proc/${child}/stat`, "latin1") : "";
+  expect(stat === "" || /\) [ZX] /.test(stat)).toBe(true);
+});
+
+test("a --spawn that exits at once says so with its exit code and stderr", async () => {
+  const run = await check(["--spawn", "echo cannot bind >&2; exit 3", "--port", "1"]);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain("exited (code 3) before it accepted connections");
+  expect(run.stderr).toContain("cannot bind");
+});
+
+test("a --spawn whose relative command is not found in its fresh directory says how to fix it", async () => {
+  const run = await check(["--spawn", "./server-here --port {PORT}"]);
+  expect(run.code).toBe(1);
+  expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  expect(run.stderr).toContain("exited (code 127) before it accepted connections");
+  expect(run.stderr).toContain("give absolute paths, or --cwd DIR");
+});

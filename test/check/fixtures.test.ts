@@ -1,0 +1,77 @@
+// The checker's own tests: the fixture server (test/fixtures/server.ts) with each defect
+// fails exactly the cases that name that defect, and with none it passes them. By default
+// each defect runs only the cases its name selects (-k), next to the defect-free control;
+// NUMBERS_CHECK_FULL=1 runs every case against every defect, against our own server (source
+// or NUMBERS_SERVER_BIN, 1 and 2 workers) and against the C yardstick (bench/reference.c).
+
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { fixtureCommand, ourCommand, scorecard } from "../support/check.ts";
+import { tempDir } from "../support/server.ts";
+
+const FULL = process.env.NUMBERS_CHECK_FULL === "1";
+const REPORTS = ["--spawn-report-interval", "--report-interval {S}"];
+
+/** Each defect, the -k that selects its cases quickly, and every case it must fail. */
+const DEFECTS: Record<string, { k: string; fails: string[] }> = {
+  // The generator's seq numbers start at 000000000, so the exact set and the stream see it too.
+  zeros: { k: "leading-zeros", fails: ["lines/leading-zeros-kept", "log/exact-set-from-generator", "durability/sigterm-whole-lines"] },
+  crlf: { k: "crlf", fails: ["lines/invalid/crlf", "terminate/crlf-is-not-terminate"] },
+  "hold-sixth": { k: "sixth", fails: ["connections/sixth-closed-not-counted"] },
+  "log-at-exit": { k: "acknowledged", fails: ["reports/total-matches-log", "durability/acknowledged-survive-sigterm"] },
+  race: { k: "across-clients", fails: ["log/duplicates-across-clients-once"] },
+  "split-terminate": { k: "split-across", fails: ["terminate/split-across-writes"] },
+  "no-truncate": { k: "emptied", fails: ["log/emptied-at-start"] },
+  "fin-on-invalid": { k: "invalid-is-reset", fails: ["lines/invalid-is-reset"] },
+  "no-reports": {
+    k: "reports/format",
+    fails: ["reports/format", "reports/cadence", "reports/counts-add-up", "reports/total-matches-log", "durability/acknowledged-survive-sigterm"],
+  },
+};
+
+const quick = ["--timeout", "2", "--settle", "0.3", ...REPORTS];
+
+test.skipIf(FULL)("each defect fails its own case; the defect-free fixture passes the same case", async () => {
+  // Concurrently: the cases wait on sockets and timers, not on the CPU.
+  const runs = Object.entries(DEFECTS).flatMap(([defect, { k }]) => [
+    scorecard(["-k", k, "--spawn", fixtureCommand(defect), ...quick]).then((card) => ({ defect, k, card })),
+    scorecard(["-k", k, "--spawn", fixtureCommand(""), ...quick]).then((card) => ({ defect: "", k, card })),
+  ]);
+  for (const { defect, k, card } of await Promise.all(runs)) {
+    const selected = card.cases.map((c) => c.name);
+    expect(selected.length).toBeGreaterThan(0);
+    const want = defect ? DEFECTS[defect].fails.filter((n) => selected.includes(n)) : [];
+    expect({ defect, k, failed: card.failedNames }).toEqual({ defect, k, failed: want });
+    expect(want.length > 0 || defect === "").toBe(true);
+    expect(card.code).toBe(want.length > 0 ? 1 : 0);
+  }
+}, 60_000);
+
+// Concurrently: a case waits on sockets and timers far more than on the CPU (about 5 s of CPU in
+// 40 s for our server), so thirteen scorecards at once take about as long as the slowest.
+const full = test.concurrent.skipIf(!FULL);
+
+for (const defect of ["", ...Object.keys(DEFECTS)]) {
+  full(`every case against the fixture with defect ${defect || "(none)"}: it fails exactly its own`, async () => {
+    const card = await scorecard(["--spawn", fixtureCommand(defect), "--timeout", "3", ...REPORTS]);
+    expect(card.failedNames).toEqual(defect ? DEFECTS[defect].fails : []);
+    expect(card.skipped).toBe(0);
+  }, 180_000);
+}
+
+for (const workers of [1, 2]) {
+  full(`every case passes against our own server, --workers ${workers}`, async () => {
+    const card = await scorecard(["--spawn", ourCommand(`--workers ${workers}`), ...REPORTS]);
+    expect(card.cases.filter((c) => c.status !== "PASS")).toEqual([]);
+  }, 180_000);
+}
+
+full("the C yardstick (bench/reference.c) passes every case", async () => {
+  const cc = Bun.which("cc");
+  if (cc === null) throw new Error("no C compiler (cc) on the PATH");
+  const binary = join(tempDir(), "reference");
+  const built = Bun.spawnSync([cc, "-O2", "-o", binary, join(import.meta.dir, "../../bench/reference.c")]);
+  expect(built.exitCode).toBe(0);
+  const card = await scorecard(["--spawn", `${binary} --port {PORT}`, ...REPORTS]);
+  expect(card.cases.filter((c) => c.status !== "PASS")).toEqual([]);
+}, 180_000);

@@ -1,0 +1,108 @@
+// Descriptor exhaustion: under a low open-file limit (ulimit -n 64), a hundred HTTP clients
+// that connect to the metrics port and never send a request used the descriptors up, and
+// the server spun a whole core on the accept that failed with EMFILE. Now the endpoint holds
+// at most 8 (the others get 503 at once; the 408 at the deadline is in test/unit/endpoint.test.ts):
+// the server stays idle and a numbers client is still served. A limit too low for the
+// bounded connections is said on stderr after readiness.
+
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { expectLogged, sendAll } from "../support/client.ts";
+import { metricsBase, readyPort, statusOf } from "../support/metrics.ts";
+import { connect } from "../support/peer.ts";
+import { reportsUntil } from "../support/reports.ts";
+import { Lines, serverCommand, tempDir, type Spawned } from "../support/server.ts";
+import { afterTests } from "../support/servers.ts";
+
+const live: Spawned[] = [];
+// Not an afterEach: this file's tests run concurrently (see afterTests).
+afterTests(() => {
+  for (const s of live.splice(0)) if (s.proc.exitCode === null) s.proc.kill(9);
+});
+
+/** `numbers-server serve --port 0 <args>` under `ulimit -n <limit>` (soft and hard). */
+function spawnLimited(limit: number, args: string[], dir: string): Spawned {
+  const proc = Bun.spawn(["sh", "-c", 'ulimit -n "$0" && exec "$@"', String(limit), ...serverCommand(), "serve", "--port", "0", ...args], {
+    cwd: dir,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const spawned = { proc, stdout: new Lines(proc.stdout), stderr: new Lines(proc.stderr), exited: proc.exited, proceed() {} };
+  live.push(spawned);
+  return spawned;
+}
+
+/** User plus system CPU time of a process so far, in seconds (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A connection to the metrics port that sends nothing; `closed` resolves with what it got. */
+async function silent(port: number): Promise<{ closed: Promise<string> }> {
+  let received = "";
+  const closed = Promise.withResolvers<string>();
+  await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => closed.resolve(received), error() {} },
+  });
+  return { closed: closed.promise };
+}
+
+const HANGING = 100;
+
+/**
+ * One server with `workers` threads under ulimit -n 64 and HANGING silent metrics clients:
+ * checks it all, and returns the share of a core it used while it had nothing to do.
+ */
+async function underSilentClients(workers: number): Promise<number> {
+  const dir = tempDir();
+  const server = spawnLimited(64, ["--metrics-port", "0", "--workers", String(workers), "--report-interval", "0.5"], dir);
+  const metricsPort = Number(new URL(await metricsBase(server)).port);
+  const port = await readyPort(server);
+  const responses: Promise<string>[] = [];
+  for (let i = 0; i < HANGING; i++) responses.push((await silent(metricsPort)).closed);
+  // Connections are accepted in order: the first 8 are held, every later one is answered
+  // 503 and closed at once. (On the old endpoint the descriptors ran out first, and the rest
+  // were never accepted.)
+  expect(await Promise.all(responses.slice(8).map((r) => r.then(statusOf)))).toEqual(Array(HANGING - 8).fill(503));
+  // Over the next report lines (a second or so) the server has nothing to do but serve one
+  // numbers client: it must not burn a core meanwhile.
+  const cpu0 = cpuSeconds(server.proc.pid);
+  const t0 = performance.now();
+  await sendAll(await connect(port), "000000001\n000000002\n");
+  expect(await reportsUntil(server.stdout, (s) => s.unique >= 2)).toMatchObject({ unique: 2, total: 2 });
+  for (let i = 0; i < 2; i++) expect(await server.stdout.next()).toBe("Received 0 unique numbers, 0 duplicates. Unique total: 2");
+  const wall = (performance.now() - t0) / 1000;
+  const share = (cpuSeconds(server.proc.pid) - cpu0) / wall;
+  expect(wall).toBeGreaterThan(0.9);
+  (await connect(port)).write("terminate\n");
+  expect(await server.exited).toBe(0);
+  // The stop closed the 8 held connections.
+  expect((await Promise.all(responses.slice(0, 8))).map(statusOf)).toEqual(Array(8).fill(0));
+  expectLogged(join(dir, "numbers.log"), [1, 2]);
+  // 64 is room enough: no warning.
+  expect(server.stderr.all.filter((l) => l.startsWith("warning"))).toEqual([]);
+  return share;
+}
+
+test(
+  `${HANGING} silent metrics clients under ulimit -n 64, --workers 1 and 2 side by side: 8 held, the rest 503 at once, no spinning, numbers still served`,
+  async () => {
+    const shares = await Promise.all([underSilentClients(1), underSilentClients(2)]);
+    // A spinning server uses a whole core (1.0); an idle one next to nothing.
+    for (const share of shares) expect(share).toBeLessThan(0.25);
+  },
+  20_000,
+);
+
+test("a descriptor limit too low for the bounded connections is a warning after readiness", async () => {
+  const server = spawnLimited(28, ["--workers", "1"], tempDir());
+  await readyPort(server);
+  expect(await server.stderr.next()).toMatch(/^warning: the open-file limit \(28\) is low: \d+ descriptors are in use and the connections need up to 21 more; raise it \(ulimit -n \d+\)/);
+  (await connect(Number(/:(\d+)$/.exec(server.stderr.all[0])![1]))).write("terminate\n");
+  expect(await server.exited).toBe(0);
+});

@@ -1,0 +1,185 @@
+// The log as each kind of file that is not a regular one (docs/log.md; a regular file's
+// bytes are checked by durability.test.ts): a pipe (/dev/stdout) and a FIFO get every line
+// whole and once under heavy traffic, with 1 and 2 threads; a FIFO is opened once, so a
+// reader that ends at its first EOF (cat) stays to the end; a FIFO nobody reads is refused
+// at once (it used to block start-up for good); a reader that leaves is a write failure;
+// a socket is refused.
+
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { encodeLines } from "../../src/core/protocol.ts";
+import { numbers } from "../../src/client/payload.ts";
+import { sendPayloads } from "../../src/client/sender.ts";
+import { StuckPipe } from "../support/fifo.ts";
+import { sorted } from "../support/logs.ts";
+import { connect } from "../support/peer.ts";
+import { Lines, serverCommand, tempDir, type Server } from "../support/server.ts";
+import { afterTests, outcome, serverPool } from "../support/servers.ts";
+
+const servers = serverPool();
+/** Readers started by a test; one still running after it (the test failed) is killed. */
+const readers: Bun.Subprocess[] = [];
+// Not an afterEach: this file's tests run concurrently (see afterTests).
+afterTests(() => {
+  for (const reader of readers.splice(0)) reader.kill(9);
+});
+
+/**
+ * 300,000 random numbers from five clients (3 MB): every log buffer a thread writes is
+ * 128 KiB, far more than a pipe takes whole (PIPE_BUF, 4 KiB), and with two writers the
+ * torn pieces of their writes interleaved (over a third of the lines, before the change).
+ */
+const drawn = [1, 2, 3, 4, 5].map((seed) => numbers({ kind: "random" }, 60_000, 0, seed));
+const payloads = drawn.map(encodeLines);
+const expected = Uint32Array.from(new Set(drawn.flatMap((d) => Array.from(d)))).sort();
+/** Reports would share /dev/stdout with the log; none come in a test's time. */
+const QUIET = ["--warmup", "0", "--report-interval", "3600"];
+
+/** Every line nine digits and LF, none twice, and exactly the numbers sent. */
+function expectEveryByte(text: string) {
+  const values = new Uint32Array(Math.ceil(text.length / 10));
+  let malformed = 0;
+  let firstBad = "";
+  for (let i = 0; i < values.length; i++) {
+    const line = text.slice(i * 10, i * 10 + 10);
+    if (/^\d{9}\n$/.test(line)) values[i] = Number(line.slice(0, 9));
+    else if (malformed++ === 0) firstBad = `line ${i + 1}: ${JSON.stringify(line)}`;
+  }
+  expect({ malformed, firstBad }).toEqual({ malformed: 0, firstBad: "" });
+  const got = sorted(values);
+  expect(got.length).toBe(expected.length);
+  expect(got.findIndex((v, i) => v !== expected[i])).toBe(-1);
+}
+
+async function sendAndTerminate(server: Server) {
+  const sent = await sendPayloads("127.0.0.1", server.port, payloads);
+  expect(sent.cutShort).toBe(0);
+  (await connect(server.port)).write("terminate\n");
+}
+
+/** A FIFO in a fresh directory, and `cat` reading it until its first EOF. */
+function fifoReadByCat() {
+  const fifo = join(tempDir(), "log.fifo");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const cat = Bun.spawn(["cat", fifo], { stdout: "pipe" });
+  readers.push(cat);
+  return { fifo, cat, text: new Response(cat.stdout).text() };
+}
+
+/**
+ * Starts the server on a FIFO that `cat` is about to read: a start refused because cat is
+ * not in its open() yet (the refusal is the event) is tried again.
+ */
+async function startOnFifo(fifo: string, args: string[]): Promise<Server> {
+  for (;;) {
+    const spawned = servers.spawn(["serve", "--port", "0", ...args, "--log", fifo]);
+    const line = (await spawned.stderr.next()) ?? "";
+    const ready = /^listening on .+:(\d+)$/.exec(line);
+    if (ready) return { ...spawned, port: Number(ready[1]), dir: "", log: fifo };
+    if (!line.includes("a FIFO that nobody reads")) throw new Error(`server did not start: ${line}`);
+    await spawned.exited;
+  }
+}
+
+describe.each(["1", "2"])("--workers %s", (workers) => {
+  test("--log /dev/stdout, a pipe (as in `numbers-server --log /dev/stdout | cat`): every line whole and once", async () => {
+    const pipe = new StuckPipe();
+    const args = ["serve", "--port", "0", "--workers", workers, ...QUIET, "--log", "/dev/stdout"];
+    const proc = Bun.spawn([...serverCommand(), ...args], { cwd: tempDir(), stdin: "ignore", stdout: pipe.writeEnd, stderr: "pipe" });
+    try {
+      const log = pipe.reader();
+      pipe.closeWriteEnd();
+      const stderr = new Lines(proc.stderr);
+      const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+      await sendAndTerminate({ port } as Server);
+      expect(await proc.exited).toBe(0);
+      while ((await log.next()) !== null);
+      expectEveryByte(log.text);
+    } finally {
+      proc.kill(9);
+    }
+  });
+
+  // Bun.spawn's "pipe" (like systemd's journal) is a socket, which cannot be opened by path.
+  test("--log /dev/stdout, a socket: every line whole and once", async () => {
+    const server = await servers.start(["--workers", workers, ...QUIET, "--log", "/dev/stdout"]);
+    await sendAndTerminate(server);
+    expect((await outcome(server)).code).toBe(0);
+    expectEveryByte(server.stdout.text);
+  });
+
+  // script(1) gives the server a terminal; -opost keeps the tty from turning LF into CR LF.
+  test("--log /dev/tty, a terminal (a character device): every line whole and once", async () => {
+    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+    const args = [...serverCommand(), "serve", "--port", "0", "--workers", workers, ...QUIET, "--log", "/dev/tty"];
+    const shell = `stty -opost -echo; exec ${args.map(quote).join(" ")} 2>&3`;
+    const proc = Bun.spawn(["script", "-qfec", shell, "/dev/null"], { cwd: tempDir(), stdio: ["pipe", "pipe", "inherit", "pipe"] });
+    readers.push(proc);
+    const stderr = new Lines(Bun.file(proc.stdio[3] as number).stream());
+    const terminal = new Response(proc.stdout).text();
+    const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+    await sendAndTerminate({ port } as Server);
+    expect(await proc.exited).toBe(0);
+    expectEveryByte(await terminal);
+  });
+
+  test("a FIFO read by cat: opened once, so cat reads to the end, every line whole and once", async () => {
+    const { fifo, cat, text } = fifoReadByCat();
+    const server = await startOnFifo(fifo, ["--workers", workers, ...QUIET]);
+    await sendAndTerminate(server);
+    expect((await outcome(server)).code).toBe(0);
+    expect(await cat.exited).toBe(0);
+    expectEveryByte(await text);
+  });
+
+  test("--resume on a FIFO: nothing to load (reading would wait for data for good), it starts and writes", async () => {
+    const { fifo, text } = fifoReadByCat();
+    const server = await startOnFifo(fifo, ["--workers", workers, ...QUIET, "--resume"]);
+    const peer = await connect(server.port);
+    peer.write("000000001\nterminate\n");
+    expect((await outcome(server)).code).toBe(0);
+    expect(await text).toBe("000000001\n");
+  });
+
+  test("a FIFO nobody reads: refused at once with one line, exit 1", async () => {
+    const fifo = join(tempDir(), "log.fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const result = await outcome(servers.spawn(["serve", "--port", "0", "--workers", workers, "--log", fifo]));
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`numbers-server: cannot open log file '${fifo}': it is a FIFO that nobody reads (start its reader first)`],
+    });
+  }, 10_000);
+
+  test("a FIFO whose reader leaves: the next write fails, one line, every client closed, exit 1", async () => {
+    const pipe = new StuckPipe();
+    const server = await servers.start(["--workers", workers, "--warmup", "0", "--flush-interval", "0.05", "--log", pipe.path]);
+    pipe.closeWriteEnd();
+    pipe.closeHeldEnd();
+    const peer = await connect(server.port);
+    peer.write("000000001\n");
+    await peer.closed;
+    const result = await outcome(server);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toEqual([
+      `listening on 127.0.0.1:${server.port}`,
+      `numbers-server: cannot write log file '${pipe.path}': its reader has gone (broken pipe)`,
+    ]);
+  });
+});
+
+test("a socket as the log: refused with one line, exit 1", async () => {
+  const path = join(tempDir(), "log.sock");
+  const listener = Bun.listen({ unix: path, socket: { data() {} } });
+  try {
+    const result = await outcome(servers.spawn(["serve", "--port", "0", "--log", path]));
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`numbers-server: cannot open log file '${path}': it is a socket (a log is a file, a pipe, a FIFO, a device, or standard output)`],
+    });
+  } finally {
+    listener.stop(true);
+  }
+});

@@ -1,0 +1,80 @@
+// One owner per log (docs/log.md): a second instance on another port, with or without
+// --resume, is refused naming the running one and leaves its log byte for byte as it was;
+// the lock goes with its owner (a clean exit, kill -9); different --log paths in one
+// directory do not get in each other's way.
+
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { expectLogged, sendAll } from "../support/client.ts";
+import { connect } from "../support/peer.ts";
+import { reportsUntil } from "../support/reports.ts";
+import { tempDir, type Server } from "../support/server.ts";
+import { outcome, serverPool } from "../support/servers.ts";
+
+const servers = serverPool();
+
+/** Sends `line` and resolves once a report counts it: then it is on disk. */
+async function logOne(server: Server, line: string, loaded = 0): Promise<void> {
+  const counted = reportsUntil(server.stdout, (sums) => sums.unique >= 1, loaded);
+  await sendAll(await connect(server.port), line);
+  await counted;
+}
+
+async function terminate(server: Server): Promise<number> {
+  (await connect(server.port)).write("terminate\n");
+  return server.exited;
+}
+
+describe.each(["1", "2"])("--workers %s", (workers) => {
+  test("a second instance on another port, without and with --resume, is refused naming the owner; the log unchanged", async () => {
+    const first = await servers.start(["--workers", workers, "--report-interval", "0.05"]);
+    await logOne(first, "000000007\n");
+    const before = readFileSync(first.log);
+    expect(before.toString("latin1")).toBe("000000007\n");
+    for (const resume of [[], ["--resume"]]) {
+      const second = servers.spawn(["serve", "--port", "0", "--workers", workers, ...resume], { cwd: first.dir });
+      const result = await outcome(second);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toEqual([]);
+      expect(result.stderr).toEqual([
+        `numbers-server: cannot use log file 'numbers.log': another server writes it (pid ${first.proc.pid}, port ${first.port}); stop it first, or pick another --log`,
+      ]);
+      expect(readFileSync(first.log).equals(before)).toBe(true);
+    }
+    // The owner never noticed: it goes on logging and shuts down cleanly.
+    await sendAll(await connect(first.port), "000000008\n");
+    expect(await terminate(first)).toBe(0);
+    expectLogged(first.log, [7, 8]);
+  });
+
+  test("the lock goes with its owner: after a clean exit, and after kill -9 (with and without --resume)", async () => {
+    const dir = tempDir();
+    const first = await servers.start(["--workers", workers, "--report-interval", "0.05"], { dir });
+    await logOne(first, "000000001\n");
+    expect(await terminate(first)).toBe(0);
+    const resumed = await servers.start(["--workers", workers, "--report-interval", "0.05", "--resume"], { dir });
+    await logOne(resumed, "000000002\n", 1);
+    resumed.proc.kill(9);
+    await resumed.exited;
+    expectLogged(resumed.log, [1, 2]);
+    const again = await servers.start(["--workers", workers, "--resume"], { dir });
+    again.proc.kill(9);
+    await again.exited;
+    expectLogged(again.log, [1, 2]);
+    const fresh = await servers.start(["--workers", workers], { dir });
+    expect(readFileSync(fresh.log, "latin1")).toBe("");
+    expect(await terminate(fresh)).toBe(0);
+  });
+
+  test("two instances with different --log paths in one directory both run", async () => {
+    const dir = tempDir();
+    const a = await servers.start(["--workers", workers, "--log", "a.log"], { dir });
+    const b = await servers.start(["--workers", workers, "--log", "b.log"], { dir });
+    await sendAll(await connect(a.port), "000000001\n");
+    await sendAll(await connect(b.port), "000000002\n");
+    expect(await Promise.all([terminate(a), terminate(b)])).toEqual([0, 0]);
+    expectLogged(join(dir, "a.log"), [1]);
+    expectLogged(join(dir, "b.log"), [2]);
+  });
+});

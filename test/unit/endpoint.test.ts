@@ -1,0 +1,66 @@
+// The metrics endpoint (src/server/metrics/endpoint.ts) in-process, with a stand-in scrape
+// and a short request deadline: the bound on connections (503 beyond 8), the deadline (408),
+// a place freed by a close, and a scrape that fails (503, never 500).
+
+import { afterEach, expect, test } from "bun:test";
+import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "../../src/server/metrics/endpoint.ts";
+import { rawRequest, statusOf } from "../support/metrics.ts";
+
+const DEADLINE_MS = 300;
+let endpoint: Endpoint | undefined;
+afterEach(() => endpoint?.stop());
+
+function start(scrape: () => Promise<string> = async () => "m 1\n") {
+  endpoint = startEndpoint({ host: "127.0.0.1", port: 0, phase: () => "serving", scrape, deadlineMs: DEADLINE_MS });
+  const url = new URL(endpoint.url);
+  return { base: url.origin, port: Number(url.port) };
+}
+
+/** Opens a connection that sends nothing; `closed` resolves with what the server sent. */
+async function silent(port: number) {
+  let received = "";
+  const closed = Promise.withResolvers<string>();
+  await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => closed.resolve(received), error() {} },
+  });
+  return { closed: closed.promise, openedAt: performance.now() };
+}
+
+test("8 silent connections are held until the deadline (408); more are 503 at once; then requests are served again", async () => {
+  const { base, port } = start();
+  expect(MAX_CONNECTIONS).toBe(8);
+  const held = [];
+  for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await silent(port));
+  const over = await Promise.all([0, 1, 2].map(() => silent(port).then((c) => c.closed)));
+  expect(over.map(statusOf)).toEqual([503, 503, 503]);
+  // A request over the bound is refused as well, whatever it is.
+  expect(statusOf(await rawRequest(base, "GET /healthz HTTP/1.0\r\n\r\n"))).toBe(503);
+  const answers = await Promise.all(held.map((c) => c.closed));
+  expect(answers.map(statusOf)).toEqual(Array(MAX_CONNECTIONS).fill(408));
+  expect(performance.now() - held[MAX_CONNECTIONS - 1].openedAt).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
+  expect(statusOf(await rawRequest(base, "GET /healthz HTTP/1.0\r\n\r\n"))).toBe(200);
+});
+
+test("a request sent in pieces within the deadline is served; a scrape that fails is 503", async () => {
+  let fail = false;
+  const { base, port } = start(async () => {
+    if (fail) throw new Error("no shard");
+    return "m 1\n";
+  });
+  const response = Promise.withResolvers<string>();
+  let received = "";
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => response.resolve(received), error() {} },
+  });
+  // Separate writes (they may still arrive together; http.test.ts cuts at every offset).
+  for (const piece of ["GET /met", "rics HTTP/1.1\r\n", "Host:", "\r\n", "\r\n"]) socket.write(piece);
+  expect(await response.promise).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nm 1\n$/);
+  fail = true;
+  const failed = await rawRequest(base, "GET /metrics HTTP/1.1\r\n\r\n");
+  expect(statusOf(failed)).toBe(503);
+  expect(failed).toEndWith("unavailable: no shard\n");
+});

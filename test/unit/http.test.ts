@@ -1,0 +1,73 @@
+// The metrics endpoint's HTTP/1.x (src/server/metrics/http.ts), in-process: heads with and
+// without Host, as HTTP/1.0 and 1.1, cut into two chunks at every offset; malformed and
+// oversized heads; and the bytes of a response.
+
+import { describe, expect, test } from "bun:test";
+import { formatResponse, MAX_HEAD_BYTES, parseHead } from "../../src/server/metrics/http.ts";
+
+/** Feeds `head` as the endpoint does, in two chunks cut at `cut`: what each step parses to. */
+function parseCut(head: string, cut: number) {
+  return [parseHead(head.slice(0, cut)), parseHead(head)];
+}
+
+const SERVED: [string, { method: string; path: string }][] = [
+  ["GET /metrics HTTP/1.0\r\n\r\n", { method: "GET", path: "/metrics" }],
+  ["GET /healthz HTTP/1.1\r\nHost:\r\n\r\n", { method: "GET", path: "/healthz" }],
+  ["GET /healthz HTTP/1.1\r\nHost: \r\nUser-Agent: x\r\n\r\n", { method: "GET", path: "/healthz" }],
+  ["HEAD /metrics HTTP/1.1\r\nhost: example\r\naccept: */*\r\n\r\n", { method: "HEAD", path: "/metrics" }],
+  ["GET /metrics HTTP/1.0\n\n", { method: "GET", path: "/metrics" }],
+  ["\r\nGET /metrics?x=1 HTTP/1.1\r\n\r\n", { method: "GET", path: "/metrics" }],
+  ["GET http://127.0.0.1:9400/healthz HTTP/1.1\r\n\r\n", { method: "GET", path: "/healthz" }],
+  ["POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", { method: "POST", path: "/metrics" }],
+];
+
+describe("a head with or without Host, cut at every offset, parses the same once whole", () => {
+  test.each(SERVED)("%j", (head, expected) => {
+    const end = head.indexOf("\n\n") >= 0 ? head.indexOf("\n\n") + 2 : head.lastIndexOf("\r\n\r\n") + 4;
+    for (let cut = 0; cut < head.length; cut++) {
+      const [first, whole] = parseCut(head, cut);
+      // Before the empty line has arrived, there is nothing to answer yet.
+      expect(first, `cut at ${cut}`).toEqual(cut < end ? { kind: "partial" } : { kind: "request", ...expected });
+      expect(whole).toEqual({ kind: "request", ...expected });
+    }
+  });
+});
+
+test("malformed heads are 400; another major version is 505", () => {
+  const bad = [
+    "GET /metrics\r\n\r\n",
+    "GET  /metrics HTTP/1.1\r\n\r\n",
+    "GET /metrics HTTP/1.1 x\r\n\r\n",
+    "G(T /metrics HTTP/1.1\r\n\r\n",
+    "GET metrics HTTP/1.1\r\n\r\n",
+    "GET /metrics HTTX/1.1\r\n\r\n",
+    "GET /metrics HTTP/1.1\r\nno colon\r\n\r\n",
+    "GET /metrics HTTP/1.1\r\n: empty name\r\n\r\n",
+    "GET /metrics HTTP/1.1\r\nbad name: x\r\n\r\n",
+    "\x00\x01\x02\r\n\r\n",
+  ];
+  for (const head of bad) expect(parseHead(head), JSON.stringify(head)).toEqual({ kind: "refused", status: 400 });
+  expect(parseHead("GET /metrics HTTP/2.0\r\n\r\n")).toEqual({ kind: "refused", status: 505 });
+});
+
+test("a head over MAX_HEAD_BYTES is 431, whether or not it has ended; one just under is served", () => {
+  const filler = (n: number) => `x-filler: ${"a".repeat(n)}\r\n`;
+  const line = "GET /metrics HTTP/1.1\r\n";
+  // With its empty line, exactly MAX_HEAD_BYTES.
+  const fits = line + filler(MAX_HEAD_BYTES - line.length - 12 - 2);
+  expect(`${fits}\r\n`.length).toBe(MAX_HEAD_BYTES);
+  expect(parseHead(`${fits}\r\n`)).toEqual({ kind: "request", method: "GET", path: "/metrics" });
+  expect(parseHead(`${fits}y: z\r\n\r\n`)).toEqual({ kind: "refused", status: 431 });
+  expect(parseHead(line + filler(MAX_HEAD_BYTES))).toEqual({ kind: "refused", status: 431 });
+  expect(parseHead("\r\n".repeat(MAX_HEAD_BYTES))).toEqual({ kind: "refused", status: 431 });
+  expect(parseHead(line + filler(100))).toEqual({ kind: "partial" });
+});
+
+test("a response: status line, headers, connection: close; a HEAD's has no body", () => {
+  const response = { status: 405, body: "method not allowed\n", headers: { allow: "GET, HEAD" } };
+  const whole = "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 19\r\nconnection: close\r\nallow: GET, HEAD\r\n\r\n";
+  expect(new TextDecoder().decode(formatResponse(response))).toBe(`${whole}method not allowed\n`);
+  expect(new TextDecoder().decode(formatResponse(response, true))).toBe(whole);
+  // content-length counts bytes, not characters.
+  expect(new TextDecoder().decode(formatResponse({ status: 200, body: "é" }))).toContain("content-length: 2\r\n");
+});
