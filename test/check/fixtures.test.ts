@@ -66,12 +66,17 @@ for (const workers of [1, 2]) {
   }, 180_000);
 }
 
-full("the C yardstick (bench/reference.c) passes every case", async () => {
+// The yardstick dies of SIGTERM; when the signal lands during its write of the log buffer, the
+// kernel cuts that write short and the log ends in a torn line (docs/check.md). That one case
+// may fail, and only with a torn line as its evidence.
+full("the C yardstick (bench/reference.c) passes every case but, at times, whole lines after SIGTERM", async () => {
   const cc = Bun.which("cc");
   if (cc === null) throw new Error("no C compiler (cc) on the PATH");
   const binary = join(tempDir(), "reference");
   const built = Bun.spawnSync([cc, "-O2", "-o", binary, join(import.meta.dir, "../../bench/reference.c")]);
   expect(built.exitCode).toBe(0);
   const card = await scorecard(["--spawn", `${binary} --port {PORT}`, ...REPORTS]);
-  expect(card.cases.filter((c) => c.status !== "PASS")).toEqual([]);
+  const failed = card.cases.filter((c) => c.status !== "PASS");
+  expect(failed.map((c) => c.name)).toEqual(failed.length === 0 ? [] : ["durability/sigterm-whole-lines"]);
+  for (const c of failed) expect(c.evidence).toMatch(/exit SIGTERM\): 1 torn or malformed, 0 never sent, 0 twice; .* has no LF at the end of the file/);
 }, 180_000);
