@@ -9,8 +9,16 @@ import { runServer } from "./server/coordinator.ts";
 import { parseTestHooks } from "./server/testhooks.ts";
 import { terminate } from "./client/terminate.ts";
 import { printNotice } from "./output/print.ts";
-import { CHECK_OPTIONS, parseCheckConfig } from "./check/config.ts";
-import { runCheck } from "./check/run.ts";
+import { CHECK_OPTIONS, parseCheckConfig, type CheckConfig } from "./check/config.ts";
+
+/**
+ * The checker (its cases, scripted peers, verifier) is loaded only when it runs: imported
+ * up front, its code cost every server several MiB of RSS it never uses.
+ */
+async function check(config: CheckConfig): Promise<number> {
+  const { runCheck } = await import("./check/run.ts");
+  return runCheck(config);
+}
 
 /** Test hooks come from the environment alone, apart from the flags (testhooks.ts). */
 function serve(config: ServerConfig): Promise<number> {
@@ -40,7 +48,7 @@ export const COMMANDS = {
     summary: "check a server against the job, case by case, and print a scorecard",
     options: CHECK_OPTIONS,
     parse: parseCheckConfig,
-    run: runCheck,
+    run: check,
   },
 };
 
