@@ -13,6 +13,7 @@ import { expectLogged, sendAll } from "../support/client.ts";
 import { connect } from "../support/peer.ts";
 import { tempDir, type Spawned } from "../support/server.ts";
 import { outcome, serverPool } from "../support/servers.ts";
+import { FULL } from "../support/strength.ts";
 
 const servers = serverPool();
 const OLD_LOG = "000000001\n000000002\n";
@@ -193,9 +194,28 @@ describe.each([1, 2])("--workers %d", (workers) => {
       server.proc.kill("SIGUSR2");
       expect(await server.stderr.next()).toBe(internal("throw"));
       server.proceed();
-      const result = await outcome(server);
-      expect(result.code).toBe(1);
+      // No line after the fault's: the stop ended by itself, not by the grace timer after a fault.
+      const stderr = [`listening on 127.0.0.1:${port}`, `test: holding at stopping on port ${port}`, internal("throw")];
+      expect(await outcome(server)).toEqual({ code: 1, stdout: [], stderr });
       expectLogged(server.log, [6]);
+    });
+
+    // A stop that cannot end after a fault (here: held for good) ends by the grace timer,
+    // saying so. It waits out the 5 s grace, so it runs at full strength only (CI).
+    test.skipIf(!FULL)("an uncaught exception and a stop that never ends: exit 1 after the grace, saying so", async () => {
+      const server = spawnHeld("stopping", w, { NUMBERS_TEST_FAULT: "throw" });
+      const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
+      (await connect(port)).write("terminate\n");
+      await heldAt(server, "stopping");
+      server.proc.kill("SIGUSR2");
+      expect(await server.stderr.next()).toBe(internal("throw"));
+      const stderr = [
+        `listening on 127.0.0.1:${port}`,
+        `test: holding at stopping on port ${port}`,
+        internal("throw"),
+        "numbers-server: the stop did not end within 5 s of the internal error; exiting",
+      ];
+      expect(await outcome(server)).toEqual({ code: 1, stdout: [], stderr });
     });
   });
 });
