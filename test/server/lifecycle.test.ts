@@ -216,7 +216,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
         "numbers-server: the stop did not end within 5 s of the internal error; exiting",
       ];
       expect(await outcome(server)).toEqual({ code: 1, stdout: [], stderr });
-    });
+    }, 15_000);
   });
 });
 

@@ -7,7 +7,7 @@
 // subject is declared test.serial: it runs alone. Bun's per-test duration then includes
 // the wait for a slot; the test's timeout does not.
 
-import { afterEach, beforeEach, setDefaultTimeout } from "bun:test";
+import { afterEach, beforeEach } from "bun:test";
 
 const LIMIT = Number(process.env.NUMBERS_TEST_CONCURRENCY ?? 3);
 if (!Number.isInteger(LIMIT) || LIMIT < 1) {
@@ -38,9 +38,3 @@ afterEach(() => {
   if (next) next();
   else free++;
 });
-
-// Bun's default of 5 s per test is for tests that compute; a test here spawns servers and
-// waits on them, and CI runs three at once on two loaded cores, where a test that takes
-// ~1 s alone was seen to need more than 5 (twice in about ten CI runs). A test that hangs
-// still fails, after 15 s; one that needs more sets its own timeout.
-setDefaultTimeout(15_000);
