@@ -23,8 +23,8 @@ export interface ShardOptions {
 /**
  * Frees a consumed chunk's memory now, by detaching its buffer (a zero-length transfer).
  * Bun hands each data event a fresh buffer of up to 512 KiB; left to the garbage collector
- * they piled up to hundreds of MiB of RSS at full speed. Forcing a collection every 4 MiB kept
- * RSS down too, but this is cheaper (docs/experiments.md).
+ * they piled up in RSS at full speed. Forcing a collection every few MiB kept RSS down too,
+ * but this is cheaper (both measured in docs/experiments.md).
  * A view into part of a larger (or shared) buffer is left alone.
  */
 export function freeChunk(chunk: Uint8Array): void {
