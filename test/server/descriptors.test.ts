@@ -9,7 +9,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectLogged, sendAll } from "../support/client.ts";
-import { metricsBase, readyPort, statusOf } from "../support/metrics.ts";
+import { metricsBase, readyPort, silentConnection, statusOf } from "../support/metrics.ts";
 import { connect } from "../support/peer.ts";
 import { reportsUntil } from "../support/reports.ts";
 import { Lines, serverCommand, tempDir, type Spawned } from "../support/server.ts";
@@ -40,18 +40,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** A connection to the metrics port that sends nothing; `closed` resolves with what it got. */
-async function silent(port: number): Promise<{ closed: Promise<string> }> {
-  let received = "";
-  const closed = Promise.withResolvers<string>();
-  await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => closed.resolve(received), error() {} },
-  });
-  return { closed: closed.promise };
-}
-
 const HANGING = 100;
 
 /**
@@ -64,7 +52,7 @@ async function underSilentClients(workers: number): Promise<number> {
   const metricsPort = Number(new URL(await metricsBase(server)).port);
   const port = await readyPort(server);
   const responses: Promise<string>[] = [];
-  for (let i = 0; i < HANGING; i++) responses.push((await silent(metricsPort)).closed);
+  for (let i = 0; i < HANGING; i++) responses.push((await silentConnection(metricsPort)).closed);
   // Connections are accepted in order: the first 8 are held, every later one is answered
   // 503 and closed at once. (On the old endpoint the descriptors ran out first, and the rest
   // were never accepted.)

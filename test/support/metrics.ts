@@ -79,3 +79,18 @@ export async function rawRequest(base: string, text: string): Promise<string> {
 export function statusOf(response: string): number {
   return Number(/^HTTP\/1\.[01] (\d{3}) /.exec(response)?.[1] ?? 0);
 }
+
+/**
+ * A connection to a metrics port that sends nothing (a hanging client): `closed` resolves
+ * with what the server sent before it closed; `openedAt` is when it opened.
+ */
+export async function silentConnection(port: number): Promise<{ closed: Promise<string>; openedAt: number }> {
+  let received = "";
+  const closed = Promise.withResolvers<string>();
+  await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => closed.resolve(received), error() {} },
+  });
+  return { closed: closed.promise, openedAt: performance.now() };
+}

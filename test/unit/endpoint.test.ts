@@ -4,7 +4,7 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "../../src/server/metrics/endpoint.ts";
-import { rawRequest, statusOf } from "../support/metrics.ts";
+import { rawRequest, silentConnection, statusOf } from "../support/metrics.ts";
 
 const DEADLINE_MS = 300;
 let endpoint: Endpoint | undefined;
@@ -16,24 +16,12 @@ function start(scrape: () => Promise<string> = async () => "m 1\n") {
   return { base: url.origin, port: Number(url.port) };
 }
 
-/** Opens a connection that sends nothing; `closed` resolves with what the server sent. */
-async function silent(port: number) {
-  let received = "";
-  const closed = Promise.withResolvers<string>();
-  await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => closed.resolve(received), error() {} },
-  });
-  return { closed: closed.promise, openedAt: performance.now() };
-}
-
 test("8 silent connections are held until the deadline (408); more are 503 at once; then requests are served again", async () => {
   const { base, port } = start();
   expect(MAX_CONNECTIONS).toBe(8);
   const held = [];
-  for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await silent(port));
-  const over = await Promise.all([0, 1, 2].map(() => silent(port).then((c) => c.closed)));
+  for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await silentConnection(port));
+  const over = await Promise.all([0, 1, 2].map(() => silentConnection(port).then((c) => c.closed)));
   expect(over.map(statusOf)).toEqual([503, 503, 503]);
   // A request over the bound is refused as well, whatever it is.
   expect(statusOf(await rawRequest(base, "GET /healthz HTTP/1.0\r\n\r\n"))).toBe(503);
