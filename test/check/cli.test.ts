@@ -95,5 +95,6 @@ test("a case's last clients still hold the slots when it ends: the terminate is 
   // refused as a sixth; a server that loses its log on SIGTERM shows whether one got through.
   const spawn = `${fixtureCommand("log-at-exit")} --release-after 500`;
   const card = await scorecard(["-k", "connections/sixth-closed-not-counted", "--timeout", "3", "--spawn", spawn]);
-  expect(card.cases.map((c) => [c.name, c.status, c.evidence])).toEqual([["connections/sixth-closed-not-counted", "PASS", "sixth closed (reset)"]]);
+  expect(card.cases.map((c) => [c.name, c.status])).toEqual([["connections/sixth-closed-not-counted", "PASS"]]);
+  expect(card.cases[0].evidence).toStartWith("sixth closed (");
 });
