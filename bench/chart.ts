@@ -1,8 +1,10 @@
 // The benchmark's results as an SVG bar chart, written by hand (no packages): one group per
 // workload, one bar per --workers variant of our server, then the C yardstick and the sink.
 // Each bar is the median of the runs, with a thin line from the slowest run to the fastest;
-// our bars carry their ratio to the C yardstick. One linear scale for every bar.
+// our bars carry their ratio to the C yardstick. Dashed lines across a group mark its goals
+// (goals.ts): that ratio to C, and the share of the sink. One linear scale for every bar.
 
+import { GOALS } from "./goals.ts";
 import { cRatio, median, type Row } from "./table.ts";
 
 const BAR = 44;
@@ -52,9 +54,14 @@ export function svgChart(rows: Row[], caption: string): string {
     const c = own.find((r) => r.cRates)?.cRates;
     if (c) bars.push({ label: "C yardstick", color: C_COLOR, rates: c });
     bars.push({ label: "sink", color: SINK_COLOR, rates: own[0].sinkRates });
-    return { workload, bars };
+    // The goals as rates: what our bars must reach.
+    const goal = GOALS[workload as keyof typeof GOALS];
+    const goals: { rate: number; label: string; color: string }[] = [];
+    if (goal && c) goals.push({ rate: goal.ofC * median(c), label: `goal ${goal.ofC}x C`, color: C_COLOR });
+    if (goal?.ofSink) goals.push({ rate: goal.ofSink * median(own[0].sinkRates), label: `goal ${Math.round(goal.ofSink * 100)}% of sink`, color: "#555" });
+    return { workload, bars, goals };
   });
-  const max = Math.max(...groups.flatMap((g) => g.bars.flatMap((b) => b.rates.map(m))));
+  const max = Math.max(...groups.flatMap((g) => [...g.bars.flatMap((b) => b.rates.map(m)), ...g.goals.map((l) => m(l.rate))]));
   const tick = step(max);
   const top = Math.ceil(max / tick) * tick;
   const y = (value: number) => TOP + PLOT_HEIGHT - (value / top) * PLOT_HEIGHT;
@@ -64,7 +71,7 @@ export function svgChart(rows: Row[], caption: string): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
-  out.push(`<text x="${LEFT}" y="18" font-size="14" font-weight="bold">numbers-server: M numbers/s (median; line: slowest to fastest run)</text>`);
+  out.push(`<text x="${LEFT}" y="18" font-size="14" font-weight="bold">numbers-server: M numbers/s (median; line: slowest to fastest run; dashed: goals)</text>`);
   // The machine line, cut after its first "; " so that it fits.
   const cut = caption.indexOf("; ");
   const lines = cut < 0 ? [caption] : [caption.slice(0, cut + 1), caption.slice(cut + 2)];
@@ -95,6 +102,12 @@ export function svgChart(rows: Row[], caption: string): string {
       out.push(`<text x="${cx}" y="${labelY}" text-anchor="middle">${value.toFixed(1)}</text>`);
       if (b.note) out.push(`<text x="${cx}" y="${labelY + 12}" text-anchor="middle" font-weight="bold">${esc(b.note)}</text>`);
       x += BAR + GAP;
+    }
+    const left = x - GAP - groupWidth(g);
+    for (const line of g.goals) {
+      const gy = y(m(line.rate));
+      out.push(`<line x1="${left - 4}" x2="${x - GAP + 4}" y1="${gy}" y2="${gy}" stroke="${line.color}" stroke-dasharray="5 3"><title>${esc(`${g.workload}: ${line.label}, ${m(line.rate).toFixed(1)} M/s`)}</title></line>`);
+      out.push(`<text x="${left}" y="${gy - 3}" font-size="9" fill="${line.color}">${esc(line.label)}</text>`);
     }
     const gx = x - GAP - groupWidth(g) / 2;
     out.push(`<text x="${gx}" y="${TOP + PLOT_HEIGHT + 20}" text-anchor="middle" font-size="13" font-weight="bold">${esc(g.workload)}</text>`);

@@ -102,16 +102,15 @@ async function serverRun(
   }
 }
 
-async function sinkRun(driver: Driver): Promise<number> {
+/**
+ * The sink for one workload's runs: started once and warmed up with one untimed send, so
+ * that it measures the loopback path, not a cold process (our server warms up too).
+ */
+async function startSink(driver: Driver): Promise<Target> {
   const sink = await startTarget([process.execPath, SINK], tmpdir());
-  try {
-    return await timedSend(driver, sink, "the sink");
-  } finally {
-    sink.proc.kill();
-    await sink.proc.exited;
-  }
+  await timedSend(driver, sink, "the sink");
+  return sink;
 }
-
 interface WorkloadResult {
   rows: Row[];
   /** The --resume measurement, taken on the log of the workload's last run. */
@@ -132,7 +131,9 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
   let resume: ResumeRun | undefined;
   // Random is the workload whose log is slowest to load: every line a bitmap miss.
   const measureResume = async (dir: string) => void (resume = await resumeRun(dir, expected.size, variants[0]));
+  let sinkTarget: Target | undefined;
   try {
+    sinkTarget = await startSink(driver);
     for (let run = 1; run <= runs; run++) {
       for (const [v, workers] of variants.entries()) {
         const last = run === runs && v === 0 && config.resume && workload === "random";
@@ -150,11 +151,13 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
         progress(`${workload} run ${run}/${runs} C yardstick: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
           `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
       }
-      const ms = await sinkRun(driver);
+      const ms = await timedSend(driver, sinkTarget, "the sink");
       sink.push(ms);
       progress(`${workload} run ${run}/${runs} sink: ${rateText(count / (ms / 1000), ms)}`);
     }
   } finally {
+    sinkTarget?.proc.kill();
+    await sinkTarget?.proc.exited;
     await driver.close();
   }
   const rates = (ms: number[]) => ms.map((t) => count / (t / 1000));

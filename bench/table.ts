@@ -2,6 +2,7 @@
 // aligned text and as Markdown.
 
 import type { CpuSplit } from "./cpu.ts";
+import { goalCell, GOALS } from "./goals.ts";
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -40,19 +41,23 @@ function cells(rows: Row[]): string[][] {
   const withWorkers = rows.some((r) => r.workers !== undefined);
   const withC = rows.some((r) => r.cRates !== undefined);
   const head = ["workload", ...(withWorkers ? ["workers"] : []), "M numbers/s", "MB/s", "min-max M/s",
-    ...(withC ? ["C M/s", "of C"] : []), "sink M/s", "of sink", "peak RSS MiB", "max RSS MiB"];
+    ...(withC ? ["C M/s", "of C", "C goal"] : []), "sink M/s", "of sink", "sink goal", "peak RSS MiB", "max RSS MiB"];
   const body = rows.map((r) => {
     const rate = median(r.rates);
     const sink = median(r.sinkRates);
+    const goal = GOALS[r.workload as keyof typeof GOALS];
+    const ratio = (v: number) => `${v.toFixed(2)}x`;
+    const percent = (v: number) => `${(v * 100).toFixed(0)}%`;
     return [
       r.workload,
       ...(withWorkers ? [r.workers === undefined ? "-" : String(r.workers)] : []),
       millions(rate),
       ((rate * r.bytesPerNumber) / 1e6).toFixed(0),
       `${millions(Math.min(...r.rates))}-${millions(Math.max(...r.rates))}`,
-      ...(withC ? (r.cRates ? [millions(median(r.cRates)), `${cRatio(r)!.toFixed(2)}x`] : ["-", "-"]) : []),
+      ...(withC ? (r.cRates ? [millions(median(r.cRates)), ratio(cRatio(r)!), goalCell(cRatio(r), goal?.ofC, ratio)] : ["-", "-", "-"]) : []),
       millions(sink),
-      `${((rate / sink) * 100).toFixed(0)}%`,
+      percent(rate / sink),
+      goalCell(rate / sink, goal?.ofSink, percent),
       // The median like the rates, and the highest run, which a memory limit has to allow.
       (median(r.rssKiB) / 1024).toFixed(1),
       (Math.max(...r.rssKiB) / 1024).toFixed(1),

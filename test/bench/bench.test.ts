@@ -13,7 +13,7 @@ import { cpuSince, threadTimes } from "../../bench/cpu.ts";
 import { cpuMarkdownTable, markdownTable } from "../../bench/table.ts";
 import { CONNECTIONS, workloadNumbers } from "../../src/client/workloads.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
-import { tempDir } from "../support/server.ts";
+import { serverCommand, tempDir } from "../support/server.ts";
 import { connect } from "../support/peer.ts";
 import { sendAll } from "../support/client.ts";
 
@@ -64,6 +64,9 @@ test("bun run bench runs end to end, verifies every log and draws the chart", as
   // One bar each for ours, the C yardstick and the sink, per workload.
   expect(chart.match(/<rect x="[\d.]+" y="[\d.]+" width="44"/g)).toHaveLength(hasCC ? 9 : 6);
   for (const workload of ["random", "seq", "dup"]) expect(chart).toContain(`>${workload}</text>`);
+  // The goals' dashed lines: of the sink on seq and dup; of C on every workload when C ran.
+  const goals = [...chart.matchAll(/<title>(\w+): goal ([\d.]+(x C|% of sink)),/g)].map((g) => `${g[1]} ${g[2]}`);
+  expect(goals).toEqual([...(hasCC ? ["random 4x C", "seq 1.8x C"] : []), "seq 30% of sink", ...(hasCC ? ["dup 1.6x C"] : []), "dup 55% of sink"]);
   for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
   // Ours and the C yardstick, each workload.
   expect(err.match(/server: .* log verified/g)).toHaveLength(3);
@@ -242,25 +245,21 @@ test("the table gives the median rate and RSS, and the highest RSS of the runs",
     rssKiB: [170 * 1024, 180 * 1024, 160 * 1024],
   };
   expect(markdownTable([row]).split("\n")).toEqual([
-    "| workload | workers | M numbers/s | MB/s | min-max M/s | sink M/s | of sink | peak RSS MiB | max RSS MiB |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    "| random | 1 | 20.0 | 200 | 10.0-30.0 | 200.0 | 10% | 170.0 | 180.0 |",
+    "| workload | workers | M numbers/s | MB/s | min-max M/s | sink M/s | of sink | sink goal | peak RSS MiB | max RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| random | 1 | 20.0 | 200 | 10.0-30.0 | 200.0 | 10% | - | 170.0 | 180.0 |",
   ]);
 });
 
-test("with the C yardstick, the table gives its median and our median's ratio to it", () => {
-  const row = {
-    workload: "seq",
-    rates: [30e6, 10e6, 20e6],
-    sinkRates: [200e6],
-    cRates: [16e6, 8e6, 40e6],
-    bytesPerNumber: 10,
-    rssKiB: [170 * 1024],
-  };
-  expect(markdownTable([row]).split("\n")).toEqual([
-    "| workload | M numbers/s | MB/s | min-max M/s | C M/s | of C | sink M/s | of sink | peak RSS MiB | max RSS MiB |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | 200.0 | 10% | 170.0 | 170.0 |",
+test("with the C yardstick, the table gives its median, our median's ratio to it, and each ratio against its goal", () => {
+  const row = (workload: string, rates: number[], sink: number) =>
+    ({ workload, rates, sinkRates: [sink], cRates: [16e6, 8e6, 40e6], bytesPerNumber: 10, rssKiB: [170 * 1024] });
+  // seq: goals 1.8x C and 30% of the sink; dup: 1.6x and 55%.
+  expect(markdownTable([row("seq", [30e6, 10e6, 20e6], 200e6), row("dup", [30e6, 29e6], 50e6)]).split("\n")).toEqual([
+    "| workload | M numbers/s | MB/s | min-max M/s | C M/s | of C | C goal | sink M/s | of sink | sink goal | peak RSS MiB | max RSS MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | ≥1.80x short | 200.0 | 10% | ≥30% short | 170.0 | 170.0 |",
+    "| dup | 29.5 | 295 | 29.0-30.0 | 16.0 | 1.84x | ≥1.60x met | 50.0 | 59% | ≥55% met | 170.0 | 170.0 |",
   ]);
 });
 
@@ -300,4 +299,17 @@ test("cpuSince() charges a busy main thread to `main` and a busy Worker to `work
   expect(cpu.main).toBeGreaterThan(0.02);
   expect(cpu.workers).toBeGreaterThan(0.02);
   expect(cpu.main).toBeLessThan(5);
+});
+
+test("bun run bench:ab runs each variant in turn, verifies every log, and gives a line per variant", async () => {
+  const ab = resolve(import.meta.dir, "../../bench/ab.ts");
+  const serve = `${serverCommand().join(" ")} serve --warmup 0`;
+  const proc = Bun.spawn([process.execPath, ab, "--count", "20000", "--runs", "2", "--workloads", "dup", "--", `one=${serve} --workers 1`, `two=${serve} --workers 2`], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect({ code, err }).toEqual({ code: 0, err: "" });
+  const rows = out.trim().split("\n").slice(1);
+  expect(rows.map((r) => r.split(/\s+/).slice(0, 2))).toEqual([["dup", "one"], ["dup", "two"]]);
+  for (const row of rows) expect(row).toMatch(/ [\d.]+ M\/s \([\d.]+-[\d.]+\)  CPU [\d.]+ s \(JIT [\d.]+\)  machine idle \d+%$/);
+  const usage = Bun.spawnSync([process.execPath, ab, "--runs", "0", "--", "x=true"]);
+  expect({ code: usage.exitCode, err: usage.stderr.toString() }).toEqual({ code: 2, err: expect.stringContaining("bench:ab: usage:") });
 });

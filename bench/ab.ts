@@ -1,0 +1,125 @@
+#!/usr/bin/env bun
+// A/B of server builds or settings in one invocation (`bun run bench:ab`), for the entries of
+// docs/experiments.md: each variant is a label and a command that serves (the bench adds
+// `--port 0 --report-interval 3600`); the variants take turns on a fresh server per run, in
+// an order reversed every other run, every log verified. It prints the medians per variant
+// and workload: M numbers/s, the server's CPU seconds (JIT threads apart) and how much of
+// the whole machine stood idle during the sends (a share near 0 says that the two cores,
+// shared with the load process, were the limit).
+//
+//   bun run bench:ab --runs 7 --workloads seq,dup -- "old=/tmp/old serve" "new=dist/numbers-server serve"
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { isWorkload, type WorkloadName } from "../src/client/workloads.ts";
+import { cpuSince, threadTimes } from "./cpu.ts";
+import { BenchError, Driver, killAll, startTarget } from "./procs.ts";
+import { stopServer } from "./server.ts";
+import { median } from "./table.ts";
+
+interface Variant {
+  label: string;
+  cmd: string[];
+}
+
+interface Sample {
+  rate: number;
+  cpu: number;
+  jit: number;
+  idle: number;
+}
+
+/** Idle and total ticks of the whole machine so far (/proc/stat's first line). */
+function machineTicks(): { idle: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** One run of `variant` on a fresh server in a fresh directory; throws unless its log is exact. */
+async function run(variant: Variant, driver: Driver, expected: NumberSet, count: number): Promise<Sample> {
+  const dir = mkdtempSync(join(tmpdir(), "numbers-ab-"));
+  const server = await startTarget([...variant.cmd, "--port", "0", "--report-interval", "3600"], dir);
+  try {
+    const before = threadTimes(server.proc.pid);
+    const ticks = machineTicks();
+    const sent = await driver.send(server.host, server.port);
+    const cpu = cpuSince(server.proc.pid, before);
+    const after = machineTicks();
+    if (sent.sentBytes !== driver.ready.bytes || sent.cutShort > 0) throw new BenchError(`${variant.label} closed connections early\n${server.stderr()}`);
+    await stopServer(server);
+    const report = verifyLog(join(dir, "numbers.log"), expected);
+    if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${variant.label}: ${describeReport(report)}`);
+    return {
+      rate: count / (sent.elapsedMs / 1000),
+      cpu: cpu.main + cpu.workers + cpu.jit + cpu.other,
+      jit: cpu.jit,
+      idle: (after.idle - ticks.idle) / Math.max(1, after.total - ticks.total),
+    };
+  } finally {
+    server.proc.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function workload(name: WorkloadName, variants: Variant[], runs: number, count: number): Promise<string[]> {
+  const driver = await Driver.start(name, count);
+  const expected = expectedSet(name, count);
+  const samples = variants.map(() => [] as Sample[]);
+  try {
+    for (let r = 0; r < runs; r++) {
+      const order = variants.map((_, i) => i);
+      if (r % 2 === 1) order.reverse();
+      for (const v of order) samples[v].push(await run(variants[v], driver, expected, count));
+    }
+  } finally {
+    await driver.close();
+  }
+  return variants.map((variant, v) => {
+    const of = (key: keyof Sample) => median(samples[v].map((s) => s[key]));
+    const rates = samples[v].map((s) => s.rate / 1e6);
+    return `${name.padEnd(6)}  ${variant.label.padEnd(12)}  ${(of("rate") / 1e6).toFixed(1).padStart(6)} M/s ` +
+      `(${Math.min(...rates).toFixed(1)}-${Math.max(...rates).toFixed(1)})  CPU ${of("cpu").toFixed(3)} s ` +
+      `(JIT ${of("jit").toFixed(3)})  machine idle ${(of("idle") * 100).toFixed(0)}%`;
+  });
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { runs: { type: "string", default: "5" }, workloads: { type: "string", default: "random,seq,dup" }, count: { type: "string", default: "20000000" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`bench:ab: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const runs = Number(values.runs);
+  const count = Number(values.count);
+  const names = values.workloads!.split(",");
+  const variants = positionals.map((p) => ({ label: p.slice(0, p.indexOf("=")), cmd: p.slice(p.indexOf("=") + 1).split(" ").filter((s) => s) }));
+  const bad = !Number.isSafeInteger(runs) || runs < 1 || !Number.isSafeInteger(count) || count < 1 || !names.every(isWorkload) ||
+    variants.length === 0 || variants.some((v) => v.label === "" || v.cmd.length === 0);
+  if (bad) {
+    process.stderr.write("bench:ab: usage: bun run bench:ab [--runs N] [--count N] [--workloads random,seq,dup] -- LABEL=COMMAND...\n");
+    return 2;
+  }
+  process.stdout.write(`load average ${loadavg()[0].toFixed(2)}; ${count} numbers per run, ${runs} runs per variant, taking turns\n`);
+  try {
+    for (const name of names as WorkloadName[]) process.stdout.write((await workload(name, variants, runs, count)).join("\n") + "\n");
+  } catch (err) {
+    const e = err as Error;
+    process.stderr.write(`bench:ab: FAILED: ${err instanceof BenchError ? e.message : (e.stack ?? String(err))}\n`);
+    return 1;
+  } finally {
+    killAll();
+  }
+  return 0;
+}
+
+process.exit(await main());

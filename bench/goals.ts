@@ -1,0 +1,24 @@
+// The speed goals the bench shows beside its figures, so that every run says how far it is
+// from them: our median over the C yardstick's, and over the sink's (the loopback ceiling).
+// Set by issue 19 (2026-12-04) for the default settings; docs/performance.md has the figures.
+
+import type { WorkloadName } from "../src/client/workloads.ts";
+
+export interface Goal {
+  /** Our median over the C yardstick's median. */
+  ofC: number;
+  /** Our median over the sink's median, where a goal is set. */
+  ofSink?: number;
+}
+
+export const GOALS: Record<WorkloadName, Goal> = {
+  random: { ofC: 4 },
+  seq: { ofC: 1.8, ofSink: 0.3 },
+  dup: { ofC: 1.6, ofSink: 0.55 },
+};
+
+/** A goal's cell: the bar, then whether `value` reaches it. */
+export function goalCell(value: number | undefined, goal: number | undefined, format: (v: number) => string): string {
+  if (goal === undefined || value === undefined) return "-";
+  return `≥${format(goal)} ${value >= goal ? "met" : "short"}`;
+}
