@@ -7,6 +7,7 @@
 // branch-free loops that only record which were new (see testAndSet), then copy the new
 // lines' bytes into the log buffer.
 
+import { noInline } from "bun:jsc";
 import { createBitmap } from "./bitmap.ts";
 import { frame, LINE_BYTES, parseLine, type LineCarry, type Verdict } from "./protocol.ts";
 
@@ -18,6 +19,13 @@ import { frame, LINE_BYTES, parseLine, type LineCarry, type Verdict } from "./pr
 const SCRATCH_LINES = 8192;
 /** Numbers read before any is set; their cache lines must stay warm between the passes. */
 const PROBE_BLOCK = 512;
+/**
+ * Numbers per line of spread between a pass's first and last number from which the pass
+ * counts as scattered (commit()): 2 bytes of bitmap per line, where seq spreads 1/8 and
+ * random over 10^9 some 15,000. Low enough that the warm-up's made-up lines (warmup.ts), in
+ * a bitmap of 128 KiB, take both loops often enough to compile both.
+ */
+const SCATTERED_SPREAD = 16;
 /** New lines in a row from which one native copy beat a copy loop (measured with set()). */
 const MIN_BULK_LINES = 16;
 /**
@@ -51,6 +59,10 @@ export class Engine {
   private readonly values = new Uint32Array(SCRATCH_LINES);
   private readonly fresh = new Uint32Array(SCRATCH_LINES);
   private readonly candidates = new Uint32Array(PROBE_BLOCK);
+  /** The bitmap bytes of one block, for testAndSetScattered(). */
+  private readonly probed = new Uint8Array(PROBE_BLOCK);
+  /** The last pass was scattered and mostly new: the next one likely is too (commit()). */
+  private scattered = false;
   private readonly atomic: boolean;
   private readonly out = new Uint8Array(LOG_BUFFER_BYTES);
   private outLen = 0;
@@ -112,7 +124,12 @@ export class Engine {
    * each new line to the log buffer.
    */
   private commit(src: Uint8Array, base: number, count: number): void {
-    const found = this.testAndSet(count);
+    // Scattered numbers (far apart, mostly new) miss the caches on every read: the pass
+    // takes the loop made for that. Either loop gives the same result; only speed differs.
+    const values = this.values;
+    const far = Math.abs(values[count - 1] - values[0]) > count * SCATTERED_SPREAD;
+    const found = this.scattered && far ? this.testAndSetScattered(count) : this.testAndSet(count);
+    this.scattered = far && found * 2 > count;
     this.unique += found;
     this.total += found;
     this.duplicates += count - found;
@@ -145,14 +162,10 @@ export class Engine {
    * Test-and-sets values[0..count), listing the new ones in `fresh`; returns how many.
    * Each block is first only read: the cache misses overlap, and a bit already set is a
    * duplicate for good, so most duplicates never dirty a cache line. Only the numbers that
-   * looked new are then set, on cache lines that are now warm. On a bitmap shared with other
-   * threads each byte is written with a compareExchange from the value that decided (see
-   * claimByte()), so two threads can never both count a number as new; an atomic operation
-   * is a full barrier on x86, and a loop of them alone would take the misses one at a time.
+   * looked new are then set (setBlock()), on cache lines that are now warm.
    */
   private testAndSet(count: number): number {
     const values = this.values;
-    const fresh = this.fresh;
     const candidates = this.candidates;
     const bits = this.bits;
     let found = 0;
@@ -164,53 +177,96 @@ export class Engine {
         candidates[open] = k;
         open += ((bits[v >>> 3] >>> (v & 7)) & 1) ^ 1;
       }
-      if (this.atomic && open > 0) {
-        // As below, a byte at a time, but each byte is written with one compareExchange
-        // from the value read, which decided what was new (see claimByte()). One loop for
-        // both, with the write chosen per byte, cost random 4-6% in-process.
-        let first = 0;
-        let foundAtFirst = found;
-        let at = values[candidates[0]] >>> 3;
-        let old = bits[at];
-        let byte = old;
-        for (let c = 0; c < open; c++) {
-          const k = candidates[c];
-          const v = values[k];
-          if (v >>> 3 !== at) {
-            if (byte !== old) found = claimByte(bits, at, old, byte, values, candidates, first, c, fresh, foundAtFirst, found);
-            first = c;
-            foundAtFirst = found;
-            at = v >>> 3;
-            old = bits[at];
-            byte = old;
-          }
-          const shift = v & 7;
-          fresh[found] = k;
-          found += ((byte >>> shift) & 1) ^ 1;
-          byte |= 1 << shift;
-        }
-        if (byte !== old) found = claimByte(bits, at, old, byte, values, candidates, first, open, fresh, foundAtFirst, found);
-      } else if (open > 0) {
-        // The byte being set is kept in a register until the next candidate is on another
-        // byte: consecutive numbers share a byte and would otherwise wait on each other's store.
-        let at = values[candidates[0]] >>> 3;
-        let byte = bits[at];
-        for (let c = 0; c < open; c++) {
-          const k = candidates[c];
-          const v = values[k];
-          if (v >>> 3 !== at) {
-            bits[at] = byte;
-            at = v >>> 3;
-            byte = bits[at];
-          }
-          const shift = v & 7;
-          fresh[found] = k;
-          found += ((byte >>> shift) & 1) ^ 1;
-          byte |= 1 << shift;
-        }
-        bits[at] = byte;
-      }
+      if (open > 0) found = this.setBlock(open, found);
     }
+    return found;
+  }
+
+  /**
+   * testAndSet() for numbers scattered over the bitmap, where nearly every read misses the
+   * caches: each block's bytes are gathered first, in a loop whose loads depend on nothing,
+   * so that more misses are in flight at once. Slower where the reads hit (seq, dup), hence
+   * a method of its own: one method choosing between the two loops ran those 20% slower
+   * (docs/experiments.md, gathering the probes).
+   */
+  private testAndSetScattered(count: number): number {
+    const values = this.values;
+    const candidates = this.candidates;
+    const probed = this.probed;
+    const bits = this.bits;
+    let found = 0;
+    for (let start = 0; start < count; start += PROBE_BLOCK) {
+      const end = Math.min(count, start + PROBE_BLOCK);
+      for (let k = start; k < end; k++) probed[k - start] = bits[values[k] >>> 3];
+      let open = 0;
+      for (let k = start; k < end; k++) {
+        candidates[open] = k;
+        open += ((probed[k - start] >>> (values[k] & 7)) & 1) ^ 1;
+      }
+      if (open > 0) found = this.setBlock(open, found);
+    }
+    return found;
+  }
+
+  /**
+   * Sets the bits of the `open` numbers values[candidates[0..open)] that looked new, in
+   * order, appending those that were new to fresh[] from `found`; returns its new end. On a
+   * bitmap shared with other threads each byte is written with a compareExchange from the
+   * value that decided (see claimByte()), so two threads can never both count a number as
+   * new; an atomic operation is a full barrier on x86, and a loop of them alone would take
+   * the misses one at a time.
+   */
+  private setBlock(open: number, found: number): number {
+    const values = this.values;
+    const fresh = this.fresh;
+    const candidates = this.candidates;
+    const bits = this.bits;
+    if (this.atomic) {
+      // As below, a byte at a time, but each byte is written with one compareExchange
+      // from the value read, which decided what was new (see claimByte()). One loop for
+      // both, with the write chosen per byte, cost random 4-6% in-process.
+      let first = 0;
+      let foundAtFirst = found;
+      let at = values[candidates[0]] >>> 3;
+      let old = bits[at];
+      let byte = old;
+      for (let c = 0; c < open; c++) {
+        const k = candidates[c];
+        const v = values[k];
+        if (v >>> 3 !== at) {
+          if (byte !== old) found = claimByte(bits, at, old, byte, values, candidates, first, c, fresh, foundAtFirst, found);
+          first = c;
+          foundAtFirst = found;
+          at = v >>> 3;
+          old = bits[at];
+          byte = old;
+        }
+        const shift = v & 7;
+        fresh[found] = k;
+        found += ((byte >>> shift) & 1) ^ 1;
+        byte |= 1 << shift;
+      }
+      if (byte !== old) found = claimByte(bits, at, old, byte, values, candidates, first, open, fresh, foundAtFirst, found);
+      return found;
+    }
+    // The byte being set is kept in a register until the next candidate is on another
+    // byte: consecutive numbers share a byte and would otherwise wait on each other's store.
+    let at = values[candidates[0]] >>> 3;
+    let byte = bits[at];
+    for (let c = 0; c < open; c++) {
+      const k = candidates[c];
+      const v = values[k];
+      if (v >>> 3 !== at) {
+        bits[at] = byte;
+        at = v >>> 3;
+        byte = bits[at];
+      }
+      const shift = v & 7;
+      fresh[found] = k;
+      found += ((byte >>> shift) & 1) ^ 1;
+      byte |= 1 << shift;
+    }
+    bits[at] = byte;
     return found;
   }
 }
@@ -270,3 +326,9 @@ function four(x: number): number {
   const d = (Math.imul(x & 0x0f0f0f0f, 0xa01) >>> 8) & 0x00ff00ff;
   return Math.imul(d, 0x640001) >>> 16;
 }
+
+// The probe and set loops are compiled on their own, never inlined into commit(): inlined,
+// each change of path (near, scattered; a first duplicate) recompiled all of commit() at
+// ~20 ms of JIT a time, during the first clients' numbers (docs/experiments.md).
+const methods = Engine.prototype as unknown as Record<string, (...args: never[]) => unknown>;
+for (const name of ["testAndSet", "testAndSetScattered", "setBlock"]) noInline(methods[name]);

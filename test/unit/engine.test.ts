@@ -246,3 +246,62 @@ describe("claimByte: one compareExchange per byte on a shared bitmap", () => {
     expect(bits[1]).toBe(0b1_1011);
   });
 });
+
+describe("scattered passes: numbers far apart and mostly new take the gathering loop", () => {
+  /**
+   * Scattered stretches (some with repeats, some with a number twice in a row) around a seq
+   * stretch and a mostly-repeated one; first, all eight numbers of 5,000 far-apart bitmap
+   * bytes in random order, so that a probe reading the wrong bit would take new numbers
+   * for duplicates.
+   */
+  function mixed(): number[] {
+    const next = rng(11);
+    const values: number[] = [];
+    const earlier = () => values[next() % values.length];
+    const dense = Array.from({ length: 40_000 }, (_, k) => Math.floor(k / 8) * 24_000 * 8 + (k % 8));
+    for (let k = dense.length - 1; k > 0; k--) {
+      const j = next() % (k + 1);
+      [dense[k], dense[j]] = [dense[j], dense[k]];
+    }
+    values.push(...dense);
+    for (let k = 0; k < 20_000; k++) values.push(next() % 1_000_000_000);
+    for (let k = 0; k < 20_000; k++) values.push(next() % 5 < 2 ? earlier() : next() % 1_000_000_000);
+    for (let k = 0; k < 20_000; k++) values.push(500_000_000 + k);
+    for (let k = 0; k < 20_000; k++) values.push(next() % 5 < 3 ? earlier() : next() % 1_000_000_000);
+    for (let k = 0; k < 20_000; k++) {
+      const v = k % 97 === 0 ? [0, 999_999_999, 7][k % 3] : next() % 1_000_000_000;
+      values.push(v);
+      if (k % 13 === 0) values.push(v);
+    }
+    return values;
+  }
+
+  for (const atomic of [false, true]) {
+    test(`${atomic ? "a shared" : "its own"} bitmap: the same log and counts as a set, in the order of first sight`, () => {
+      const values = mixed();
+      const seen = new Set<number>();
+      const firsts = values.filter((v) => !seen.has(v) && seen.add(v));
+      let log = "";
+      const engine = new Engine({ bitmap: createBitmap(atomic), atomic, write: (b) => void (log += Buffer.from(b).toString("latin1")) });
+      // Which loop each pass took: both must have run for this test to mean anything.
+      const calls = { scattered: 0, near: 0 };
+      const e = engine as unknown as Record<"testAndSet" | "testAndSetScattered", (n: number) => number>;
+      const [near, scattered] = [e.testAndSet.bind(engine), e.testAndSetScattered.bind(engine)];
+      e.testAndSet = (n) => (calls.near++, near(n));
+      e.testAndSetScattered = (n) => (calls.scattered++, scattered(n));
+      const stream = encodeLines(Uint32Array.from(values));
+      const conn = newLineCarry();
+      const next = rng(5);
+      for (let at = 0; at < stream.length; ) {
+        const end = Math.min(stream.length, at + 50_000 + (next() % 250_000));
+        expect(engine.frameAndCount(conn, stream.subarray(at, end))).toBe(KEEP);
+        at = end;
+      }
+      engine.drain();
+      expect(calls.scattered).toBeGreaterThan(5);
+      expect(calls.near).toBeGreaterThan(5);
+      expect(log).toBe(Buffer.from(encodeLines(Uint32Array.from(firsts))).toString("latin1"));
+      expect(engine.takeCounts()).toEqual({ unique: firsts.length, duplicates: values.length - firsts.length, total: firsts.length });
+    });
+  }
+});
