@@ -304,7 +304,7 @@ test("cpuSince() charges a busy main thread to `main` and a busy Worker to `work
 test("bun run bench:ab runs each variant in turn, verifies every log, and gives a line per variant", async () => {
   const ab = resolve(import.meta.dir, "../../bench/ab.ts");
   const serve = `${serverCommand().join(" ")} serve --warmup 0`;
-  const proc = Bun.spawn([process.execPath, ab, "--count", "20000", "--runs", "2", "--workloads", "dup", "--", `one=${serve} --workers 1`, `two=${serve} --workers 2`], { stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, ab, "--count", "20000", "--runs", "1", "--workloads", "dup", "--", `one=${serve} --workers 1`, `two=${serve} --workers 2`], { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   expect({ code, err }).toEqual({ code: 0, err: "" });
   const rows = out.trim().split("\n").slice(1);

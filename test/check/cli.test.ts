@@ -91,9 +91,9 @@ test("a --spawn whose relative command is not found in its fresh directory says 
 });
 
 test("a case's last clients still hold the slots when it ends: the terminate is sent again until it is taken", async () => {
-  // The fixture frees a closed client's slot 500 ms late, so the first terminate client is
+  // The fixture frees a closed client's slot 250 ms late, so the first terminate client is
   // refused as a sixth; a server that loses its log on SIGTERM shows whether one got through.
-  const spawn = `${fixtureCommand("log-at-exit")} --release-after 500`;
+  const spawn = `${fixtureCommand("log-at-exit")} --release-after 250`;
   const card = await scorecard(["-k", "connections/sixth-closed-not-counted", "--timeout", "3", "--spawn", spawn]);
   expect(card.cases.map((c) => [c.name, c.status])).toEqual([["connections/sixth-closed-not-counted", "PASS"]]);
   expect(card.cases[0].evidence).toStartWith("sixth closed (");
