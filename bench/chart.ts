@@ -9,7 +9,8 @@ import { cRatio, median, type Row } from "./table.ts";
 
 const BAR = 44;
 const GAP = 8;
-const GROUP_GAP = 40;
+/** Between groups: room for the goal lines' labels, right of each group. */
+const GROUP_GAP = 84;
 const PLOT_HEIGHT = 300;
 const LEFT = 56;
 const TOP = 90;
@@ -66,7 +67,7 @@ export function svgChart(rows: Row[], caption: string): string {
   const top = Math.ceil(max / tick) * tick;
   const y = (value: number) => TOP + PLOT_HEIGHT - (value / top) * PLOT_HEIGHT;
   const groupWidth = (g: (typeof groups)[number]) => g.bars.length * (BAR + GAP) - GAP;
-  const width = LEFT + groups.reduce((w, g) => w + groupWidth(g) + GROUP_GAP, 0) + 10;
+  const width = LEFT + groups.reduce((w, g) => w + groupWidth(g) + GROUP_GAP, 0) + GROUP_GAP / 2;
   const height = TOP + PLOT_HEIGHT + BOTTOM;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
@@ -104,10 +105,14 @@ export function svgChart(rows: Row[], caption: string): string {
       x += BAR + GAP;
     }
     const left = x - GAP - groupWidth(g);
-    for (const line of g.goals) {
+    // Labels right of the group, the lower one moved down when two would overlap.
+    let lastLabelY = -Infinity;
+    for (const line of [...g.goals].sort((a, b) => b.rate - a.rate)) {
       const gy = y(m(line.rate));
+      const labelY = Math.max(gy + 3, lastLabelY + 11);
+      lastLabelY = labelY;
       out.push(`<line x1="${left - 4}" x2="${x - GAP + 4}" y1="${gy}" y2="${gy}" stroke="${line.color}" stroke-dasharray="5 3"><title>${esc(`${g.workload}: ${line.label}, ${m(line.rate).toFixed(1)} M/s`)}</title></line>`);
-      out.push(`<text x="${left}" y="${gy - 3}" font-size="9" fill="${line.color}">${esc(line.label)}</text>`);
+      out.push(`<text x="${x - GAP + 7}" y="${labelY}" font-size="9" fill="${line.color}">${esc(line.label)}</text>`);
     }
     const gx = x - GAP - groupWidth(g) / 2;
     out.push(`<text x="${gx}" y="${TOP + PLOT_HEIGHT + 20}" text-anchor="middle" font-size="13" font-weight="bold">${esc(g.workload)}</text>`);
