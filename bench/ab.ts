@@ -8,10 +8,12 @@
 // shared with the load process, were the limit).
 //
 //   bun run bench:ab --runs 7 --workloads seq,dup -- "old=/tmp/old serve" "new=dist/numbers-server serve"
+//
+// A command's first word, when it is a relative path, is taken from the current directory.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
 import { isWorkload, type WorkloadName } from "../src/client/workloads.ts";
@@ -102,7 +104,12 @@ async function main(): Promise<number> {
   const runs = Number(values.runs);
   const count = Number(values.count);
   const names = values.workloads!.split(",");
-  const variants = positionals.map((p) => ({ label: p.slice(0, p.indexOf("=")), cmd: p.slice(p.indexOf("=") + 1).split(" ").filter((s) => s) }));
+  const variants = positionals.map((p) => {
+    const cmd = p.slice(p.indexOf("=") + 1).split(" ").filter((s) => s);
+    // Each server runs in a temp directory: a relative path is taken from here.
+    if (cmd[0]?.includes("/")) cmd[0] = resolve(cmd[0]);
+    return { label: p.slice(0, p.indexOf("=")), cmd };
+  });
   const bad = !Number.isSafeInteger(runs) || runs < 1 || !Number.isSafeInteger(count) || count < 1 || !names.every(isWorkload) ||
     variants.length === 0 || variants.some((v) => v.label === "" || v.cmd.length === 0);
   if (bad) {
