@@ -11,15 +11,13 @@
 //
 // A command's first word, when it is a relative path, is taken from the current directory.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { expectedSet, type NumberSet } from "../src/check/verify.ts";
 import { isWorkload, type WorkloadName } from "../src/client/workloads.ts";
-import { cpuSince, threadTimes } from "./cpu.ts";
 import { BenchError, Driver, killAll, startTarget } from "./procs.ts";
-import { stopServer } from "./server.ts";
+import { REPORT_ARGS, serverRun } from "./run.ts";
 import { median } from "./table.ts";
 
 interface Variant {
@@ -34,36 +32,11 @@ interface Sample {
   idle: number;
 }
 
-/** Idle and total ticks of the whole machine so far (/proc/stat's first line). */
-function machineTicks(): { idle: number; total: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
-}
-
-/** One run of `variant` on a fresh server in a fresh directory; throws unless its log is exact. */
+/** One run of `variant` (see run.ts): its rate, the server's CPU, and the machine's idle share. */
 async function run(variant: Variant, driver: Driver, expected: NumberSet, count: number): Promise<Sample> {
-  const dir = mkdtempSync(join(tmpdir(), "numbers-ab-"));
-  const server = await startTarget([...variant.cmd, "--port", "0", "--report-interval", "3600"], dir);
-  try {
-    const before = threadTimes(server.proc.pid);
-    const ticks = machineTicks();
-    const sent = await driver.send(server.host, server.port);
-    const cpu = cpuSince(server.proc.pid, before);
-    const after = machineTicks();
-    if (sent.sentBytes !== driver.ready.bytes || sent.cutShort > 0) throw new BenchError(`${variant.label} closed connections early\n${server.stderr()}`);
-    await stopServer(server);
-    const report = verifyLog(join(dir, "numbers.log"), expected);
-    if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${variant.label}: ${describeReport(report)}`);
-    return {
-      rate: count / (sent.elapsedMs / 1000),
-      cpu: cpu.main + cpu.workers + cpu.jit + cpu.other,
-      jit: cpu.jit,
-      idle: (after.idle - ticks.idle) / Math.max(1, after.total - ticks.total),
-    };
-  } finally {
-    server.proc.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const start = (dir: string) => startTarget([...variant.cmd, "--port", "0", ...REPORT_ARGS], dir);
+  const { ms, cpu, idle } = await serverRun(driver, expected, variant.label, start);
+  return { rate: count / (ms / 1000), cpu: cpu.main + cpu.workers + cpu.jit + cpu.other, jit: cpu.jit, idle };
 }
 
 async function workload(name: WorkloadName, variants: Variant[], runs: number, count: number): Promise<string[]> {

@@ -8,7 +8,7 @@
 // timing a `--resume` start on it (see resume.ts). Progress goes to stderr, the table to
 // stdout, the chart to --svg. Any failure, above all a wrong log, exits non-zero.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeOptions, UsageError } from "../src/options.ts";
@@ -17,12 +17,11 @@ import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts"
 import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
 import { buildReference, startReference, type Reference } from "./reference.ts";
 import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
-import { serverForm, stale, startServer, stopServer } from "./server.ts";
+import { serverForm, stale, startServer } from "./server.ts";
+import { REPORT_ARGS, serverRun, timedSend, type ServerRun } from "./run.ts";
 import { svgChart } from "./chart.ts";
-import { cpuSince, threadTimes, type CpuSplit } from "./cpu.ts";
-import type { DriverSent } from "./driver.ts";
 import { cpuMarkdownTable, cpuTextTable, markdownTable, textTable, type Row } from "./table.ts";
-import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { expectedSet } from "../src/check/verify.ts";
 import { CONNECTIONS, type WorkloadName } from "../src/client/workloads.ts";
 
 const SINK = join(import.meta.dir, "sink.ts");
@@ -33,75 +32,6 @@ function progress(text: string) {
 
 const rateText = (rate: number, ms: number) => `${(rate / 1e6).toFixed(1)} M numbers/s (${(ms / 1000).toFixed(3)} s)`;
 
-/** The peak resident set of a live process, in KiB (Linux). */
-function peakRssKiB(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new BenchError(`no VmHWM in /proc/${pid}/status`);
-  return Number(m[1]);
-}
-
-/** Sends the driver's payloads to a target and checks that every byte went through. */
-async function timedSend(driver: Driver, target: Target, what: string): Promise<number> {
-  const sent = await driver.send(target.host, target.port);
-  return checkedMs(sent, driver, target, what);
-}
-
-/** The run's milliseconds, once every byte is known to have gone through. */
-function checkedMs(sent: DriverSent, driver: Driver, target: Target, what: string): number {
-  if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
-    const state = target.proc.exitCode === null ? "" : ` and exited with code ${target.proc.exitCode}`;
-    throw new BenchError(`${what} closed ${sent.cutShort} connection(s) early${state}: ` +
-      `${sent.sentBytes} of ${driver.ready.bytes} bytes sent\n${target.stderr()}`);
-  }
-  return sent.elapsedMs;
-}
-
-interface ServerRun {
-  ms: number;
-  rssKiB: number;
-  /** CPU time of the server's threads from just before the first byte to the last close. */
-  cpu: CpuSplit;
-}
-
-const REPORT_ARGS = ["--report-interval", "3600"];
-
-/**
- * One run on a fresh server (ours, or the C yardstick: `what` names it) in a fresh
- * directory; throws unless its log is exactly right. With `then`, the verified log's
- * directory is handed to it before it is removed.
- */
-async function serverRun(
-  driver: Driver,
-  expected: NumberSet,
-  what: string,
-  start: (dir: string) => Promise<Target>,
-  then?: (dir: string) => Promise<void>,
-): Promise<ServerRun> {
-  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
-  try {
-    const server = await start(dir);
-    try {
-      const before = threadTimes(server.proc.pid);
-      const sent = await driver.send(server.host, server.port);
-      const cpu = cpuSince(server.proc.pid, before);
-      const ms = checkedMs(sent, driver, server, what);
-      if (server.proc.exitCode !== null) {
-        throw new BenchError(`${what} exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
-      }
-      const rssKiB = peakRssKiB(server.proc.pid);
-      await stopServer(server);
-      const report = verifyLog(join(dir, "numbers.log"), expected);
-      if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
-      await then?.(dir);
-      return { ms, rssKiB, cpu };
-    } finally {
-      server.proc.kill("SIGKILL");
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /**
  * The sink for one workload's runs: started once and warmed up with one untimed send, so
  * that it measures the loopback path, not a cold process (our server warms up too).
@@ -111,6 +41,7 @@ async function startSink(driver: Driver): Promise<Target> {
   await timedSend(driver, sink, "the sink");
   return sink;
 }
+
 interface WorkloadResult {
   rows: Row[];
   /** The --resume measurement, taken on the log of the workload's last run. */

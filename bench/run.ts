@@ -1,0 +1,93 @@
+// One verified run on a fresh server, for the bench (main.ts) and its A/B (ab.ts): the
+// driver's payloads sent once, timed from the first byte to the last close, the server's CPU
+// and peak RSS taken, the server stopped with `terminate`, and its log checked against the
+// exact expected set; any shortfall or wrong log throws a BenchError.
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeReport, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { cpuSince, threadTimes, type CpuSplit } from "./cpu.ts";
+import type { DriverSent } from "./driver.ts";
+import { BenchError, type Driver, type Target } from "./procs.ts";
+import { stopServer } from "./server.ts";
+
+/** The peak resident set of a live process, in KiB (Linux). */
+function peakRssKiB(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new BenchError(`no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** Sends the driver's payloads to a target and checks that every byte went through. */
+export async function timedSend(driver: Driver, target: Target, what: string): Promise<number> {
+  const sent = await driver.send(target.host, target.port);
+  return checkedMs(sent, driver, target, what);
+}
+
+/** The run's milliseconds, once every byte is known to have gone through. */
+function checkedMs(sent: DriverSent, driver: Driver, target: Target, what: string): number {
+  if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
+    const state = target.proc.exitCode === null ? "" : ` and exited with code ${target.proc.exitCode}`;
+    throw new BenchError(`${what} closed ${sent.cutShort} connection(s) early${state}: ` +
+      `${sent.sentBytes} of ${driver.ready.bytes} bytes sent\n${target.stderr()}`);
+  }
+  return sent.elapsedMs;
+}
+
+export interface ServerRun {
+  ms: number;
+  rssKiB: number;
+  /** CPU time of the server's threads from just before the first byte to the last close. */
+  cpu: CpuSplit;
+  /** The share of the whole machine's CPU time that stood idle during the send. */
+  idle: number;
+}
+
+export const REPORT_ARGS = ["--report-interval", "3600"];
+
+/**
+ * One run on a fresh server (ours, or the C yardstick: `what` names it) in a fresh
+ * directory; throws unless its log is exactly right. With `then`, the verified log's
+ * directory is handed to it before it is removed.
+ */
+export async function serverRun(
+  driver: Driver,
+  expected: NumberSet,
+  what: string,
+  start: (dir: string) => Promise<Target>,
+  then?: (dir: string) => Promise<void>,
+): Promise<ServerRun> {
+  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
+  try {
+    const server = await start(dir);
+    try {
+      const before = threadTimes(server.proc.pid);
+      const ticks = machineTicks();
+      const sent = await driver.send(server.host, server.port);
+      const cpu = cpuSince(server.proc.pid, before);
+      const after = machineTicks();
+      const idle = (after.idle - ticks.idle) / Math.max(1, after.total - ticks.total);
+      const ms = checkedMs(sent, driver, server, what);
+      if (server.proc.exitCode !== null) {
+        throw new BenchError(`${what} exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
+      }
+      const rssKiB = peakRssKiB(server.proc.pid);
+      await stopServer(server);
+      const report = verifyLog(join(dir, "numbers.log"), expected);
+      if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
+      await then?.(dir);
+      return { ms, rssKiB, cpu, idle };
+    } finally {
+      server.proc.kill("SIGKILL");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Idle and total ticks of the whole machine so far (/proc/stat's first line). */
+function machineTicks(): { idle: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+}
