@@ -6,6 +6,7 @@
 // stop it with SIGTERM. The bench warms it up with one untimed send (main.ts).
 
 import { writeSync } from "node:fs";
+import { freeChunk } from "../src/server/shard.ts";
 
 const HOST = "127.0.0.1";
 
@@ -14,8 +15,7 @@ const listener = Bun.listen({
   port: 0,
   socket: {
     data(_socket, chunk) {
-      const buffer = chunk.buffer;
-      if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
+      freeChunk(chunk);
     },
     error() {},
   },

@@ -46,6 +46,7 @@ function cells(rows: Row[]): string[][] {
     const rate = median(r.rates);
     const sink = median(r.sinkRates);
     const goal = GOALS[r.workload as keyof typeof GOALS];
+    const ofC = cRatio(r);
     const ratio = (v: number) => `${v.toFixed(2)}x`;
     const percent = (v: number) => `${(v * 100).toFixed(0)}%`;
     return [
@@ -54,7 +55,7 @@ function cells(rows: Row[]): string[][] {
       millions(rate),
       ((rate * r.bytesPerNumber) / 1e6).toFixed(0),
       `${millions(Math.min(...r.rates))}-${millions(Math.max(...r.rates))}`,
-      ...(withC ? (r.cRates ? [millions(median(r.cRates)), ratio(cRatio(r)!), goalCell(cRatio(r), goal?.ofC, ratio)] : ["-", "-", "-"]) : []),
+      ...(withC ? (ofC !== undefined ? [millions(median(r.cRates!)), ratio(ofC), goalCell(ofC, goal?.ofC, ratio)] : ["-", "-", "-"]) : []),
       millions(sink),
       percent(rate / sink),
       goalCell(rate / sink, goal?.ofSink, percent),

@@ -4,7 +4,7 @@
 // numbers, a log's lines, and the verdict with its evidence.
 
 import type { CheckConfig } from "./config.ts";
-import { Peer, within } from "./peer.ts";
+import { Peer } from "./peer.ts";
 import type { Target } from "./target.ts";
 
 export interface Verdict {
@@ -146,7 +146,7 @@ async function sendTerminate(target: Target, ms: number): Promise<{ exited: bool
     return { exited, error: (err as Error).message };
   }
   peer.write("terminate\n");
-  await within(Promise.race([target.exit(ms), peer.closedWithin(ms)]), ms);
+  await Promise.race([target.exit(ms), peer.closedWithin(ms)]);
   // A server that exits closes this client first: give its exit a moment before trying again.
   const exited = (await target.exit(peer.ending && target.running ? Math.min(ms, 200) : 0)) !== null;
   peer.reset();
