@@ -65,8 +65,9 @@ test("bun run bench runs end to end, verifies every log and draws the chart", as
   expect(chart.match(/<rect x="[\d.]+" y="[\d.]+" width="44"/g)).toHaveLength(hasCC ? 9 : 6);
   for (const workload of ["random", "seq", "dup"]) expect(chart).toContain(`>${workload}</text>`);
   // The goals' dashed lines: of the sink on seq and dup; of C on every workload when C ran.
+  // Within a group they are drawn highest first, an order the run's figures decide.
   const goals = [...chart.matchAll(/<title>(\w+): goal ([\d.]+(x C|% of sink)),/g)].map((g) => `${g[1]} ${g[2]}`);
-  expect(goals).toEqual([...(hasCC ? ["random 4x C", "seq 1.8x C"] : []), "seq 30% of sink", ...(hasCC ? ["dup 1.6x C"] : []), "dup 55% of sink"]);
+  expect(goals.toSorted()).toEqual([...(hasCC ? ["dup 1.6x C"] : []), "dup 55% of sink", ...(hasCC ? ["random 4x C", "seq 1.8x C"] : []), "seq 30% of sink"]);
   for (const workload of ["random", "seq", "dup"]) expect(out).toMatch(new RegExp(`^\\| ${workload} \\| [\\d.]+ \\|`, "m"));
   // Ours and the C yardstick, each workload.
   expect(err.match(/server: .* log verified/g)).toHaveLength(3);

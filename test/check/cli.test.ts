@@ -96,5 +96,6 @@ test("a case's last clients still hold the slots when it ends: the terminate is 
   const spawn = `${fixtureCommand("log-at-exit")} --release-after 250`;
   const card = await scorecard(["-k", "connections/sixth-closed-not-counted", "--timeout", "3", "--spawn", spawn]);
   expect(card.cases.map((c) => [c.name, c.status])).toEqual([["connections/sixth-closed-not-counted", "PASS"]]);
-  expect(card.cases[0].evidence).toStartWith("sixth closed (");
+  // The case passes on a sixth closed at once, or reset before Bun reported it open.
+  expect(card.cases[0].evidence).toMatch(/^sixth (closed \(|refused: )/);
 });
