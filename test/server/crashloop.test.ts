@@ -42,12 +42,12 @@ interface Share {
 }
 
 /**
- * Streams each share over its own connection, WRITE_BYTES at a time, and calls `progress`
- * with the bytes written over all connections after each write; each connection half-closes
- * once all is written. Resolves once every connection has closed (by the server, or by its
- * death).
+ * Connects one client per share and calls `connected` once all are; then streams each share
+ * over its connection, WRITE_BYTES at a time, and calls `progress` with the bytes written
+ * over all connections after each write; each connection half-closes once all is written.
+ * Resolves once every connection has closed (by the server, or by its death).
  */
-async function stream(port: number, shares: Share[], progress: (bytes: number) => void): Promise<void> {
+async function stream(port: number, shares: Share[], connected: () => void, progress: (bytes: number) => void): Promise<void> {
   let total = 0;
   const closed: Promise<void>[] = [];
   const sockets: Socket<{ share: Share; payload: Uint8Array }>[] = [];
@@ -70,6 +70,7 @@ async function stream(port: number, shares: Share[], progress: (bytes: number) =
     const payload = encodeLines(sequence(share.first, share.count));
     sockets.push(await Bun.connect({ hostname: "127.0.0.1", port, data: { share, payload }, socket: { data() {}, drain: pump, close: () => resolve(), error() {} } }));
   }
+  connected();
   for (const socket of sockets) pump(socket);
   await Promise.all(closed);
 }
@@ -183,6 +184,10 @@ async function crashLoop(workers: number, seed: number, at: { where: string }) {
       if (!server.proc.killed) server.proc.kill(9);
     };
     let lastTotal = whole;
+    // Report lines count toward a kill only once every client is connected: at 10 ms a line,
+    // the first could come before the connects on a loaded machine, and a kill then would
+    // refuse them (seen in CI) and test no load.
+    let connected = false;
     let reports = 0;
     // Bun's fs.watch drops change events (here, 24 of 30 runs of 1-20 appends missed the
     // last; like oven-sh/bun#7919), so the log's size is also looked at on each report line,
@@ -193,10 +198,10 @@ async function crashLoop(workers: number, seed: number, at: { where: string }) {
     const watcher = mode === "log" ? watch(server.log, logGrown) : undefined;
     const reading = readReports(server, whole, (total) => {
       lastTotal = total;
-      if (++reports === killAt && mode === "reports") kill();
+      if (connected && ++reports === killAt && mode === "reports") kill();
       logGrown();
     });
-    const streaming = stream(server.port, shares, (written) => {
+    const streaming = stream(server.port, shares, () => (connected = true), (written) => {
       if (mode === "bytes" && written >= killAt) kill();
     });
     await Promise.all([reading, streaming]);
