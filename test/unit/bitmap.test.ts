@@ -1,8 +1,9 @@
-// The 10^9-bit de-duplication set of src/bitmap.ts: its size, its shared form, and
+// The 10^9-bit de-duplication set of src/core/bitmap.ts: its size, its shared form, its huge-page advice, and
 // test-and-set at both ends of the number range.
 
 import { expect, test } from "bun:test";
-import { BITMAP_BYTES, createBitmap, NUMBER_SPACE, testAndSet } from "../../src/core/bitmap.ts";
+import { readFileSync } from "node:fs";
+import { adviseHugePages, BITMAP_BYTES, createBitmap, NUMBER_SPACE, testAndSet } from "../../src/core/bitmap.ts";
 
 test("one bit per number: 125,000,000 bytes, all clear", () => {
   expect(NUMBER_SPACE).toBe(1_000_000_000);
@@ -39,4 +40,21 @@ test("setting a number leaves its neighbours clear", () => {
       if (other >= 0 && other < NUMBER_SPACE) expect(testAndSet(bits, other), `${other} after ${n}`).toBe(true);
     }
   }
+});
+
+test.skipIf(process.platform !== "linux")("on Linux the bitmap's memory is advised onto huge pages (smaps: VmFlags hg)", () => {
+  const bits = createBitmap();
+  const { ptr } = require("bun:ffi") as typeof import("bun:ffi");
+  const middle = ptr(bits) + BITMAP_BYTES / 2;
+  // /proc/self/smaps: a "start-end perms ..." line per mapping, then its fields, VmFlags last.
+  let covers = false;
+  let flags: string[] | undefined;
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (range) covers = Number.parseInt(range[1]!, 16) <= middle && middle < Number.parseInt(range[2]!, 16);
+    else if (covers && line.startsWith("VmFlags:")) flags = line.slice(8).trim().split(/\s+/);
+  }
+  expect(flags, "a mapping covers the bitmap").toBeDefined();
+  expect(flags).toContain("hg");
+  expect(adviseHugePages(bits), "the advice is taken again").toBe(true);
 });
