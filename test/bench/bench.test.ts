@@ -48,6 +48,8 @@ const LOG = "000000000\n123456789\n000000007\n999999999\n";
 // First in the file: the test files under test/bench run their tests concurrently
 // (bunfig.toml), so this one, which waits on the benchmark's processes, runs while the
 // LogChecker tests below take this process's CPU.
+// A whole bench (a sink, our server and the C yardstick per workload, a --resume start) takes
+// ~4 s alone on the 2-core box and more on a loaded one: a minute, not the 5 s default.
 test("bun run bench runs end to end, verifies every log and draws the chart", async () => {
   const dir = tempDir();
   const svg = join(dir, "chart.svg");
@@ -83,7 +85,7 @@ test("bun run bench runs end to end, verifies every log and draws the chart", as
     expect(Number(row![1])).toBeGreaterThan(0);
     expect(Number(row![3])).toBeGreaterThanOrEqual(Number(row![1]));
   }
-});
+}, 60_000);
 
 describe("LogChecker", () => {
   test("accepts exactly the expected numbers in any order, however the bytes are chunked", () => {
@@ -302,6 +304,7 @@ test("cpuSince() charges a busy main thread to `main` and a busy Worker to `work
   expect(cpu.main).toBeLessThan(5);
 });
 
+// Two fresh servers and their sinks: ~2 s alone, more on a loaded machine.
 test("bun run bench:ab runs each variant in turn, verifies every log, and gives a line per variant", async () => {
   const ab = resolve(import.meta.dir, "../../bench/ab.ts");
   const serve = `${serverCommand().join(" ")} serve --warmup 0`;
@@ -313,4 +316,4 @@ test("bun run bench:ab runs each variant in turn, verifies every log, and gives 
   for (const row of rows) expect(row).toMatch(/ [\d.]+ M\/s \([\d.]+-[\d.]+\)  CPU [\d.]+ s \(JIT [\d.]+\)  machine idle \d+%$/);
   const usage = Bun.spawnSync([process.execPath, ab, "--runs", "0", "--", "x=true"]);
   expect({ code: usage.exitCode, err: usage.stderr.toString() }).toEqual({ code: 2, err: expect.stringContaining("bench:ab: usage:") });
-});
+}, 30_000);

@@ -6,7 +6,7 @@
 
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { fixtureCommand, ourCommand, scorecard } from "../support/check.ts";
+import { fixtureCommand, ourCommand, scorecard, type Scorecard } from "../support/check.ts";
 import { tempDir } from "../support/server.ts";
 
 const FULL = process.env.NUMBERS_CHECK_FULL === "1";
@@ -29,6 +29,9 @@ const DEFECTS: Record<string, { k: string; fails: string[] }> = {
   },
 };
 
+/** What each failed case said, for the message of a mismatch. */
+const evidence = (card: Scorecard) => card.cases.filter((c) => c.status === "FAIL").map((c) => `${c.name}: ${c.evidence}`).join("\n");
+
 const quick = ["--timeout", "2", "--settle", "0.3", ...REPORTS];
 
 test.skipIf(FULL)("each defect fails its own case; the defect-free fixture passes the same case", async () => {
@@ -41,7 +44,7 @@ test.skipIf(FULL)("each defect fails its own case; the defect-free fixture passe
     const selected = card.cases.map((c) => c.name);
     expect(selected.length).toBeGreaterThan(0);
     const want = defect ? DEFECTS[defect].fails.filter((n) => selected.includes(n)) : [];
-    expect({ defect, k, failed: card.failedNames }).toEqual({ defect, k, failed: want });
+    expect({ defect, k, failed: card.failedNames }, evidence(card)).toEqual({ defect, k, failed: want });
     expect(want.length > 0 || defect === "").toBe(true);
     expect(card.code).toBe(want.length > 0 ? 1 : 0);
   }
@@ -54,7 +57,7 @@ const full = test.concurrent.skipIf(!FULL);
 for (const defect of ["", ...Object.keys(DEFECTS)]) {
   full(`every case against the fixture with defect ${defect || "(none)"}: it fails exactly its own`, async () => {
     const card = await scorecard(["--spawn", fixtureCommand(defect), "--timeout", "3", ...REPORTS]);
-    expect(card.failedNames).toEqual(defect ? DEFECTS[defect].fails : []);
+    expect(card.failedNames, evidence(card)).toEqual(defect ? DEFECTS[defect].fails : []);
     expect(card.skipped).toBe(0);
   }, 180_000);
 }
