@@ -25,8 +25,12 @@ async function terminateWith(ctx: Context, parts: string[]) {
   const started = performance.now();
   const code = await target.exit(ctx.timeoutMs);
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  const open = [...idle, peer].filter((p) => !p.ending).length;
-  for (const p of [...idle, peer]) p.reset();
+  // The exit and the clients' closes reach this process as separate events, in either order:
+  // after an exit, each close gets the timeout to arrive before it counts as never closed.
+  const peers = [...idle, peer];
+  if (code !== null) await Promise.all(peers.map((p) => p.closedWithin(ctx.timeoutMs)));
+  const open = peers.filter((p) => !p.ending).length;
+  for (const p of peers) p.reset();
   if (code === null) return fail(`sent ${sent}; still running after ${ctx.timeoutMs} ms (${open} of 5 clients open)`);
   if (code !== 0) return fail(`sent ${sent}; exited with ${code}${target.stderrTail()}`);
   if (open > 0) return fail(`sent ${sent}; exited 0 but ${open} of 5 clients were never closed`);
