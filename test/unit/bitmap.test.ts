@@ -1,5 +1,5 @@
-// The 10^9-bit de-duplication set of src/core/bitmap.ts: its size, its shared form, its huge-page advice, and
-// test-and-set at both ends of the number range.
+// The 10^9-bit de-duplication set of src/core/bitmap.ts: its size, its shared form, its
+// huge-page advice, and test-and-set at both ends of the number range.
 
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
