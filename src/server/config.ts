@@ -58,7 +58,7 @@ export const SERVER_OPTIONS = {
     help: "serving threads sharing one bitmap; auto = min(cores, 8)",
   },
   warmup: {
-    flag: "warmup", env: "NUMBERS_WARMUP", default: "2000000", read: integer(0, 100_000_000),
+    flag: "warmup", env: "NUMBERS_WARMUP", default: "8000000", read: integer(0, 100_000_000),
     help: "made-up lines each thread counts before readiness, so that the first clients meet compiled code; 0 = none",
   },
   metricsPort: {

@@ -15,10 +15,14 @@ import { Shard } from "./shard.ts";
 const SPACE = 1 << 20;
 /** Lines in the made-up stream: ~1 MiB, seen again and again. */
 const STREAM_LINES = 104_857;
-/** Bytes per made-up chunk, as Bun's data events carry: not a multiple of 10, so lines are cut. */
-const CHUNK_BYTES = (512 << 10) - 3;
+/**
+ * Bytes per made-up chunk, about what a loopback data event carries (~64 KiB): the functions
+ * called once per chunk then run as often as under a busy client and reach a compiled tier
+ * too. Not a multiple of 10, so lines are cut.
+ */
+const CHUNK_BYTES = (64 << 10) - 3;
 /** ...and a multiple of 10 for a worker, which is handed whole lines. */
-const WHOLE_BYTES = 52_428 * LINE_BYTES;
+const WHOLE_BYTES = 6_553 * LINE_BYTES;
 
 function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array; end: () => Promise<void> } {
   const bits = atomic ? new Uint8Array(new SharedArrayBuffer(SPACE / 8)) : new Uint8Array(SPACE / 8);

@@ -1,6 +1,6 @@
 // The JIT warm-up (--warmup, src/server/warmup.ts) at its default: every other test's server
 // starts with NUMBERS_WARMUP=0 (test/support/env.ts), so this is the one place where the
-// 2 M made-up lines per thread run. The server still gets ready, and the made-up lines
+// 8 M made-up lines per thread run. The server still gets ready, and the made-up lines
 // (numbers below 2^20, the ones sent here among them) reach neither the log, the counts,
 // nor the bitmap: every number sent is new, and logged once.
 

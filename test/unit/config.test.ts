@@ -42,7 +42,7 @@ test("intervals take decimals", () => {
 });
 
 test("--warmup and its twin: made-up lines before readiness, 0 for none", () => {
-  expect(config([])).toMatchObject({ warmup: 2_000_000 });
+  expect(config([])).toMatchObject({ warmup: 8_000_000 });
   expect(config(["--warmup", "0"])).toMatchObject({ warmup: 0 });
   expect(config([], { NUMBERS_WARMUP: "500000" })).toMatchObject({ warmup: 500_000 });
   expect(config(["--warmup=7"], { NUMBERS_WARMUP: "500000" })).toMatchObject({ warmup: 7 });
