@@ -1,6 +1,8 @@
 // The de-duplication set: one bit for each of the 10^9 possible numbers (119 MiB), in
 // memory mapped up front, on huge pages where Linux gives them.
 
+import { libc } from "./libc.ts";
+
 export const NUMBER_SPACE = 1_000_000_000;
 export const BITMAP_BYTES = NUMBER_SPACE / 8;
 
@@ -33,22 +35,14 @@ export function createBitmap(shared = false): Uint8Array {
  * pages stay 4 KiB and nothing else changes. True when Linux took the advice.
  */
 export function adviseHugePages(bits: Uint8Array): boolean {
-  if (process.platform !== "linux") return false;
-  try {
-    const { dlopen, FFIType, ptr } = require("bun:ffi") as typeof import("bun:ffi");
-    const { u64, i32 } = FFIType;
-    const libc = dlopen("libc.so.6", { madvise: { args: [u64, u64, i32], returns: i32 } });
-    const at = ptr(bits);
-    // The advice takes whole huge pages: the aligned interior of the buffer.
-    const start = Math.ceil(at / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES;
-    const end = Math.floor((at + bits.length) / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES;
-    const taken = end > start && libc.symbols.madvise(start, end - start, MADV_HUGEPAGE) === 0;
-    libc.close();
-    return taken;
-  } catch {
-    // No libc to ask: 4 KiB pages, as without the advice.
-    return false;
-  }
+  const c = libc();
+  if (c === undefined) return false;
+  const { ptr } = require("bun:ffi") as typeof import("bun:ffi");
+  const at = ptr(bits);
+  // The advice takes whole huge pages: the aligned interior of the buffer.
+  const start = Math.ceil(at / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES;
+  const end = Math.floor((at + bits.length) / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES;
+  return end > start && c.madvise(start, end - start, MADV_HUGEPAGE) === 0;
 }
 
 /** Sets the bit for `n` and returns true when it was not set before. */

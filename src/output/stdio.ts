@@ -18,6 +18,7 @@
 //   descriptors where bun:ffi cannot load libc.so.6 (musl, other systems).
 
 import { constants, fstatSync, openSync, writeSync } from "node:fs";
+import { libc } from "../core/libc.ts";
 import type { Write } from "./backlog.ts";
 
 const F_GETFL = 3;
@@ -66,16 +67,9 @@ function nonBlocking(fd: number): { target: number; restore: () => void } {
 
 /** Sets O_NONBLOCK on fd's shared description; returns how to put the old flags back. */
 function setNonBlocking(fd: number): () => void {
-  if (process.platform !== "linux") return nothing;
-  let fcntl: (fd: number, cmd: number, arg: number) => number;
-  try {
-    // Loaded only here: most runs never need it.
-    const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-    const { i32 } = FFIType;
-    fcntl = dlopen("libc.so.6", { fcntl: { args: [i32, i32, i32], returns: i32 } }).symbols.fcntl;
-  } catch {
-    return nothing;
-  }
+  const c = libc();
+  if (c === undefined) return nothing;
+  const fcntl = c.fcntl;
   const flags = fcntl(fd, F_GETFL, 0);
   if (flags < 0 || flags & constants.O_NONBLOCK || fcntl(fd, F_SETFL, flags | constants.O_NONBLOCK) < 0) return nothing;
   let restored = false;

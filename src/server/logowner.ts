@@ -11,6 +11,7 @@
 // (see LogHandle.stream).
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { libc, type Libc } from "../core/libc.ts";
 
 /** What a thread needs to write the log; plain data, so it can be posted to a worker. */
 export interface LogHandle {
@@ -104,29 +105,11 @@ function kindOf(path: string): Kind {
   }
 }
 
-interface Libc {
-  flock(fd: number, operation: number): number;
-  fcntl(fd: number, cmd: number, arg: number): number;
-  errno(): number;
-}
-let loaded: Libc | undefined;
-
-/** What Bun has no API for, from libc through bun:ffi (which works inside the executable too). */
-function libc(): Libc {
-  if (loaded) return loaded;
-  // Loaded on first use, in the main thread: most runs need only flock.
-  const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
-  const { i32, ptr } = FFIType;
-  const { symbols } = dlopen("libc.so.6", {
-    flock: { args: [i32, i32], returns: i32 },
-    fcntl: { args: [i32, i32, i32], returns: i32 },
-    __errno_location: { args: [], returns: ptr },
-  });
-  return (loaded = {
-    flock: symbols.flock,
-    fcntl: symbols.fcntl,
-    errno: () => read.i32(symbols.__errno_location()!, 0),
-  });
+/** libc for the lock and the duplicate: without them a log cannot be made ours. */
+function needLibc(path: string): Libc {
+  const c = libc();
+  if (c === undefined) throw new LogOpenError(`cannot use log file '${path}': libc.so.6, needed to lock it, cannot be loaded through bun:ffi`);
+  return c;
 }
 
 const F_DUPFD_CLOEXEC = 1030;
@@ -139,7 +122,7 @@ const F_DUPFD_CLOEXEC = 1030;
 function duplicate(path: string): number {
   const m = /^\/dev\/(stdout|stderr)$|^\/(?:dev\/fd|proc\/self\/fd)\/(\d+)$/.exec(path);
   if (m) {
-    const fd = libc().fcntl(m[1] === "stdout" ? 1 : m[1] === "stderr" ? 2 : Number(m[2]), F_DUPFD_CLOEXEC, 3);
+    const fd = needLibc(path).fcntl(m[1] === "stdout" ? 1 : m[1] === "stderr" ? 2 : Number(m[2]), F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) return fd;
   }
   throw new LogOpenError(`cannot open log file '${path}': it is a socket (a log is a file, a pipe, a FIFO, a device, or standard output)`);
@@ -151,7 +134,7 @@ function duplicate(path: string): number {
  * thread closes some other descriptor of the file, and /proc/locks names its holder.
  */
 function lock(fd: number, path: string): void {
-  const { flock, errno } = libc();
+  const { flock, errno } = needLibc(path);
   if (flock(fd, LOCK_EX | LOCK_NB) === 0) return;
   const code = errno();
   if (code !== EWOULDBLOCK) throw new LogOpenError(`cannot lock log file '${path}' (errno ${code}): its file system may not support flock`);

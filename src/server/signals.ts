@@ -12,6 +12,8 @@
 //   instruction again, and the kernel gives no JavaScript handler the way to tell a real
 //   fault from one sent by kill.
 
+import { libc } from "../core/libc.ts";
+
 /** Every catchable signal that would end the process and that Bun lets JavaScript handle. */
 export const STOP_SIGNALS = [
   "SIGINT",
@@ -55,20 +57,9 @@ export function handleSignals(h: SignalHandlers): () => void {
 
 /** SIGSTKFLT and SIGRTMIN..SIGRTMAX to SIG_IGN, through libc (glibc's own numbering of them). */
 function ignoreUnlistenable(): void {
-  let libc;
-  try {
-    const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-    const { i32, u64 } = FFIType;
-    libc = dlopen("libc.so.6", {
-      signal: { args: [i32, u64], returns: u64 },
-      __libc_current_sigrtmin: { args: [], returns: i32 },
-      __libc_current_sigrtmax: { args: [], returns: i32 },
-    }).symbols;
-  } catch {
-    return;
-  }
-  const lo = libc.__libc_current_sigrtmin();
-  const hi = libc.__libc_current_sigrtmax();
-  libc.signal(SIGSTKFLT, SIG_IGN);
-  for (let n = lo; n <= hi; n++) libc.signal(n, SIG_IGN);
+  const c = libc();
+  if (c === undefined) return;
+  const last = c.sigrtmax();
+  c.signal(SIGSTKFLT, SIG_IGN);
+  for (let n = c.sigrtmin(); n <= last; n++) c.signal(n, SIG_IGN);
 }

@@ -1,0 +1,54 @@
+// The few libc functions Bun has no API for, through bun:ffi (which works inside the
+// executable too): one dlopen of libc.so.6, made on first use, shared by every caller in the
+// thread. Where it cannot be loaded (not Linux, musl, no bun:ffi) there is no libc, and each
+// caller goes on without what it wanted, as it documents.
+
+export interface Libc {
+  /** madvise(2) on [address, address + length). */
+  madvise(address: number, length: number, advice: number): number;
+  flock(fd: number, operation: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  /** signal(2) with a handler given as a number (SIG_IGN = 1): the old handler. */
+  signal(signal: number, handler: number): number | bigint;
+  /** glibc's numbering of the real-time signals. */
+  sigrtmin(): number;
+  sigrtmax(): number;
+  /** The calling thread's errno, as the last failed call left it. */
+  errno(): number;
+}
+
+let loaded: Libc | null | undefined;
+
+/** libc, loaded on the first call; undefined where it cannot be loaded. */
+export function libc(): Libc | undefined {
+  if (loaded === undefined) loaded = load();
+  return loaded ?? undefined;
+}
+
+function load(): Libc | null {
+  if (process.platform !== "linux") return null;
+  try {
+    const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
+    const { i32, u64, ptr } = FFIType;
+    const { symbols } = dlopen("libc.so.6", {
+      madvise: { args: [u64, u64, i32], returns: i32 },
+      flock: { args: [i32, i32], returns: i32 },
+      fcntl: { args: [i32, i32, i32], returns: i32 },
+      signal: { args: [i32, u64], returns: u64 },
+      __libc_current_sigrtmin: { args: [], returns: i32 },
+      __libc_current_sigrtmax: { args: [], returns: i32 },
+      __errno_location: { args: [], returns: ptr },
+    });
+    return {
+      madvise: symbols.madvise,
+      flock: symbols.flock,
+      fcntl: symbols.fcntl,
+      signal: symbols.signal,
+      sigrtmin: symbols.__libc_current_sigrtmin,
+      sigrtmax: symbols.__libc_current_sigrtmax,
+      errno: () => read.i32(symbols.__errno_location()!, 0),
+    };
+  } catch {
+    return null;
+  }
+}
