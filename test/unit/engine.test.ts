@@ -276,6 +276,24 @@ describe("scattered passes: numbers far apart and mostly new take the gathering 
     return values;
   }
 
+  test("chunks of an odd number of lines, as loopback delivers them: every pass after the first takes the gathering loop", () => {
+    const next = rng(23);
+    const engine = new Engine({ bitmap: createBitmap(), write: () => {} });
+    const calls = { scattered: 0, near: 0 };
+    const e = engine as unknown as Record<"testAndSet" | "testAndSetScattered", (n: number) => number>;
+    const [near, scattered] = [e.testAndSet.bind(engine), e.testAndSetScattered.bind(engine)];
+    e.testAndSet = (n) => (calls.near++, near(n));
+    e.testAndSetScattered = (n) => (calls.scattered++, scattered(n));
+    // 6,553 lines (65,530 bytes) a chunk: one pass of 6,552 lines and the odd line alone.
+    const CHUNKS = 20;
+    for (let c = 0; c < CHUNKS; c++) {
+      const chunk = encodeLines(Uint32Array.from({ length: 6_553 }, () => next() % 1_000_000_000));
+      engine.countLines(chunk, 0, chunk.length);
+    }
+    expect(calls.scattered).toBe(CHUNKS - 1);
+    expect(calls.near).toBe(CHUNKS + 1);
+  });
+
   for (const atomic of [false, true]) {
     test(`${atomic ? "a shared" : "its own"} bitmap: the same log and counts as a set, in the order of first sight`, () => {
       const values = mixed();
