@@ -130,8 +130,8 @@ export class Engine {
     const far = Math.abs(values[count - 1] - values[0]) > count * SCATTERED_SPREAD;
     const found = this.scattered && far ? this.testAndSetScattered(count) : this.testAndSet(count);
     // A pass of one line (the odd line at a chunk's end, counted on its own) says nothing of
-    // the next; letting it decide sent most passes of a random stream in ~64 KiB chunks, one
-    // pass and an odd line each, to the other loop.
+    // the next; letting it decide sent every pass after a chunk of an odd number of lines to
+    // the near loop, however scattered the numbers.
     if (count > 1) this.scattered = far && found * 2 > count;
     this.unique += found;
     this.total += found;

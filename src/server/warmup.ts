@@ -38,8 +38,8 @@ function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array; end: () => 
 
 /**
  * The main thread's warm-up: `lines` made-up lines from two connections, in fresh Buffers
- * cut mid-line, through Dispatcher.feed into a scratch shard. A pass finds every number new,
- * all of them duplicates, or most new (nextPass()).
+ * cut mid-line, through Dispatcher.feed into two scratch shards in turn. A pass finds every
+ * number new, all of them duplicates, or most new (nextPass()).
  */
 export async function warmUpMain(atomic: boolean, lines: number): Promise<void> {
   // Two scratch shards, taken in turn: with one, the compiler took its engine for a constant,
