@@ -70,6 +70,8 @@ class Server {
   private readonly remotes: RemoteShard[] = [];
   /** Settles once no worker is starting any more; never rejects. */
   private workersStarted: Promise<void> = Promise.resolve();
+  /** Nonzero once the server stops: read by the workers' warm-ups (warmup.ts). */
+  private readonly stopping = new Int32Array(new SharedArrayBuffer(4));
   private reportTimer?: ReturnType<typeof setInterval>;
   /** A report is being gathered: a second one (a timer tick, SIGUSR1) waits for the next. */
   private reporting = false;
@@ -172,7 +174,7 @@ class Server {
   async start(): Promise<void> {
     this.workersStarted = this.startWorkers();
     // This thread warms up while the workers start (and warm up) in theirs.
-    await warmUpMain(this.threads > 1, this.config.warmup);
+    await warmUpMain(this.threads > 1, this.config.warmup, () => this.life.phase !== "starting");
     await Promise.all([this.workersStarted, this.reach("starting")]);
     if (this.life.advance("serving")) this.serve();
   }
@@ -215,6 +217,8 @@ class Server {
    */
   private async stop(): Promise<void> {
     clearInterval(this.reportTimer);
+    // Workers still warming up end their warm-up at their next pass: the stop waits for them.
+    Atomics.store(this.stopping, 0, 1);
     this.attempt(() => this.acceptor?.stop());
     await this.reach("stopping");
     await this.workersStarted;
@@ -228,7 +232,7 @@ class Server {
 
   private async startWorkers(): Promise<void> {
     const { config, bits, hooks } = this;
-    const setup = { bits, atomic: true, log: this.log!.handle, flushInterval: config.flushInterval, warmUpLines: config.warmup, fault: hooks.fault };
+    const setup = { bits, atomic: true, log: this.log!.handle, flushInterval: config.flushInterval, warmUpLines: config.warmup, stopping: this.stopping.buffer as SharedArrayBuffer, fault: hooks.fault };
     for (let i = 1; i < this.threads && this.life.phase === "starting"; i++) {
       try {
         const remote = await RemoteShard.start(setup, { onFailure: this.onFailure, onLog: (bytes) => this.sink!.write(bytes) });

@@ -16,6 +16,8 @@ export type WorkerSetup = Omit<ShardOptions, "onWriteError" | "log"> & {
   queued: SharedArrayBuffer;
   /** Made-up lines for the worker's JIT warm-up (warmup.ts) before it says it has started. */
   warmUpLines: number;
+  /** One Int32, shared by every worker: nonzero once the server stops, so a warm-up ends early. */
+  stopping: SharedArrayBuffer;
   fault?: Fault;
 };
 

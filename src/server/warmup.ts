@@ -39,9 +39,10 @@ function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array; end: () => 
 /**
  * The main thread's warm-up: `lines` made-up lines from two connections, in fresh Buffers
  * cut mid-line, through Dispatcher.feed into two scratch shards in turn. A pass finds every
- * number new, all of them duplicates, or most new (nextPass()).
+ * number new, all of them duplicates, or most new (nextPass()). It ends early, at the end of
+ * a pass, once `stopping()` says the server stops.
  */
-export async function warmUpMain(atomic: boolean, lines: number): Promise<void> {
+export async function warmUpMain(atomic: boolean, lines: number, stopping: () => boolean): Promise<void> {
   // Two scratch shards, taken in turn: with one, the compiler took its engine for a constant,
   // and the real engine's first lines sent commit() back to be compiled again
   // (docs/experiments.md, 2026-12-06).
@@ -49,27 +50,35 @@ export async function warmUpMain(atomic: boolean, lines: number): Promise<void> 
   const dispatchers = scratches.map(({ shard }) => new Dispatcher(shard, []));
   const stream = madeUp();
   const conns = [newLineCarry(), newLineCarry()];
-  for (let done = 0, pass = 0; done < lines; pass++, done += STREAM_LINES) {
+  for (let done = 0, pass = 0; done < lines && !stopping(); pass++, done += STREAM_LINES) {
     for (let at = 0; at < stream.length; at += CHUNK_BYTES) {
       const bytes = stream.subarray(at, at + CHUNK_BYTES);
       dispatchers[pass % 2].feed(conns[pass % 2], Buffer.from(bytes));
     }
     nextPass(scratches[pass % 2].bits, pass >> 1);
+    // A pass takes a few milliseconds; between passes the event loop runs, so that a signal,
+    // a `terminate` or an early client waits for one pass, not for the whole warm-up.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   for (const { end } of scratches) await end();
 }
 
-/** A worker's warm-up: `lines` made-up whole lines in fresh buffers through `consume`. */
+/**
+ * A worker's warm-up: `lines` made-up whole lines in fresh buffers through `consume`, ended
+ * early, at the end of a pass, once `stopping()` says the server stops (a worker reads no
+ * message until it has started, so the main thread says so in shared memory).
+ */
 export async function warmUpWorker(
   atomic: boolean,
   lines: number,
   consume: (shard: Shard, counter: Int32Array, bytes: ArrayBuffer, start: number, end: number) => void,
+  stopping: () => boolean,
 ): Promise<void> {
   // Two scratch shards, taken in turn, as in warmUpMain().
   const scratches = [scratch(atomic), scratch(atomic)];
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const stream = madeUp();
-  for (let done = 0, pass = 0; done < lines; pass++, done += STREAM_LINES) {
+  for (let done = 0, pass = 0; done < lines && !stopping(); pass++, done += STREAM_LINES) {
     for (let at = 0; at < stream.length; at += WHOLE_BYTES) {
       const bytes = stream.slice(at, at + WHOLE_BYTES).buffer;
       Atomics.add(counter, 0, bytes.byteLength);

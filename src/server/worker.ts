@@ -48,7 +48,8 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
       log: log.stream ? () => handOverLog((bytes) => self.postMessage({ type: "log", bytes } satisfies FromWorker, [bytes])) : (onError) => appendLog(log, onError),
       onWriteError: (message) => send({ type: "write-error", message }),
     });
-    await warmUpWorker(m.atomic, m.warmUpLines, consume);
+    const stopping = new Int32Array(m.stopping);
+    await warmUpWorker(m.atomic, m.warmUpLines, consume, () => Atomics.load(stopping, 0) !== 0);
     send({ type: "started" });
   } catch (err) {
     send({ type: "failed", message: (err as Error).message });
