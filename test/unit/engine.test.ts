@@ -248,6 +248,16 @@ describe("claimByte: one compareExchange per byte on a shared bitmap", () => {
 });
 
 describe("scattered passes: numbers far apart and mostly new take the gathering loop", () => {
+  /** Counts the passes `engine` gives each of its probe loops from now on. */
+  function countLoops(engine: Engine): { scattered: number; near: number } {
+    const calls = { scattered: 0, near: 0 };
+    const e = engine as unknown as Record<"testAndSet" | "testAndSetScattered", (n: number) => number>;
+    const [near, scattered] = [e.testAndSet.bind(engine), e.testAndSetScattered.bind(engine)];
+    e.testAndSet = (n) => (calls.near++, near(n));
+    e.testAndSetScattered = (n) => (calls.scattered++, scattered(n));
+    return calls;
+  }
+
   /**
    * Scattered stretches (some with repeats, some with a number twice in a row) around a seq
    * stretch and a mostly-repeated one; first, all eight numbers of 5,000 far-apart bitmap
@@ -279,11 +289,7 @@ describe("scattered passes: numbers far apart and mostly new take the gathering 
   test("chunks of an odd number of lines, as loopback delivers them: every pass after the first takes the gathering loop", () => {
     const next = rng(23);
     const engine = new Engine({ bitmap: createBitmap(), write: () => {} });
-    const calls = { scattered: 0, near: 0 };
-    const e = engine as unknown as Record<"testAndSet" | "testAndSetScattered", (n: number) => number>;
-    const [near, scattered] = [e.testAndSet.bind(engine), e.testAndSetScattered.bind(engine)];
-    e.testAndSet = (n) => (calls.near++, near(n));
-    e.testAndSetScattered = (n) => (calls.scattered++, scattered(n));
+    const calls = countLoops(engine);
     // 6,553 lines (65,530 bytes) a chunk: one pass of 6,552 lines and the odd line alone.
     const CHUNKS = 20;
     for (let c = 0; c < CHUNKS; c++) {
@@ -302,11 +308,7 @@ describe("scattered passes: numbers far apart and mostly new take the gathering 
       let log = "";
       const engine = new Engine({ bitmap: createBitmap(atomic), atomic, write: (b) => void (log += Buffer.from(b).toString("latin1")) });
       // Which loop each pass took: both must have run for this test to mean anything.
-      const calls = { scattered: 0, near: 0 };
-      const e = engine as unknown as Record<"testAndSet" | "testAndSetScattered", (n: number) => number>;
-      const [near, scattered] = [e.testAndSet.bind(engine), e.testAndSetScattered.bind(engine)];
-      e.testAndSet = (n) => (calls.near++, near(n));
-      e.testAndSetScattered = (n) => (calls.scattered++, scattered(n));
+      const calls = countLoops(engine);
       const stream = encodeLines(Uint32Array.from(values));
       const conn = newLineCarry();
       const next = rng(5);
