@@ -1,28 +1,35 @@
 // The commands of the one executable, each a parser and a runner, and their --help text.
 
-import { runClient } from "./client/client.ts";
 import { describeOptions } from "./options.ts";
 import { parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "./server/config.ts";
-import { CLIENT_OPTIONS, parseClientConfig, parseTerminateConfig, TERMINATE_OPTIONS } from "./client/config.ts";
-import { address } from "./server/listen.ts";
-import { runServer } from "./server/coordinator.ts";
-import { parseTestHooks } from "./server/testhooks.ts";
-import { terminate } from "./client/terminate.ts";
-import { printNotice } from "./output/print.ts";
+import { CLIENT_OPTIONS, parseClientConfig, parseTerminateConfig, TERMINATE_OPTIONS, type ClientConfig, type TerminateConfig } from "./client/config.ts";
 import { CHECK_OPTIONS, parseCheckConfig, type CheckConfig } from "./check/config.ts";
 
-/**
- * The checker (its cases, scripted peers, verifier) is loaded only when it runs: imported
- * up front, its code cost every server several MiB of RSS it never uses.
- */
-async function check(config: CheckConfig): Promise<number> {
-  const { runCheck } = await import("./check/run.ts");
-  return runCheck(config);
-}
+// A command's code is loaded only when it runs; here are just the parsers. Imported up
+// front, the checker cost every server several MiB of RSS it never uses, and the client's
+// number format ~10-15 ms of CPU at every server start (docs/experiments.md, 2026-12-06).
 
 /** Test hooks come from the environment alone, apart from the flags (testhooks.ts). */
-function serve(config: ServerConfig): Promise<number> {
+async function serve(config: ServerConfig): Promise<number> {
+  const [{ runServer }, { parseTestHooks }, { address }, { printNotice }] = await Promise.all([
+    import("./server/coordinator.ts"),
+    import("./server/testhooks.ts"),
+    import("./server/listen.ts"),
+    import("./output/print.ts"),
+  ]);
   return runServer(config, parseTestHooks(process.env), (port) => printNotice(`listening on ${address(config.host, port)}`));
+}
+
+async function client(config: ClientConfig): Promise<number> {
+  return (await import("./client/client.ts")).runClient(config);
+}
+
+async function terminate(config: TerminateConfig): Promise<number> {
+  return (await import("./client/terminate.ts")).terminate(config);
+}
+
+async function check(config: CheckConfig): Promise<number> {
+  return (await import("./check/run.ts")).runCheck(config);
 }
 
 export const COMMANDS = {
@@ -36,7 +43,7 @@ export const COMMANDS = {
     summary: "send valid numbers to a server as fast as it takes them",
     options: CLIENT_OPTIONS,
     parse: parseClientConfig,
-    run: runClient,
+    run: client,
   },
   terminate: {
     summary: "shut a server down (sends terminate) and wait until it has",
