@@ -3,7 +3,7 @@
 // several threads is in test/server/workers.test.ts.
 
 import { describe, expect, test } from "bun:test";
-import { createBitmap } from "../../src/core/bitmap.ts";
+import { untouchedBitmap } from "../support/bitmaps.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { distinct, parseLog } from "../support/logs.ts";
 
@@ -15,7 +15,7 @@ function distinctOf(arrays: Uint32Array[]): Set<number> {
 
 describe("atomic engines on one shared bitmap", () => {
   test("two threads racing over the same numbers count each exactly once", async () => {
-    const bits = createBitmap(true);
+    const bits = untouchedBitmap(true);
     const start = new Int32Array(new SharedArrayBuffer(4));
     start[0] = 2;
     // Both threads start at once; one sends the even numbers, the other the odd ones, so they

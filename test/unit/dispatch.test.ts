@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createBitmap } from "../../src/core/bitmap.ts";
+import { untouchedBitmap } from "../support/bitmaps.ts";
 import { Dispatcher, HANDOFF_BYTES, type Remote } from "../../src/server/dispatch.ts";
 import { appendLog } from "../../src/server/logfile.ts";
 import { CLOSE, encodeLines, KEEP, newLineCarry, TERMINATE_SERVER } from "../../src/core/protocol.ts";
@@ -24,7 +24,7 @@ async function setup(fault?: Fault) {
   const log = join(tempDir(), "numbers.log");
   // The one descriptor the coordinator would open (logowner.ts), shared by both threads.
   const handle = { fd: openSync(log, "a"), path: log, stream: false };
-  const bits = createBitmap(true);
+  const bits = untouchedBitmap(true);
   const options = { bits, atomic: true, flushInterval: 60 };
   const failures: string[] = [];
   let onFailure = () => {};
@@ -76,7 +76,7 @@ describe("Dispatcher", () => {
   });
 
   test("one connection's lines go to a worker while its queue is short, then to this thread, then back", () => {
-    const local = new Shard({ bits: createBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
+    const local = new Shard({ bits: untouchedBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
     // A stand-in worker that counts nothing until told to.
     const handed: number[] = [];
     const remote: Remote = {

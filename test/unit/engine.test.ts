@@ -2,7 +2,7 @@
 // example must give the same log, counts and verdict position however it is cut into chunks.
 
 import { describe, expect, test } from "bun:test";
-import { createBitmap } from "../../src/core/bitmap.ts";
+import { untouchedBitmap } from "../support/bitmaps.ts";
 import { claimByte, Engine, LOG_BUFFER_BYTES } from "../../src/core/engine.ts";
 import { CLOSE, encodeLines, KEEP, newLineCarry } from "../../src/core/protocol.ts";
 import { rng } from "../../src/client/payload.ts";
@@ -12,10 +12,10 @@ import { cutAt, type Slice } from "../support/model.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 /**
- * One all-clear bitmap for the runs that would each allocate their own (125 MB, ~60 ms to
- * fault in): driveEngine clears what a run set (test/support/drive.ts).
+ * One all-clear bitmap for the runs that would each allocate their own 125 MB: driveEngine
+ * clears what a run set (test/support/drive.ts).
  */
-const shared = createBitmap();
+const shared = untouchedBitmap();
 const record = (v: string) => v + "\n";
 
 /** Every way this file cuts a stream of `length` bytes, with a label for failures. */
@@ -39,7 +39,7 @@ function expectedVerdicts(c: ProtocolCase, slices: Slice[]) {
 }
 
 describe("every example, cut every way", () => {
-  const bitmap = createBitmap();
+  const bitmap = untouchedBitmap();
   for (const c of CASES) {
     test(c.name, () => {
       const distinct = [...new Set(c.accepted)];
@@ -94,7 +94,7 @@ describe("several connections share one engine", () => {
 
 describe("counts", () => {
   test("takeCounts starts a new period and total keeps growing", () => {
-    const engine = new Engine({ write: () => {} });
+    const engine = new Engine({ bitmap: untouchedBitmap(), write: () => {} });
     const conn = newLineCarry();
     engine.frameAndCount(conn, bytes("000000001\n000000002\n000000001\n"));
     expect(engine.takeCounts()).toEqual({ unique: 2, duplicates: 1, total: 2 });
@@ -105,7 +105,7 @@ describe("counts", () => {
 
   test("drain with nothing buffered writes nothing", () => {
     const writes: number[] = [];
-    const engine = new Engine({ write: (b) => writes.push(b.length) });
+    const engine = new Engine({ bitmap: untouchedBitmap(), write: (b) => writes.push(b.length) });
     engine.drain();
     engine.frameAndCount(newLineCarry(), bytes("000000001\n"));
     engine.drain();
@@ -181,7 +181,7 @@ describe("reading lines a word at a time", () => {
   // The fast path reads two lines as five 32-bit words and checks a whole pass at once; it
   // must never take a line the per-line check refuses, at any byte, value or alignment.
   test("every byte value at every position of a line pair, at every alignment", () => {
-    const engine = new Engine({ bitmap: createBitmap(), write: () => {} });
+    const engine = new Engine({ bitmap: untouchedBitmap(), write: () => {} });
     const digit = (c: number) => c >= 48 && c <= 57;
     const pair = bytes("123456789\n987654321\n");
     for (let shift = 0; shift < 4; shift++) {
@@ -209,7 +209,7 @@ describe("reading lines a word at a time", () => {
     const values = Uint32Array.from({ length: 5001 }, (_, k) => (k * 199_999_991) % 1_000_000_000);
     const want = Buffer.from(encodeLines(Uint32Array.from(new Set(values)))).toString("latin1");
     const stream = encodeLines(values);
-    const bitmap = createBitmap();
+    const bitmap = untouchedBitmap();
     for (let shift = 0; shift < 4; shift++) {
       const chunk = new Uint8Array(shift + stream.length);
       chunk.set(stream, shift);
@@ -288,7 +288,7 @@ describe("scattered passes: numbers far apart and mostly new take the gathering 
 
   test("chunks of an odd number of lines, as loopback delivers them: every pass after the first takes the gathering loop", () => {
     const next = rng(23);
-    const engine = new Engine({ bitmap: createBitmap(), write: () => {} });
+    const engine = new Engine({ bitmap: untouchedBitmap(), write: () => {} });
     const calls = countLoops(engine);
     // 6,553 lines (65,530 bytes) a chunk: one pass of 6,552 lines and the odd line alone.
     const CHUNKS = 20;
@@ -306,7 +306,7 @@ describe("scattered passes: numbers far apart and mostly new take the gathering 
       const seen = new Set<number>();
       const firsts = values.filter((v) => !seen.has(v) && seen.add(v));
       let log = "";
-      const engine = new Engine({ bitmap: createBitmap(atomic), atomic, write: (b) => void (log += Buffer.from(b).toString("latin1")) });
+      const engine = new Engine({ bitmap: untouchedBitmap(atomic), atomic, write: (b) => void (log += Buffer.from(b).toString("latin1")) });
       // Which loop each pass took: both must have run for this test to mean anything.
       const calls = countLoops(engine);
       const stream = encodeLines(Uint32Array.from(values));

@@ -6,7 +6,7 @@
 // several-connection ones and 2 of the 6 long streams; NUMBERS_TEST_FULL=1 runs them all.
 
 import { describe, expect, test } from "bun:test";
-import { createBitmap } from "../../src/core/bitmap.ts";
+import { untouchedBitmap } from "../support/bitmaps.ts";
 import { rng } from "../../src/client/payload.ts";
 import { CASES } from "../support/cases.ts";
 import { driveEngine } from "../support/drive.ts";
@@ -120,7 +120,7 @@ function interleave(d: Dice, perConn: Slice[][]): Slice[] {
 
 /** Generates and checks cases `first`..`first + count - 1` of this shape. */
 function fuzz(name: string, first: number, count: number, shape: (d: Dice) => Shape) {
-  const bitmap = createBitmap();
+  const bitmap = untouchedBitmap();
   for (let n = first; n < first + count; n++) {
     const label = `FUZZ_SEED=${SEED} case ${n} (${name})`;
     const d = new Dice(rng(SEED ^ Math.imul(n + 1, 0x9e3779b1))());

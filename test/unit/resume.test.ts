@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createBitmap } from "../../src/core/bitmap.ts";
+import { untouchedBitmap } from "../support/bitmaps.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { loadLog, ResumeError } from "../../src/server/resume.ts";
@@ -17,7 +17,7 @@ const lines = (values: number[]) => text(encodeLines(Uint32Array.from(values)));
  * An all-clear bitmap: one 125 MB bitmap cleared for each use (~10 ms) rather than a new
  * one each time (~60 ms to allocate and fault in). Tests here run one at a time.
  */
-const shared = createBitmap();
+const shared = untouchedBitmap();
 function clearBitmap(): Uint8Array {
   return shared.fill(0);
 }

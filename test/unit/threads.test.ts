@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createBitmap } from "../../src/core/bitmap.ts";
+import { untouchedBitmap } from "../support/bitmaps.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { QUEUE_BYTES, RemoteShard } from "../../src/server/threads.ts";
@@ -14,7 +14,7 @@ function setup() {
   const log = join(tempDir(), "numbers.log");
   // The descriptor the coordinator would open (logowner.ts); the worker writes through it.
   const handle = { fd: openSync(log, "a"), path: log, stream: false };
-  const start = () => RemoteShard.start({ bits: createBitmap(true), atomic: true, log: handle, flushInterval: 60 }, {
+  const start = () => RemoteShard.start({ bits: untouchedBitmap(true), atomic: true, log: handle, flushInterval: 60 }, {
     onFailure: (message) => {
       throw new Error(message);
     },
