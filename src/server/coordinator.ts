@@ -70,7 +70,7 @@ class Server {
   private readonly remotes: RemoteShard[] = [];
   /** Settles once no worker is starting any more; never rejects. */
   private workersStarted: Promise<void> = Promise.resolve();
-  /** Nonzero once the server stops: read by the workers' warm-ups (warmup.ts). */
+  /** Nonzero once the server stops: read by every thread's warm-up (warmup.ts). */
   private readonly stopping = new Int32Array(new SharedArrayBuffer(4));
   private reportTimer?: ReturnType<typeof setInterval>;
   /** A report is being gathered: a second one (a timer tick, SIGUSR1) waits for the next. */
@@ -173,8 +173,9 @@ class Server {
   /** starting: worker threads, one at a time, while early clients are served by the shards that exist. */
   async start(): Promise<void> {
     this.workersStarted = this.startWorkers();
-    // This thread warms up while the workers start (and warm up) in theirs.
-    await warmUpMain(this.threads > 1, this.config.warmup, () => this.life.phase !== "starting");
+    // This thread warms up while the workers start (and warm up) in theirs; all of them end
+    // their warm-up at the end of a pass once stop() has raised the flag.
+    await warmUpMain(this.threads > 1, this.config.warmup, () => Atomics.load(this.stopping, 0) !== 0);
     await Promise.all([this.workersStarted, this.reach("starting")]);
     if (this.life.advance("serving")) this.serve();
   }
@@ -217,7 +218,7 @@ class Server {
    */
   private async stop(): Promise<void> {
     clearInterval(this.reportTimer);
-    // Workers still warming up end their warm-up at their next pass: the stop waits for them.
+    // Threads still warming up end their warm-up at their next pass: the stop waits for them.
     Atomics.store(this.stopping, 0, 1);
     this.attempt(() => this.acceptor?.stop());
     await this.reach("stopping");
