@@ -17,12 +17,13 @@ const MADV_HUGEPAGE = 14;
  * and threads sharing the bitmap queue on the kernel's page-table lock: touching each page
  * up front made the random workload faster on one thread and let two threads scale
  * (docs/experiments.md). The cost is that the whole 119 MiB is
- * resident from the start.
+ * resident from the start. `touch: false` leaves the pages to the first touch, for the
+ * in-process tests, which touch a few (test/support/bitmaps.ts).
  */
-export function createBitmap(shared = false): Uint8Array {
+export function createBitmap(shared = false, { touch = true } = {}): Uint8Array {
   const bits = shared ? new Uint8Array(new SharedArrayBuffer(BITMAP_BYTES)) : new Uint8Array(BITMAP_BYTES);
   adviseHugePages(bits);
-  for (let i = 0; i < BITMAP_BYTES; i += PAGE_BYTES) bits[i] = 0;
+  if (touch) for (let i = 0; i < BITMAP_BYTES; i += PAGE_BYTES) bits[i] = 0;
   return bits;
 }
 

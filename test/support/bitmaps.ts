@@ -1,14 +1,12 @@
-// A bitmap for the in-process tests: zeroed and on huge pages like createBitmap()'s, but
-// with its pages mapped on first touch. createBitmap() touches all 119 MiB up front, for
-// the probes' sake (src/core/bitmap.ts); these tests touch a few pages, and the pre-touch
-// took ~2.5 s of the unit tier's ~10.5 (docs/testing.md). Without the huge-page advice,
-// first touches of 4 KiB pages cost more than the pre-touch saved.
-// test/unit/bitmap.test.ts tests createBitmap() itself.
+// A bitmap for the in-process tests: zeroed and on huge pages like the server's, but with its
+// pages mapped on first touch. createBitmap() touches all 119 MiB up front, for the probes'
+// sake (src/core/bitmap.ts); these tests touch a few pages, and the pre-touch took ~2.5 s of
+// the unit tier's ~10.5 (docs/testing.md). Without the huge-page advice, first touches of
+// 4 KiB pages cost more than the pre-touch saved. test/unit/bitmap.test.ts tests the
+// pre-touched bitmap itself.
 
-import { adviseHugePages, BITMAP_BYTES } from "../../src/core/bitmap.ts";
+import { createBitmap } from "../../src/core/bitmap.ts";
 
 export function untouchedBitmap(shared = false): Uint8Array {
-  const bits = shared ? new Uint8Array(new SharedArrayBuffer(BITMAP_BYTES)) : new Uint8Array(BITMAP_BYTES);
-  adviseHugePages(bits);
-  return bits;
+  return createBitmap(shared, { touch: false });
 }
