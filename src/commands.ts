@@ -4,19 +4,18 @@ import { describeOptions } from "./options.ts";
 import { parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "./server/config.ts";
 import { CLIENT_OPTIONS, parseClientConfig, parseTerminateConfig, TERMINATE_OPTIONS, type ClientConfig, type TerminateConfig } from "./client/config.ts";
 import { CHECK_OPTIONS, parseCheckConfig, type CheckConfig } from "./check/config.ts";
+import { address } from "./server/listen.ts";
+import { parseTestHooks } from "./server/testhooks.ts";
+import { printNotice } from "./output/print.ts";
 
-// A command's code is loaded only when it runs; here are just the parsers. Imported up
-// front, the checker cost every server several MiB of RSS it never uses, and the client's
-// number format ~10-15 ms of CPU at every server start (docs/experiments.md, 2026-12-06).
+// A command's code is loaded only when it runs; only the parsers and a few small helpers are
+// imported here. Imported up front, the checker cost every server several MiB of RSS it
+// never uses, and the client's number format ~10-15 ms of CPU at every server start
+// (docs/experiments.md, 2026-12-06).
 
 /** Test hooks come from the environment alone, apart from the flags (testhooks.ts). */
 async function serve(config: ServerConfig): Promise<number> {
-  const [{ runServer }, { parseTestHooks }, { address }, { printNotice }] = await Promise.all([
-    import("./server/coordinator.ts"),
-    import("./server/testhooks.ts"),
-    import("./server/listen.ts"),
-    import("./output/print.ts"),
-  ]);
+  const { runServer } = await import("./server/coordinator.ts");
   return runServer(config, parseTestHooks(process.env), (port) => printNotice(`listening on ${address(config.host, port)}`));
 }
 
