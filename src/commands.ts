@@ -10,7 +10,7 @@ import { printNotice } from "./output/print.ts";
 
 // A command's code is loaded only when it runs; only the parsers and a few small helpers are
 // imported here. Imported up front, the checker cost every server several MiB of RSS it
-// never uses, and the client's number format ~10-15 ms of CPU at every server start
+// never uses, and the client's number format CPU at every server start
 // (docs/experiments.md, 2026-12-06).
 
 /** Test hooks come from the environment alone, apart from the flags (testhooks.ts). */

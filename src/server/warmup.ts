@@ -43,7 +43,8 @@ function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array; end: () => 
  * a pass, once `stopping()` says the server stops.
  */
 export async function warmUpMain(atomic: boolean, lines: number, stopping: () => boolean): Promise<void> {
-  // Without this, --warmup 0 still made the scratch shards and lines: ~20 ms of a start.
+  // Without this, --warmup 0 still made the scratch shards and lines, at every start
+  // (docs/experiments.md, 2026-12-06).
   if (lines <= 0) return;
   // Two scratch shards, taken in turn: with one, the compiler took its engine for a constant,
   // and the real engine's first lines sent commit() back to be compiled again
