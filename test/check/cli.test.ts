@@ -26,13 +26,13 @@ test("plain output: one line per case, the summary line, exit 0 when nothing fai
 
 test("a failure: its evidence on the line, exit 1; --json carries the same", async () => {
   const args = ["-k", "lines/invalid/crlf", "--timeout", "1", "--spawn", fixtureCommand("crlf")];
-  const run = await check(args);
+  // Side by side: each waits out its --timeout.
+  const [run, card] = await Promise.all([check(args), scorecard(args)]);
   expect(run.code).toBe(1);
   expect(run.stdout).toContain('FAIL  lines/invalid/crlf  sent "');
   expect(run.stdout).toContain("\\r\\n");
   expect(run.stdout).toContain("still open after 1000 ms");
   expect(run.stdout.trim().split("\n").at(-1)).toBe("0 passed, 1 failed, 0 skipped");
-  const card = await scorecard(args);
   expect(card).toMatchObject({ code: 1, passed: 0, failed: 1, skipped: 0, failedNames: ["lines/invalid/crlf"] });
   expect(card.cases[0].evidence).toContain("still open after 1000 ms");
 });
