@@ -127,9 +127,9 @@ function glueDashValues(specs: Specs, argv: string[]): string[] {
   return out;
 }
 
-/** The option table for `--help`. */
+/** The option table for `--help`; an option with no default (an empty one) says `none`. */
 export function describeOptions(specs: Specs): string {
-  const rows = Object.values(specs).map((s) => [`${s.short ? `-${s.short}, ` : ""}--${s.flag}${s.switch ? "" : " <v>"}`, s.env, s.default, s.help]);
+  const rows = Object.values(specs).map((s) => [`${s.short ? `-${s.short}, ` : ""}--${s.flag}${s.switch ? "" : " <v>"}`, s.env, s.default || "none", s.help]);
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
   return rows
     .map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`)

@@ -78,4 +78,10 @@ describe("--help", () => {
   test("terminate: --timeout with its twin and default", () => {
     expect(usage("terminate")).toMatch(/--timeout <v> +NUMBERS_TERMINATE_TIMEOUT +default 30 +give up/);
   });
+
+  test("check: an option with no default says so rather than leaving a blank", () => {
+    const help = usage("check");
+    expect(help).toMatch(/--spawn <v> +NUMBERS_CHECK_SPAWN +default none +start/);
+    expect(help).not.toMatch(/default {2,}\S/);
+  });
 });
