@@ -34,8 +34,15 @@ export const seconds = (text: string, name: string): number => {
   return n;
 };
 
-export const secondsOrOff = (text: string, name: string): number =>
-  /^0*(\.0*)?$/.test(text) && text !== "" && text !== "." ? 0 : seconds(text, name);
+/** Seconds, or 0 for off; the error names 0 as allowed too. */
+export const secondsOrOff = (text: string, name: string): number => {
+  if (/^0*(\.0*)?$/.test(text) && text !== "" && text !== ".") return 0;
+  try {
+    return seconds(text, name);
+  } catch {
+    throw new UsageError(`${name} must be 0 (off) or a number of seconds above 0 (at most 86400), got '${text}'`);
+  }
+};
 
 export const bool = (text: string, name: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(text)) return true;

@@ -52,6 +52,9 @@ test.each([
   [["--max-clients", "0"], "--max-clients"],
   [["--bogus"], "--bogus"],
   [["--report-interval", "0"], "--report-interval"],
+  [["--report-interval", "0"], "above 0 (at most 86400)"],
+  // 0 means off here, so the error must not say it is out of range.
+  [["--idle-timeout=-1"], "--idle-timeout must be 0 (off) or a number of seconds above 0"],
   [["extra"], "extra"],
 ])("serve %j: a UsageError naming %s", (args, named) => {
   expect(() => parseServerConfig(args, {})).toThrow(UsageError);
