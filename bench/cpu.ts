@@ -36,6 +36,12 @@ export function threadTimes(pid: number): ThreadTimes {
   return times;
 }
 
+/** All of a process's CPU seconds since `before`, every kind of thread together. */
+export function totalSince(pid: number, before: ThreadTimes): number {
+  const c = cpuSince(pid, before);
+  return c.main + c.workers + c.jit + c.other;
+}
+
 /** The CPU time each kind of thread of `pid` used since `before` (threads born since count from 0). */
 export function cpuSince(pid: number, before: ThreadTimes, after = threadTimes(pid)): CpuSplit {
   const split: CpuSplit = { main: 0, workers: 0, jit: 0, other: 0 };

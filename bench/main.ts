@@ -57,7 +57,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
   progress(`${workload}: ${count} numbers (${expected.size} unique) in ${(driver.ready.generateMs / 1000).toFixed(1)} s of generating`);
   const variants = config.workers.length > 0 ? config.workers : [undefined];
   const server = variants.map(() => [] as ServerRun[]);
-  const sink: number[] = [];
+  const sink: { ms: number; cpu: number }[] = [];
   const c: ServerRun[] = [];
   let resume: ResumeRun | undefined;
   // Random is the workload whose log is slowest to load: every line a bitmap miss.
@@ -82,9 +82,9 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
         progress(`${workload} run ${run}/${runs} C yardstick: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
           `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
       }
-      const ms = await timedSend(driver, sinkTarget, "the sink");
-      sink.push(ms);
-      progress(`${workload} run ${run}/${runs} sink: ${rateText(count / (ms / 1000), ms)}`);
+      const s = await timedSend(driver, sinkTarget, "the sink");
+      sink.push(s);
+      progress(`${workload} run ${run}/${runs} sink: ${rateText(count / (s.ms / 1000), s.ms)}`);
     }
   } finally {
     sinkTarget?.proc.kill();
@@ -96,12 +96,15 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
     workload,
     workers,
     rates: rates(server[v].map((r) => r.ms)),
-    sinkRates: rates(sink),
+    sinkRates: rates(sink.map((s) => s.ms)),
     cRates: reference ? rates(c.map((r) => r.ms)) : undefined,
     bytesPerNumber: LINE_BYTES,
     rssKiB: server[v].map((r) => r.rssKiB),
     cpu: server[v].map((r) => r.cpu),
     cCpu: reference ? c.map((r) => r.cpu.main) : undefined,
+    driverCpu: server[v].map((r) => r.driverCpu),
+    idle: server[v].map((r) => r.idle),
+    sinkCpu: sink.map((s) => s.cpu),
   }));
   return { rows, resume };
 }

@@ -81,6 +81,11 @@ export class Driver {
     readonly ready: DriverReady,
   ) {}
 
+  /** The driver's process, whose CPU a run charges to the load (run.ts). */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   /** Spawns the driver and resolves once it has generated all payloads. */
   static async start(workload: WorkloadName, count: number): Promise<Driver> {
     const cmd = [process.execPath, DRIVER, "--workload", workload, "--count", String(count)];

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeReport, verifyLog, type NumberSet } from "../src/check/verify.ts";
-import { cpuSince, threadTimes, type CpuSplit } from "./cpu.ts";
+import { cpuSince, threadTimes, totalSince, type CpuSplit } from "./cpu.ts";
 import type { DriverSent } from "./driver.ts";
 import { BenchError, type Driver, type Target } from "./procs.ts";
 import { stopServer } from "./server.ts";
@@ -19,10 +19,15 @@ function peakRssKiB(pid: number): number {
   return Number(m[1]);
 }
 
-/** Sends the driver's payloads to a target and checks that every byte went through. */
-export async function timedSend(driver: Driver, target: Target, what: string): Promise<number> {
+/**
+ * Sends the driver's payloads to a target and checks that every byte went through; returns
+ * the milliseconds and the target's CPU seconds over the send.
+ */
+export async function timedSend(driver: Driver, target: Target, what: string): Promise<{ ms: number; cpu: number }> {
+  const before = threadTimes(target.proc.pid);
   const sent = await driver.send(target.host, target.port);
-  return checkedMs(sent, driver, target, what);
+  const cpu = totalSince(target.proc.pid, before);
+  return { ms: checkedMs(sent, driver, target, what), cpu };
 }
 
 /** The run's milliseconds, once every byte is known to have gone through. */
@@ -40,6 +45,8 @@ export interface ServerRun {
   rssKiB: number;
   /** CPU time of the server's threads from just before the first byte to the last close. */
   cpu: CpuSplit;
+  /** The driver's CPU seconds over the same span: the load, on the same cores. */
+  driverCpu: number;
   /** The share of the whole machine's CPU time that stood idle during the send. */
   idle: number;
 }
@@ -63,9 +70,11 @@ export async function serverRun(
     const server = await start(dir);
     try {
       const before = threadTimes(server.proc.pid);
+      const driverBefore = threadTimes(driver.pid);
       const ticks = machineTicks();
       const sent = await driver.send(server.host, server.port);
       const cpu = cpuSince(server.proc.pid, before);
+      const driverCpu = totalSince(driver.pid, driverBefore);
       const after = machineTicks();
       const idle = (after.idle - ticks.idle) / Math.max(1, after.total - ticks.total);
       const ms = checkedMs(sent, driver, server, what);
@@ -77,7 +86,7 @@ export async function serverRun(
       const report = verifyLog(join(dir, "numbers.log"), expected);
       if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
       await then?.(dir);
-      return { ms, rssKiB, cpu, idle };
+      return { ms, rssKiB, cpu, driverCpu, idle };
     } finally {
       server.proc.kill("SIGKILL");
     }

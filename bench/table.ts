@@ -28,6 +28,12 @@ export interface Row {
   cpu?: CpuSplit[];
   /** The C yardstick's CPU seconds of each run. */
   cCpu?: number[];
+  /** The driver's CPU seconds during each run of the server: the load, on the same cores. */
+  driverCpu?: number[];
+  /** The machine's idle share during each run of the server (0 to 1). */
+  idle?: number[];
+  /** The sink's CPU seconds of each run: what reading the bytes alone costs. */
+  sinkCpu?: number[];
 }
 
 const millions = (rate: number) => (rate / 1e6).toFixed(1);
@@ -69,13 +75,16 @@ function cells(rows: Row[]): string[][] {
 
 /**
  * CPU seconds per run by kind of thread (medians): where a run's time went, beside the C
- * yardstick's one thread.
+ * yardstick's one thread, the driver's CPU during our runs, how much of the machine stood
+ * idle meanwhile, and the sink's CPU (reading the bytes and nothing else). With the idle
+ * share near 0, the cores are the limit: a run takes (ours + driver) / cores.
  */
 function cpuCells(rows: Row[]): string[][] {
   const withWorkers = rows.some((r) => r.workers !== undefined);
   const withC = rows.some((r) => r.cCpu !== undefined);
+  const withLoad = rows.some((r) => r.driverCpu !== undefined);
   const head = ["workload", ...(withWorkers ? ["workers"] : []), "main s", "workers s", "JIT s", "other s", "total s",
-    ...(withC ? ["C s"] : [])];
+    ...(withC ? ["C s"] : []), ...(withLoad ? ["driver s", "idle", "sink s"] : [])];
   const body = rows.map((r) => {
     const cpu = r.cpu ?? [];
     const of = (key: keyof CpuSplit) => median(cpu.map((c) => c[key]));
@@ -85,6 +94,11 @@ function cpuCells(rows: Row[]): string[][] {
       ...(withWorkers ? [r.workers === undefined ? "-" : String(r.workers)] : []),
       ...[of("main"), of("workers"), of("jit"), of("other"), total].map((s) => s.toFixed(3)),
       ...(withC ? [r.cCpu ? median(r.cCpu).toFixed(3) : "-"] : []),
+      ...(withLoad ? [
+        r.driverCpu ? median(r.driverCpu).toFixed(3) : "-",
+        r.idle ? `${(median(r.idle) * 100).toFixed(0)}%` : "-",
+        r.sinkCpu ? median(r.sinkCpu).toFixed(3) : "-",
+      ] : []),
     ];
   });
   return [head, ...body];

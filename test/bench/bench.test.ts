@@ -84,6 +84,11 @@ test("bun run bench runs end to end, verifies every log and draws the chart", as
     expect(row).not.toBeNull();
     expect(Number(row![1])).toBeGreaterThan(0);
     expect(Number(row![3])).toBeGreaterThanOrEqual(Number(row![1]));
+    // The driver's CPU, the machine's idle share and the sink's CPU close each row (20,000
+    // numbers take well under the millisecond the table shows, so only their form is checked).
+    const tail = new RegExp(`^\\| ${workload} \\|.* \\| ([\\d.]+) \\| (\\d+)% \\| ([\\d.]+) \\|$`, "m").exec(out.split("CPU seconds per run").at(-1)!);
+    expect(tail).not.toBeNull();
+    expect(Number(tail![2])).toBeLessThanOrEqual(100);
   }
 }, 60_000);
 
@@ -266,7 +271,7 @@ test("with the C yardstick, the table gives its median, our median's ratio to it
   ]);
 });
 
-test("the CPU table gives each kind of thread's median seconds, their total, and C's", () => {
+test("the CPU table gives each kind of thread's median seconds, their total, C's, the driver's, the idle share and the sink's", () => {
   const split = (main: number, workers: number, jit: number, other: number) => ({ main, workers, jit, other });
   const row = {
     workload: "dup",
@@ -277,11 +282,14 @@ test("the CPU table gives each kind of thread's median seconds, their total, and
     rssKiB: [180 * 1024],
     cpu: [split(0.15, 0.1, 0.01, 0.002), split(0.17, 0.09, 0.02, 0), split(0.12, 0.11, 0.005, 0.001)],
     cCpu: [0.2, 0.18, 0.22],
+    driverCpu: [0.05, 0.04, 0.06],
+    idle: [0.02, 0.1, 0.04],
+    sinkCpu: [0.03, 0.045, 0.04],
   };
   expect(cpuMarkdownTable([row]).split("\n")).toEqual([
-    "| workload | workers | main s | workers s | JIT s | other s | total s | C s |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    "| dup | 2 | 0.150 | 0.100 | 0.010 | 0.001 | 0.262 | 0.200 |",
+    "| workload | workers | main s | workers s | JIT s | other s | total s | C s | driver s | idle | sink s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| dup | 2 | 0.150 | 0.100 | 0.010 | 0.001 | 0.262 | 0.200 | 0.050 | 4% | 0.040 |",
   ]);
 });
 
