@@ -1,6 +1,6 @@
 // The pure core: de-duplicates whole valid lines in a bitmap and collects each new
 // number's 10 bytes in a log buffer. It does no socket, timer or file work: the caller hands
-// it lines that lines.ts framed as valid, and a `write` callback for full buffers.
+// it lines that protocol.ts framed as valid, and a `write` callback for full buffers.
 //
 // Lines are processed in three passes so that the random bitmap misses overlap instead of
 // waiting on one another: parse a run of lines into a scratch array, test-and-set them in
@@ -302,7 +302,7 @@ export function claimByte(
 /**
  * Parses `pairs` pairs of valid lines from byte `at` of `view` into values[0..2 * pairs),
  * four bytes at a time: two lines are five little-endian words. The lines were checked by
- * frame() (lines.ts), so nothing is checked here.
+ * frame() (protocol.ts), so nothing is checked here.
  */
 function parsePairs(view: DataView, at: number, pairs: number, values: Uint32Array): void {
   for (let p = 0, k = 0; p < pairs; p++, at += 2 * LINE_BYTES) {

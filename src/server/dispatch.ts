@@ -1,5 +1,5 @@
 // The main thread's share-out of the work. It frames every chunk of every connection itself
-// (lines.ts: the verdict is known at once, whichever thread counts the lines), then hands
+// (core/protocol.ts: the verdict is known at once, whichever thread counts the lines), then hands
 // the chunk's whole valid lines to a worker whose queue is short, or counts them in its own
 // shard when every worker is busy. Valid lines can be counted anywhere and in any order, so
 // the work is shared chunk by chunk, not connection by connection: one busy client keeps
