@@ -9,10 +9,10 @@
 const LINE_BYTES = 10;
 /** Eight lines: the LF positions repeat every 80 bytes, five 16-byte vectors. */
 export const BLOCK_BYTES = 80;
-/** The module's memory: 9 pages of 64 KiB, more than Bun's largest chunk (512 KiB). */
-const PAGES = 9;
+/** The module's memory: 2 pages of 64 KiB (a larger run is checked in pieces). */
+const PAGES = 2;
 /** The most bytes checked per call: whole blocks that fit the memory. */
-const CAPACITY = Math.floor((PAGES * 65536) / BLOCK_BYTES) * BLOCK_BYTES;
+export const CAPACITY = Math.floor((PAGES * 65536) / BLOCK_BYTES) * BLOCK_BYTES;
 
 export interface VectorCheck {
   /**

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { rng } from "../../src/client/payload.ts";
 import { encodeLines, firstBadLine, firstBadLineByWords, LINE_BYTES, parseLine, VECTOR_MIN_BYTES } from "../../src/core/protocol.ts";
-import { assemble, BLOCK_BYTES, vectorCheck } from "../../src/core/vectors.ts";
+import { assemble, BLOCK_BYTES, CAPACITY, vectorCheck } from "../../src/core/vectors.ts";
 
 /** The first line of [start, end) that parseLine() refuses, or end: the answer by definition. */
 function perLine(chunk: Uint8Array, start: number, end: number): number {
@@ -49,11 +49,11 @@ describe("the check sixteen bytes at a time", () => {
     expect(found).toBe(16 * (8 * (256 - 10) * 9 + 8 * 255));
   });
 
-  test("runs longer than the module's memory: a bad line in the last piece, and none", () => {
+  test("runs longer than the module's memory, checked in pieces: a bad line at the pieces' edges, in the last one, and none", () => {
     const lines = validLines(130_000, 2);
-    expect(lines.length).toBeGreaterThan(9 * 65536);
+    expect(lines.length).toBeGreaterThan(3 * CAPACITY);
     expect(firstBadLine(lines, 0, lines.length)).toBe(lines.length);
-    for (const bad of [lines.length - 10, lines.length - 85, 9 * 65536 + 3, 655_360 - 1, 40]) {
+    for (const bad of [lines.length - 10, lines.length - 85, CAPACITY - 1, CAPACITY, CAPACITY + 79, 2 * CAPACITY + 3, 40]) {
       const chunk = lines.slice();
       chunk[bad] = 0x3a;
       const want = perLine(chunk, 0, chunk.length);
