@@ -2,10 +2,12 @@
 // from its instructions (no toolchain, no file), that finds the first 80-byte block (eight
 // lines) of a run of whole lines holding a byte out of place. protocol.ts uses it for long
 // runs and reads the failing block line by line, so a verdict stays exactly the per-line one.
-// On the main thread, which reads and frames every chunk, it costs about half the word check
-// (docs/experiments.md, the framing check in WebAssembly). Where WebAssembly or its SIMD is
-// missing, vectorCheck() gives undefined and protocol.ts keeps the word check.
+// In-process it costs about a third of the word check, copy included; the main thread, which
+// reads and frames every chunk, is what bounds dup and seq (docs/experiments.md, the framing
+// check in WebAssembly). Where WebAssembly or its SIMD is missing, vectorCheck() gives
+// undefined and protocol.ts keeps the word check.
 
+/** protocol.ts's line length, restated: protocol.ts imports this file, not the reverse. */
 const LINE_BYTES = 10;
 /** Eight lines: the LF positions repeat every 80 bytes, five 16-byte vectors. */
 export const BLOCK_BYTES = 80;
@@ -40,7 +42,7 @@ function load(): VectorCheck | null {
     const check = exports.check as (len: number) => number;
     return {
       firstDirtyBlock(chunk, start, end) {
-        // Each call checks a copy in the module's memory: one call for any chunk from a socket.
+        // Each call checks a copy in the module's memory; a run longer than it, in pieces.
         for (let at = start; end - at >= BLOCK_BYTES; at += CAPACITY) {
           const len = Math.min(CAPACITY, end - at);
           memory.set(chunk.subarray(at, at + len), 0);
