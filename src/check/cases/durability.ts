@@ -2,6 +2,7 @@
 // SIGTERM, and a SIGTERM in the middle of a stream leaves whole lines only (nine digits and
 // LF, each once, each one that was sent). Each case starts its own implementation.
 
+import { existsSync, statSync } from "node:fs";
 import { encodeLines } from "../../core/protocol.ts";
 import { sendPayloads } from "../../client/sender.ts";
 import { CONNECTIONS, workloadNumbers } from "../../client/workloads.ts";
@@ -52,9 +53,12 @@ export const DURABILITY_CASES: Case[] = [
       const progress = { sentBytes: 0 };
       const sending = sendPayloads(target.host, target.port, payloads, progress, performance.now() + 60_000);
       sending.catch(() => {});
-      // Mid-stream: once a good share of a pass is out (or a second has gone by).
+      // Mid-stream: as soon as a good share of a pass is out and the log has its first bytes, so
+      // that the stop lands while lines are being written (a stop before any write may rightly
+      // drop what is still in the socket buffers, and proves nothing), or after a second.
       const until = performance.now() + 1000;
-      while (progress.sentBytes < 2_000_000 && performance.now() < until) await Bun.sleep(10);
+      const logStarted = () => existsSync(target.logPath) && statSync(target.logPath).size > 0;
+      while ((progress.sentBytes < 2_000_000 || !logStarted()) && performance.now() < until) await Bun.sleep(1);
       target.signal("SIGTERM");
       const code = await target.exit(ctx.timeoutMs);
       await target.stop(1000);
