@@ -16,6 +16,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { expectedSet, type NumberSet } from "../src/check/verify.ts";
 import { isWorkload, type WorkloadName } from "../src/client/workloads.ts";
+import { cpuTotal } from "./cpu.ts";
 import { BenchError, Driver, killAll, startTarget } from "./procs.ts";
 import { REPORT_ARGS, serverRun } from "./run.ts";
 import { median } from "./table.ts";
@@ -36,7 +37,7 @@ interface Sample {
 async function run(variant: Variant, driver: Driver, expected: NumberSet, count: number): Promise<Sample> {
   const start = (dir: string) => startTarget([...variant.cmd, "--port", "0", ...REPORT_ARGS], dir);
   const { ms, cpu, idle } = await serverRun(driver, expected, variant.label, start);
-  return { rate: count / (ms / 1000), cpu: cpu.main + cpu.workers + cpu.jit + cpu.other, jit: cpu.jit, idle };
+  return { rate: count / (ms / 1000), cpu: cpuTotal(cpu), jit: cpu.jit, idle };
 }
 
 async function workload(name: WorkloadName, variants: Variant[], runs: number, count: number): Promise<string[]> {

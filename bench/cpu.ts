@@ -36,10 +36,14 @@ export function threadTimes(pid: number): ThreadTimes {
   return times;
 }
 
+/** Every kind of thread's CPU seconds together. */
+export function cpuTotal(c: CpuSplit): number {
+  return c.main + c.workers + c.jit + c.other;
+}
+
 /** All of a process's CPU seconds since `before`, every kind of thread together. */
 export function totalSince(pid: number, before: ThreadTimes): number {
-  const c = cpuSince(pid, before);
-  return c.main + c.workers + c.jit + c.other;
+  return cpuTotal(cpuSince(pid, before));
 }
 
 /** The CPU time each kind of thread of `pid` used since `before` (threads born since count from 0). */

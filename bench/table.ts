@@ -1,7 +1,7 @@
 // The benchmark's statistics and result tables (throughput, and CPU time by thread), as
 // aligned text and as Markdown.
 
-import type { CpuSplit } from "./cpu.ts";
+import { cpuTotal, type CpuSplit } from "./cpu.ts";
 import { goalCell, GOALS } from "./goals.ts";
 
 export function median(values: number[]): number {
@@ -88,7 +88,7 @@ function cpuCells(rows: Row[]): string[][] {
   const body = rows.map((r) => {
     const cpu = r.cpu ?? [];
     const of = (key: keyof CpuSplit) => median(cpu.map((c) => c[key]));
-    const total = median(cpu.map((c) => c.main + c.workers + c.jit + c.other));
+    const total = median(cpu.map(cpuTotal));
     return [
       r.workload,
       ...(withWorkers ? [r.workers === undefined ? "-" : String(r.workers)] : []),
