@@ -1,11 +1,13 @@
 // The implementation under test when the checker starts it (--spawn): `/bin/sh -c CMD` in
 // its own process group, in a fresh temp directory (or --cwd), on a free port when CMD says
-// {PORT}; ready once the port accepts a connection. Its stdout is kept line by line (the
+// {PORT}; ready once the port accepts a connection and /proc shows the listener is a process of
+// that group (a port it was given can be someone else's by then: it starts again on another,
+// or fails naming the other process). Its stdout is kept line by line (the
 // report lines), the end of its stderr for the evidence, and stopping it always ends every
 // process of the group: SIGTERM, then SIGKILL after a grace period.
 
 import type { Subprocess } from "bun";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { CheckConfig } from "./config.ts";
@@ -72,28 +74,94 @@ function freePort(host: string): number {
   return port;
 }
 
-/** Whether /proc shows a process of group `pgid` that is not a zombie (true where there is no /proc). */
-export function livingInGroup(pgid: number): boolean {
+/** The pids /proc shows in process group `pgid` that are not zombies (null where there is no /proc). */
+function groupPids(pgid: number): string[] | null {
   let pids: string[];
   try {
     pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
   } catch {
-    return true;
+    return null;
   }
-  for (const pid of pids) {
+  return pids.filter((pid) => {
     try {
       // "pid (comm) state ppid pgrp ...": comm may hold spaces, so read after its last ')'.
       const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
       const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+      return Number(pgrp) === pgid && state !== "Z" && state !== "X";
     } catch {
-      // Gone meanwhile.
+      return false; // Gone meanwhile.
+    }
+  });
+}
+
+/** Whether some socket holds `port` on `host` now (a listen there fails with EADDRINUSE). */
+function portTaken(host: string, port: number): boolean {
+  try {
+    Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === "EADDRINUSE";
+  }
+}
+
+/** Whether /proc shows a process of group `pgid` that is not a zombie (true where there is no /proc). */
+export function livingInGroup(pgid: number): boolean {
+  const pids = groupPids(pgid);
+  return pids === null || pids.length > 0;
+}
+
+/** The inodes of the TCP sockets listening on `port` (IPv4 and IPv6), from /proc/net. */
+function listeningInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "latin1");
+    } catch {
+      continue;
+    }
+    // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode"
+    for (const row of text.split("\n").slice(1)) {
+      const f = row.trim().split(/\s+/);
+      if (f.length > 9 && f[1].endsWith(`:${hexPort}`) && f[3] === "0A") inodes.add(f[9]);
     }
   }
-  return false;
+  return inodes;
+}
+
+/**
+ * Whether the listener on `port` is someone else's: /proc shows sockets listening there and no
+ * process of group `pgid` holds one. False where /proc cannot tell. A port the checker picked
+ * can be taken between its pick and the implementation's bind (by another checker, say); the
+ * cases must then not run against that other process.
+ */
+export function listenerIsForeign(port: number, pgid: number): boolean {
+  const inodes = listeningInodes(port);
+  const pids = groupPids(pgid);
+  if (inodes.size === 0 || pids === null) return false;
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1])) return false;
+      } catch {
+        // Closed meanwhile.
+      }
+    }
+  }
+  return true;
 }
 
 export class StartError extends Error {}
+/** The port was someone else's before the implementation could listen on it. */
+class PortTaken extends StartError {}
 
 export class Target {
   readonly stdout: LineReader;
@@ -115,12 +183,24 @@ export class Target {
 
   /**
    * Starts the implementation; `reportSeconds` adds --spawn-report-interval with {S} set.
-   * `prepare` runs in its directory before the start (a stale log to be emptied).
+   * `prepare` runs in its directory before the start (a stale log to be emptied). On a port
+   * the checker picked ({PORT}) and someone else took before the implementation could bind it,
+   * it starts again on another port, up to three times.
    */
   static async start(config: CheckConfig, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
+    const picked = config.spawn.includes("{PORT}");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Target.startOn(picked ? freePort(config.host) : config.port, config, reportSeconds, prepare);
+      } catch (e) {
+        if (!(e instanceof PortTaken) || !picked || attempt === 3) throw e;
+      }
+    }
+  }
+
+  private static async startOn(port: number, config: CheckConfig, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
     const ownDir = config.cwd === "";
     const dir = ownDir ? mkdtempSync(join(tmpdir(), "numbers-check-")) : resolve(config.cwd);
-    const port = config.spawn.includes("{PORT}") ? freePort(config.host) : config.port;
     let command = config.spawn.replaceAll("{PORT}", String(port));
     if (reportSeconds !== undefined && config.spawnReportInterval !== "") {
       command += ` ${config.spawnReportInterval.replaceAll("{S}", String(reportSeconds))}`;
@@ -132,21 +212,31 @@ export class Target {
     const simple = !/[;&|()<>`\n]/.test(command);
     const proc = Bun.spawn(["/bin/sh", "-c", simple ? `exec ${command}` : command], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
+    const where = `${config.host}:${port}`;
     const deadline = performance.now() + config.timeout * 1000;
-    while (!(await canConnect(config.host, port, 250, config.timeout * 1000))) {
-      if (proc.exitCode !== null || proc.signalCode !== null || performance.now() > deadline) {
-        const why = proc.exitCode !== null || proc.signalCode !== null
-          ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections`
-          : `did not accept connections on ${config.host}:${port} within ${config.timeout} s`;
+    for (;;) {
+      const answered = await canConnect(config.host, port, 250, config.timeout * 1000);
+      // Ready only when the listener is the implementation's: another process on the port
+      // would take the cases meant for it.
+      const foreign = answered && listenerIsForeign(port, proc.pid);
+      if (answered && !foreign) return target;
+      const ended = proc.exitCode !== null || proc.signalCode !== null;
+      if (ended || performance.now() > deadline) {
+        const taken = foreign || (ended && portTaken(config.host, port));
+        const why = ended
+          ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections${taken ? `; ${where} is held by another process` : ""}`
+          : foreign
+            ? `did not take ${where} within ${config.timeout} s: a process it did not start listens there`
+            : `did not accept connections on ${where} within ${config.timeout} s`;
         await target.dispose(1000);
         // 127 is the shell's "command not found": most often a relative path, since the
         // command runs in a fresh directory.
         const hint = ownDir && proc.exitCode === 127 ? " (it runs in a fresh temp directory: give absolute paths, or --cwd DIR)" : "";
-        throw new StartError(`\`${command}\` ${why}${target.stderrTail()}${hint}`);
+        const message = `\`${command}\` ${why}${target.stderrTail()}${hint}`;
+        throw taken ? new PortTaken(message) : new StartError(message);
       }
       await Bun.sleep(25);
     }
-    return target;
   }
 
   get running(): boolean {

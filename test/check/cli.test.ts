@@ -3,9 +3,10 @@
 // start, a --spawn that never listens (one clear line, exit 1, no process left behind).
 
 import { expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { check, fixtureCommand, ourCommand, scorecard } from "../support/check.ts";
+import { canConnect } from "../../src/check/peer.ts";
 import { tempDir } from "../support/server.ts";
 
 test("--list names every case with what it needs; -k narrows it", async () => {
@@ -80,6 +81,40 @@ test("a --spawn that exits at once says so with its exit code and stderr", async
   expect(run.code).toBe(1);
   expect(run.stderr).toContain("exited (code 3) before it accepted connections");
   expect(run.stderr).toContain("cannot bind");
+});
+
+test("a --spawn on a port another process listens on: one clear line naming it, exit 1, no case run against that process", async () => {
+  const other = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const run = await check(["-k", "lines/invalid/crlf", "--spawn", fixtureCommand("").replace("{PORT}", String(other.port)), "--port", String(other.port)]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain(`exited (code 1) before it accepted connections; 127.0.0.1:${other.port} is held by another process`);
+  } finally {
+    other.stop(true);
+  }
+});
+
+test("a picked port ({PORT}) taken before the implementation binds it: started again on another port, the cases run against it", async () => {
+  // The first start's shell has a process of another session listen on the picked port (it
+  // says its pid once it listens), then starts the fixture there, which cannot bind; every
+  // later start runs the fixture alone. Run against that other process, the case would fail.
+  const dir = tempDir();
+  writeFileSync(join(dir, "holder.ts"), `Bun.listen({ hostname: "127.0.0.1", port: Number(process.argv[2]), socket: { data() {} } });\nconsole.log(process.pid);\n`);
+  const fixture = fixtureCommand("");
+  const first = `touch held; mkfifo ready; setsid ${process.execPath} holder.ts {PORT} > ready & read pid < ready; echo "$pid {PORT}" > holder`;
+  const spawn = `if [ ! -e held ]; then ${first}; fi; exec ${fixture}`;
+  try {
+    const card = await scorecard(["-k", "lines/invalid/crlf", "--cwd", dir, "--spawn", spawn]);
+    expect(card.cases.map((c) => [c.name, c.status])).toEqual([["lines/invalid/crlf", "PASS"]]);
+    expect(card.code).toBe(0);
+  } finally {
+    const [pid, port] = readFileSync(join(dir, "holder"), "utf8").trim().split(" ").map(Number);
+    // The other process held the first port all along.
+    expect(await canConnect("127.0.0.1", port, 1000)).toBe(true);
+    process.kill(pid, "SIGKILL");
+  }
 });
 
 test("a --spawn whose relative command is not found in its fresh directory says how to fix it", async () => {
