@@ -17,14 +17,24 @@ const MADV_HUGEPAGE = 14;
  * and threads sharing the bitmap queue on the kernel's page-table lock: touching each page
  * up front made the random workload faster on one thread and let two threads scale
  * (docs/experiments.md). The cost is that the whole 119 MiB is
- * resident from the start. `touch: false` leaves the pages to the first touch, for the
- * in-process tests, which touch a few (test/support/bitmaps.ts).
+ * resident from then on. `touch: false` leaves the pages to the first touch or to a later
+ * touchPages(): the server's, once its start is done (coordinator.ts), and the in-process
+ * tests', which touch a few (test/support/bitmaps.ts).
  */
 export function createBitmap(shared = false, { touch = true } = {}): Uint8Array {
   const bits = shared ? new Uint8Array(new SharedArrayBuffer(BITMAP_BYTES)) : new Uint8Array(BITMAP_BYTES);
   adviseHugePages(bits);
-  if (touch) for (let i = 0; i < BITMAP_BYTES; i += PAGE_BYTES) bits[i] = 0;
+  if (touch) touchPages(bits);
   return bits;
+}
+
+/**
+ * Maps every page of `bits` now (createBitmap's touch, made later by the server: see
+ * coordinator.ts). A write, since a read would map the kernel's shared zero page; an atomic
+ * or of 0, since numbers may already be set in it, by this thread or another.
+ */
+export function touchPages(bits: Uint8Array): void {
+  for (let i = 0; i < bits.length; i += PAGE_BYTES) Atomics.or(bits, i, 0);
 }
 
 /**

@@ -5,7 +5,8 @@
 // readiness) — and owns the one stop, which every stop event reaches through the Lifecycle.
 
 import { startAcceptor, type Acceptor } from "./acceptor.ts";
-import { createBitmap } from "../core/bitmap.ts";
+import { createBitmap, touchPages } from "../core/bitmap.ts";
+import { releaseCodePages } from "./codepages.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { descriptorWarning } from "./descriptors.ts";
@@ -88,7 +89,8 @@ class Server {
   ) {
     const workers = config.workers;
     this.threads = workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, AUTO_THREADS)) : workers;
-    this.bits = createBitmap(this.threads > 1);
+    // Its pages are mapped once the start is done (serve()), not here.
+    this.bits = createBitmap(this.threads > 1, { touch: false });
   }
 
   private readonly onSignal = (name: string) => this.life.handle({ kind: "signal", name });
@@ -180,8 +182,12 @@ class Server {
     if (this.life.advance("serving")) this.serve();
   }
 
-  /** serving: the periodic report, and the readiness line. */
+  /** serving: the memory made the serving one, the periodic report, and the readiness line. */
   private serve(): void {
+    // The code only the start ran is given back before the bitmap's pages are all mapped, so
+    // that the two are never resident together: the peak resident set is the serving one.
+    releaseCodePages();
+    touchPages(this.bits);
     this.reportTimer = setInterval(() => void this.report(), this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
     this.warnDescriptors();

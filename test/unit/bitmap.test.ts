@@ -1,9 +1,11 @@
 // The 10^9-bit de-duplication set of src/core/bitmap.ts: its size, its shared form, its
-// huge-page advice, and test-and-set at both ends of the number range.
+// huge-page advice, its pages mapped late (touchPages), and test-and-set at both ends of the
+// number range.
 
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { adviseHugePages, BITMAP_BYTES, createBitmap, NUMBER_SPACE, testAndSet } from "../../src/core/bitmap.ts";
+import { adviseHugePages, BITMAP_BYTES, createBitmap, NUMBER_SPACE, testAndSet, touchPages } from "../../src/core/bitmap.ts";
+import { untouchedBitmap } from "../support/bitmaps.ts";
 
 test("one bit per number: 125,000,000 bytes, all clear", () => {
   expect(NUMBER_SPACE).toBe(1_000_000_000);
@@ -57,4 +59,32 @@ test.skipIf(process.platform !== "linux")("on Linux the bitmap's memory is advis
   expect(flags, "a mapping covers the bitmap").toBeDefined();
   expect(flags).toContain("hg");
   expect(adviseHugePages(bits), "the advice is taken again").toBe(true);
+});
+
+/** The resident KiB of the mappings that overlap `bits` (/proc/self/smaps). */
+function residentKiB(bits: Uint8Array): number {
+  const { ptr } = require("bun:ffi") as typeof import("bun:ffi");
+  const start = ptr(bits);
+  const end = start + bits.length;
+  let overlaps = false;
+  let kib = 0;
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (range) overlaps = Number.parseInt(range[1]!, 16) < end && start < Number.parseInt(range[2]!, 16);
+    else if (overlaps && line.startsWith("Rss:")) kib += Number(/\d+/.exec(line)![0]);
+  }
+  return kib;
+}
+
+test.skipIf(process.platform !== "linux")("touchPages maps every page and keeps the numbers already set, in a plain or a shared bitmap", () => {
+  for (const shared of [false, true]) {
+    const bits = untouchedBitmap(shared);
+    const set = [0, 123_456_789, 999_999_999];
+    for (const n of set) testAndSet(bits, n);
+    expect(residentKiB(bits), `${shared}: a few pages before`).toBeLessThan(BITMAP_BYTES / 1024 / 2);
+    touchPages(bits);
+    expect(residentKiB(bits), `${shared}: every page after`).toBeGreaterThanOrEqual(BITMAP_BYTES / 1024);
+    for (const n of set) expect(testAndSet(bits, n), `${shared}: ${n} kept`).toBe(false);
+    for (const n of [1, 123_456_788, 123_456_790, 999_999_998]) expect(testAndSet(bits, n), `${shared}: ${n} still clear`).toBe(true);
+  }
 });
