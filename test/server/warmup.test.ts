@@ -2,7 +2,8 @@
 // starts with NUMBERS_WARMUP=0 (test/support/env.ts), so this is the one place where the
 // 8 M made-up lines per thread run. The server still gets ready, and the made-up lines
 // (numbers below 2^20, the ones sent here among them) reach neither the log, the counts,
-// nor the bitmap: every number sent is new, and logged once.
+// nor the bitmap: every number sent is new, and logged once. And it leaves nothing of the
+// engine for JavaScriptCore to compile once clients' lines arrive, in either thread.
 
 import { expect, test } from "bun:test";
 import { encodeLines } from "../../src/core/protocol.ts";
@@ -11,6 +12,7 @@ import { sendPayloads } from "../../src/client/sender.ts";
 import { expectLogged } from "../support/client.ts";
 import { connect } from "../support/peer.ts";
 import { reportsUntil } from "../support/reports.ts";
+import { spawnServer } from "../support/server.ts";
 import { outcome, serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
@@ -31,4 +33,35 @@ test.each([1, 2])("--workers %d with the default warm-up: ready, and only the nu
   expect(result.code).toBe(0);
   expect(result.stderr).toEqual([`listening on 127.0.0.1:${server.port}`]);
   expectLogged(server.log, Array.from(values));
+}, 20_000);
+
+/** The engine's per-line functions (src/core/engine.ts), as JavaScriptCore's compile report names them. */
+const ENGINE = ["parsePairs", "four", "commit", "testAndSet", "testAndSetScattered", "setBlock", "claimByte"];
+
+test("--workers 2: after the readiness line no thread compiles the engine's per-line functions again (JavaScriptCore's compile report)", async () => {
+  // The report goes to stderr ahead of the readiness line, so the server is started by hand.
+  const server = spawnServer(["serve", "--port", "0", "--workers", "2"], { env: { NUMBERS_WARMUP: undefined, BUN_JSC_reportCompileTimes: "1" } });
+  const before: string[] = [];
+  let ready: RegExpExecArray | null = null;
+  while (ready === null) {
+    const line = await server.stderr.next();
+    if (line === null) throw new Error(`no readiness line: ${before.slice(-3).join(" | ")}`);
+    ready = /^listening on .+:(\d+)$/.exec(line);
+    if (ready === null) before.push(line);
+  }
+  const port = Number(ready[1]);
+  // Enough lines for a function the warm-up left in a lower tier to be compiled now (a build
+  // whose worker warm-up took only one of two parse loops showed it with a million lines).
+  const values = numbers({ kind: "seq" }, 1_000_000, 0, 1);
+  // Sent twice: the worker is handed most of it, new and duplicates.
+  const sent = await sendPayloads("127.0.0.1", port, [encodeLines(values), encodeLines(values)]);
+  expect(sent.cutShort).toBe(0);
+  (await connect(port)).write("terminate\n");
+  expect(await server.exited).toBe(0);
+  const after: string[] = [];
+  for (let line = await server.stderr.next(); line !== null; line = await server.stderr.next()) after.push(line);
+  const compiled = (lines: string[]) => lines.flatMap((line) => /^Optimized (\w+)#/.exec(line)?.[1] ?? []).filter((name) => ENGINE.includes(name));
+  // The warm-up compiled them, in both threads.
+  expect(compiled(before).filter((name) => name === "parsePairs").length).toBeGreaterThanOrEqual(2);
+  expect(compiled(after)).toEqual([]);
 }, 20_000);
