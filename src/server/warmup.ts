@@ -83,10 +83,15 @@ export async function warmUpWorker(
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const stream = madeUp();
   for (let done = 0, pass = 0; done < lines && !stopping(); pass++, done += STREAM_LINES) {
-    for (let at = 0; at < stream.length; at += WHOLE_BYTES) {
-      const bytes = stream.slice(at, at + WHOLE_BYTES).buffer;
-      Atomics.add(counter, 0, bytes.byteLength);
-      consume(scratches[pass % 2].shard, counter, bytes, 0, bytes.byteLength);
+    for (let at = 0, k = 0; at < stream.length; at += WHOLE_BYTES, k++) {
+      // A client's lines reach a worker at any offset of their buffer (after the rest of a
+      // line cut by the previous chunk): so do these, 0 to 9 bytes in.
+      const lines = stream.subarray(at, at + WHOLE_BYTES);
+      const lead = k % LINE_BYTES;
+      const chunk = new Uint8Array(lead + lines.length);
+      chunk.set(lines, lead);
+      Atomics.add(counter, 0, lines.length);
+      consume(scratches[pass % 2].shard, counter, chunk.buffer, lead, chunk.length);
     }
     nextPass(scratches[pass % 2].bits, pass >> 1);
   }
