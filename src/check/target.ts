@@ -138,8 +138,9 @@ function listeningInodes(port: number): Set<string> {
  */
 export function listenerIsForeign(port: number, pgid: number): boolean {
   const inodes = listeningInodes(port);
+  if (inodes.size === 0) return false;
   const pids = groupPids(pgid);
-  if (inodes.size === 0 || pids === null) return false;
+  if (pids === null) return false;
   for (const pid of pids) {
     let fds: string[];
     try {
@@ -215,10 +216,12 @@ export class Target {
     const where = `${config.host}:${port}`;
     const deadline = performance.now() + config.timeout * 1000;
     for (;;) {
-      const answered = await canConnect(config.host, port, 250, config.timeout * 1000);
       // Ready only when the listener is the implementation's: another process on the port
-      // would take the cases meant for it.
-      const foreign = answered && listenerIsForeign(port, proc.pid);
+      // would take the cases meant for it. Where /proc shows that other process, it is not
+      // even probed: a probe would be a client of someone else's server.
+      let foreign = listenerIsForeign(port, proc.pid);
+      const answered = !foreign && (await canConnect(config.host, port, 250, config.timeout * 1000));
+      if (answered) foreign = listenerIsForeign(port, proc.pid);
       if (answered && !foreign) return target;
       const ended = proc.exitCode !== null || proc.signalCode !== null;
       if (ended || performance.now() > deadline) {

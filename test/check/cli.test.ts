@@ -83,14 +83,16 @@ test("a --spawn that exits at once says so with its exit code and stderr", async
   expect(run.stderr).toContain("cannot bind");
 });
 
-test("a --spawn on a port another process listens on: one clear line naming it, exit 1, no case run against that process", async () => {
-  const other = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+test("a --spawn on a port another process listens on: one clear line naming it, exit 1, not one connection to that process", async () => {
+  let connections = 0;
+  const other = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: () => void connections++, data() {} } });
   try {
     const run = await check(["-k", "lines/invalid/crlf", "--spawn", fixtureCommand("").replace("{PORT}", String(other.port)), "--port", String(other.port)]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toContain(`exited (code 1) before it accepted connections; 127.0.0.1:${other.port} is held by another process`);
+    expect(connections).toBe(0);
   } finally {
     other.stop(true);
   }
