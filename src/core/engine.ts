@@ -90,8 +90,8 @@ export class Engine {
    */
   countLines(src: Uint8Array, start: number, end: number): void {
     // Lines that start 4-byte aligned in their buffer are parsed through an Int32Array, which
-    // cost ~8% less CPU a run than a DataView (docs/experiments.md); two bytes off, the first
-    // line counted alone aligns the rest. An odd offset (half of a socket's chunks) keeps the
+    // costs less CPU than a DataView (docs/experiments.md); two bytes off, the first line
+    // counted alone aligns the rest. An odd offset (half of a socket's chunks) keeps the
     // DataView. The warm-up takes both (warmup.ts).
     if (end - start >= 3 * LINE_BYTES && ((src.byteOffset + start) & 3) === 2) {
       this.values[0] = parseLine(src, start);

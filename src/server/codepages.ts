@@ -1,10 +1,10 @@
 // Giving back the machine code that only the start ran. Loading the runtime and the program,
-// and the JIT warm-up's compilers, page in ~35 MiB of the executable's code (and the shared
-// libraries'); serving runs about a third of it. Those pages are the file's, clean, so
-// MADV_DONTNEED only unmaps them: the page cache keeps them, a page used again is mapped back
-// on its first use, and the kernel could evict them under memory pressure anyway. Done before
-// the bitmap's 119 MiB are made resident, it takes that much off the server's peak resident
-// set (docs/performance.md, Memory). Only the code (r-xp) is released: a read-only mapping may
+// and the JIT warm-up's compilers, page in much of the executable's code (and the shared
+// libraries'); serving runs a fraction of it (docs/performance.md, Memory). Those pages are
+// the file's, clean, so MADV_DONTNEED only unmaps them: the page cache keeps them, a page
+// used again is mapped back on its first use, and the kernel could evict them under memory
+// pressure anyway. Done before the bitmap's pages are made resident, it takes that much off
+// the server's peak resident set. Only the code (r-xp) is released: a read-only mapping may
 // hold relocated pages, which are the process's own.
 
 import { readFileSync } from "node:fs";
