@@ -136,7 +136,7 @@ function listeningInodes(port: number): Set<string> {
  * can be taken between its pick and the implementation's bind (by another checker, say); the
  * cases must then not run against that other process.
  */
-export function listenerIsForeign(port: number, pgid: number): boolean {
+function listenerIsForeign(port: number, pgid: number): boolean {
   const inodes = listeningInodes(port);
   if (inodes.size === 0) return false;
   const pids = groupPids(pgid);

@@ -86,11 +86,11 @@ export async function warmUpWorker(
     for (let at = 0, k = 0; at < stream.length; at += WHOLE_BYTES, k++) {
       // A client's lines reach a worker at any offset of their buffer (after the rest of a
       // line cut by the previous chunk): so do these, 0 to 9 bytes in.
-      const lines = stream.subarray(at, at + WHOLE_BYTES);
+      const run = stream.subarray(at, at + WHOLE_BYTES);
       const lead = k % LINE_BYTES;
-      const chunk = new Uint8Array(lead + lines.length);
-      chunk.set(lines, lead);
-      Atomics.add(counter, 0, lines.length);
+      const chunk = new Uint8Array(lead + run.length);
+      chunk.set(run, lead);
+      Atomics.add(counter, 0, run.length);
       consume(scratches[pass % 2].shard, counter, chunk.buffer, lead, chunk.length);
     }
     nextPass(scratches[pass % 2].bits, pass >> 1);
