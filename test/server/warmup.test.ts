@@ -12,7 +12,6 @@ import { sendPayloads } from "../../src/client/sender.ts";
 import { expectLogged } from "../support/client.ts";
 import { connect } from "../support/peer.ts";
 import { reportsUntil } from "../support/reports.ts";
-import { spawnServer } from "../support/server.ts";
 import { outcome, serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
@@ -40,7 +39,7 @@ const ENGINE = ["parsePairs", "parseAlignedPairs", "four", "commit", "testAndSet
 
 test("--workers 2: after the readiness line no thread compiles the engine's per-line functions again (JavaScriptCore's compile report)", async () => {
   // The report goes to stderr ahead of the readiness line, so the server is started by hand.
-  const server = spawnServer(["serve", "--port", "0", "--workers", "2"], { env: { NUMBERS_WARMUP: undefined, BUN_JSC_reportCompileTimes: "1" } });
+  const server = servers.spawn(["serve", "--port", "0", "--workers", "2"], { env: { NUMBERS_WARMUP: undefined, BUN_JSC_reportCompileTimes: "1" } });
   const before: string[] = [];
   let ready: RegExpExecArray | null = null;
   // A server that never says it is ready is killed, so that the failure shows its stderr.
