@@ -1,6 +1,7 @@
 // The check command as a user meets it: --list, -k, the plain scorecard and --json, the exit
 // code, socket cases only (and the rest skipped, with why) against a server it did not
-// start, a --spawn that never listens (one clear line, exit 1, no process left behind).
+// start, a --spawn that never listens (one clear line, exit 1, no process left behind), and
+// a --spawn whose port another process holds (never probed; a picked port means a new start).
 
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
