@@ -62,7 +62,10 @@ export class OwnedLog implements LogHandle {
     }
     try {
       const stream = !fstatSync(fd).isFile();
-      if (!stream) lock(fd, path);
+      if (!stream) {
+        lock(fd, path);
+        appendOnStandardStreams(fd, path);
+      }
       return new OwnedLog(fd, path, stream);
     } catch (err) {
       closeSync(fd);
@@ -126,6 +129,36 @@ function duplicate(path: string): number {
     if (fd >= 0) return fd;
   }
   throw new LogOpenError(`cannot open log file '${path}': it is a socket (a log is a file, a pipe, a FIFO, a device, or standard output)`);
+}
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+
+/**
+ * Standard output or error that is this very file (`--log /dev/stdout > file`, or the log's
+ * own path after `>`) but was opened without O_APPEND writes at an offset of its own, which
+ * starts at 0: its report lines and notices would overwrite the log's first lines. Such a
+ * descriptor is switched to append (its open file description is the shell's `>`, used by
+ * nobody else that could want its offset), so every write of every writer lands whole at the
+ * end, as for a pipe. Done once the log is locked, so a refused start changes nothing.
+ */
+function appendOnStandardStreams(fd: number, path: string): void {
+  const log = fstatSync(fd);
+  for (const std of [1, 2]) {
+    let stat;
+    try {
+      stat = fstatSync(std);
+    } catch {
+      continue; // closed
+    }
+    if (stat.dev !== log.dev || stat.ino !== log.ino) continue;
+    const { fcntl, errno } = needLibc(path);
+    const flags = fcntl(std, F_GETFL, 0);
+    if (flags >= 0 && (flags & constants.O_APPEND) !== 0) continue;
+    if (flags < 0 || fcntl(std, F_SETFL, flags | constants.O_APPEND) < 0) {
+      throw new LogOpenError(`cannot use log file '${path}': it is also standard ${std === 1 ? "output" : "error"}, which cannot be made to append (errno ${errno()})`);
+    }
+  }
 }
 
 /**

@@ -3,15 +3,17 @@
 // whole and once under heavy traffic, with 1 and 2 threads; a FIFO is opened once, so a
 // reader that ends at its first EOF (cat) stays to the end; a FIFO nobody reads is refused
 // at once (it used to block start-up for good); a reader that leaves is a write failure;
-// a socket is refused.
+// a socket is refused. And one regular file: standard output that is the log itself, opened
+// without O_APPEND by the shell's `>`, whose report lines used to overwrite the log's lines.
 
 import { describe, expect, test } from "bun:test";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { encodeLines } from "../../src/core/protocol.ts";
+import { encodeLines, LINE_BYTES } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { sendPayloads } from "../../src/client/sender.ts";
 import { StuckPipe } from "../support/fifo.ts";
-import { sorted } from "../support/logs.ts";
+import { sorted, waitForSize } from "../support/logs.ts";
 import { connect } from "../support/peer.ts";
 import { Lines, serverCommand, tempDir, type Server } from "../support/server.ts";
 import { afterTests, outcome, serverPool } from "../support/servers.ts";
@@ -95,6 +97,34 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
       expect(await proc.exited).toBe(0);
       while ((await log.next()) !== null);
       expectEveryByte(log.text);
+    } finally {
+      proc.kill(9);
+    }
+  });
+
+  // The shell's `>` opens without O_APPEND: standard output wrote at its own offset, from 0,
+  // so a report line overwrote the log's first lines (torn and lost lines, before the change).
+  test.each(["/dev/stdout", "out.txt"])("--log %s with standard output `> out.txt`, a regular file: the report lands between whole lines, none overwritten", async (log) => {
+    const dir = tempDir();
+    const out = join(dir, "out.txt");
+    const fd = openSync(out, "w");
+    const args = ["serve", "--port", "0", "--workers", workers, ...QUIET, "--log", log];
+    const proc = Bun.spawn([...serverCommand(), ...args], { cwd: dir, stdin: "ignore", stdout: fd, stderr: "pipe" });
+    closeSync(fd);
+    try {
+      const stderr = new Lines(proc.stderr);
+      const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+      const sent = await sendPayloads("127.0.0.1", port, payloads);
+      expect(sent.cutShort).toBe(0);
+      proc.kill("SIGUSR1");
+      // Every number's line and the report's: overwritten, the file would never grow past the lines.
+      await waitForSize(out, expected.length * LINE_BYTES + 1, 4_000);
+      (await connect(port)).write("terminate\n");
+      expect(await proc.exited).toBe(0);
+      const lines = readFileSync(out, "latin1").split("\n");
+      const reports = lines.filter((line) => line.startsWith("Received"));
+      expect(reports).toEqual([expect.stringMatching(/^Received \d+ unique numbers, \d+ duplicates\. Unique total: \d+$/)]);
+      expectEveryByte(lines.filter((line) => !line.startsWith("Received")).join("\n"));
     } finally {
       proc.kill(9);
     }

@@ -55,20 +55,24 @@ const size = (path: string) => {
 };
 
 /**
- * Resolves once the file at `path` holds at least `bytes` bytes, woken by inotify (fs.watch)
- * rather than by polling; rejects after `withinMs` with the size it reached.
+ * Resolves once the file at `path` holds at least `bytes` bytes, woken by inotify (fs.watch);
+ * rejects after `withinMs` with the size it reached.
  */
 export function waitForSize(path: string, bytes: number, withinMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const watcher = watch(path, () => check());
     // Bun's fs.watch can miss the last of a burst of writes from another process (the event
-    // comes, the size read then is older, and no event follows), so the deadline looks once more.
+    // comes, the size read then is older, and no event follows: a small write right after a
+    // big one, as a report line after the log's flush, was missed in one run of two), so the
+    // size is also looked at every 25 ms, and the deadline looks once more.
+    const poll = setInterval(() => check(), 25);
     const timer = setTimeout(() => {
       if (size(path) >= bytes) finish();
       else finish(new Error(`${path} has ${size(path)} bytes after ${withinMs} ms, waited for ${bytes}`));
     }, withinMs);
     function finish(err?: Error) {
       clearTimeout(timer);
+      clearInterval(poll);
       watcher.close();
       if (err) reject(err);
       else resolve();
