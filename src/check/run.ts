@@ -6,7 +6,8 @@
 import { writeSync } from "node:fs";
 import { ALL_CASES } from "./cases/index.ts";
 import type { CheckConfig } from "./config.ts";
-import { Peer } from "./peer.ts";
+import { UsageError } from "../options.ts";
+import { canConnect, Peer } from "./peer.ts";
 import { pass, quiet, REPORT_SECONDS, stopWithTerminate, type Case, type Context, type LogCheck, type Verdict } from "./scenario.ts";
 import { StartError, Target } from "./target.ts";
 
@@ -55,6 +56,9 @@ async function attempt(c: Case, ctx: Context): Promise<Verdict | LogCheck> {
   try {
     return await Promise.race([c.run(ctx), overdue]);
   } catch (err) {
+    // An implementation that does not start fails the run as a whole (runCheck), whichever
+    // case started it.
+    if (err instanceof StartError) throw err;
     return { ok: false, evidence: (err as Error).message };
   } finally {
     clearTimeout(timer);
@@ -109,6 +113,8 @@ function line(r: Result): string {
 
 export async function runCheck(config: CheckConfig): Promise<number> {
   const cases = selectCases(config);
+  // A mistyped -k would otherwise pass: 0 passed, 0 failed, exit 0.
+  if (cases.length === 0) throw new UsageError(`-k '${config.only}' matches no case (--list lists them)`);
   if (config.list) {
     for (const c of cases) writeSync(1, `${c.name}  [${c.needs}]\n`);
     return 0;
@@ -122,6 +128,10 @@ export async function runCheck(config: CheckConfig): Promise<number> {
     results.push(r);
     if (!config.json) writeSync(1, line(r));
   };
+  // A server that is not there would fail every socket case the same way: say it once.
+  if (!spawn && !(await canConnect(config.host, config.port, config.timeout * 1000, config.timeout * 1000))) {
+    throw new Error(`nothing accepts connections on ${config.host}:${config.port} (start the server, or give --spawn CMD)`);
+  }
   let started = false;
   for (const group of groups(cases)) {
     const runnable = spawn ? group : group.filter((c) => c.needs === "socket");

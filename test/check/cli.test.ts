@@ -1,7 +1,8 @@
 // The check command as a user meets it: --list, -k, the plain scorecard and --json, the exit
 // code, socket cases only (and the rest skipped, with why) against a server it did not
 // start, a --spawn that never listens (one clear line, exit 1, no process left behind), and
-// a --spawn whose port another process holds (never probed; a picked port means a new start).
+// a --spawn whose port another process holds (never probed; a picked port means a new start);
+// a -k that matches nothing and a server that is not there are one line each, never a pass.
 
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -18,6 +19,23 @@ test("--list names every case with what it needs; -k narrows it", async () => {
   for (const row of rows) expect(row).toMatch(/^[a-z]+\/[a-z0-9/-]+ {2}\[(socket|spawn)\]$/);
   const some = await check(["--list", "-k", "terminate/"]);
   expect(some.stdout.trim().split("\n").map((r) => r.split(" ")[0])).toEqual(rows.map((r) => r.split(" ")[0]).filter((n) => n.includes("terminate/")));
+});
+
+test("a -k that matches no case is a usage error, not an empty pass", async () => {
+  const run = await check(["-k", "no-such-case"]);
+  expect(run.code).toBe(2);
+  expect(run.stdout).toBe("");
+  expect(run.stderr.trim()).toBe("numbers-server: -k 'no-such-case' matches no case (--list lists them) (see --help)");
+});
+
+test("without --spawn, a port nobody listens on: one clear line, exit 1, no case run", async () => {
+  const nobody = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = nobody.port;
+  nobody.stop(true);
+  const run = await check(["--port", String(port), "--timeout", "1"]);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toBe("");
+  expect(run.stderr.trim()).toBe(`numbers-server: nothing accepts connections on 127.0.0.1:${port} (start the server, or give --spawn CMD)`);
 });
 
 test("plain output: one line per case, the summary line, exit 0 when nothing failed", async () => {
@@ -82,6 +100,14 @@ test("a --spawn that exits at once says so with its exit code and stderr", async
   expect(run.code).toBe(1);
   expect(run.stderr).toContain("exited (code 3) before it accepted connections");
   expect(run.stderr).toContain("cannot bind");
+});
+
+// Such a case starts its own server inside the case; its start failure was a FAIL line.
+test("a --spawn that exits at once, first started by a case that starts its own: the same one line", async () => {
+  const run = await check(["-k", "log/emptied-at-start", "--spawn", "echo cannot bind >&2; exit 3", "--port", "1"]);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toBe("");
+  expect(run.stderr).toContain("exited (code 3) before it accepted connections");
 });
 
 test("a --spawn on a port another process listens on: one clear line naming it, exit 1, not one connection to that process", async () => {
