@@ -93,8 +93,7 @@ export function parseOptions<S extends Specs>(
   try {
     parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: positionals > 0 });
   } catch (err) {
-    // parseArgs explains some errors over several lines; the usage error stays one line.
-    throw new UsageError((err as Error).message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" "));
+    throw new UsageError(parseError(err as Error, argv));
   }
   if (parsed.values.help) return { help: true };
   if (parsed.positionals.length > positionals) {
@@ -109,6 +108,25 @@ export function parseOptions<S extends Specs>(
     else config[key] = spec.read(spec.default, `--${spec.flag}`);
   }
   return { help: false, config: config as Values<S>, positionals: parsed.positionals };
+}
+
+/**
+ * parseArgs' message for a refused argv, in one line. A flag followed by something that
+ * starts with a dash (`--port --log x`, `--port -1`) it calls "ambiguous": said here as the
+ * missing value it most likely is, naming what came instead.
+ */
+function parseError(err: Error, argv: string[]): string {
+  const ambiguous = /^Option '(-[^' ,]+)[^']*' argument is ambiguous/.exec(err.message);
+  if (ambiguous) {
+    const flag = ambiguous[1];
+    const next = argv[argv.findIndex((a, i) => a === flag && argv[i + 1]?.startsWith("-")) + 1];
+    const long = /use '(--[a-z-]+)=/.exec(err.message)?.[1] ?? flag;
+    return `${flag} needs a value, got the option-like '${next}' (a value that starts with '-' is written ${long}=${next.startsWith("--") ? "VALUE" : next})`;
+  }
+  const missing = /^Option '(-[^' ,]+)[^']*' argument missing/.exec(err.message);
+  if (missing) return `${missing[1]} needs a value`;
+  // parseArgs explains some errors over several lines; the usage error stays one line.
+  return err.message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" ");
 }
 
 /**

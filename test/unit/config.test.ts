@@ -109,6 +109,21 @@ describe("bad input is a UsageError", () => {
     expect(() => parseServerConfig(["--port", "abc"], {})).toThrow(/--port/);
   });
 
+  test("a flag whose value is missing says so in one line, naming what came instead", () => {
+    const message = (argv: string[]) => {
+      try {
+        parseServerConfig(argv, {});
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "parsed";
+    };
+    expect(message(["--port"])).toBe("--port needs a value");
+    expect(message(["--port", "--log", "x"])).toBe("--port needs a value, got the option-like '--log' (a value that starts with '-' is written --port=VALUE)");
+    expect(message(["--port", "-1"])).toBe("--port needs a value, got the option-like '-1' (a value that starts with '-' is written --port=-1)");
+    expect(message(["--port=-1"])).toBe("--port must be a whole number from 0 to 65535, got '-1'");
+  });
+
   test("a flag replaces its env twin, so a bad twin goes unread", () => {
     expect(config(["--port", "1"], { NUMBERS_PORT: "abc" })).toMatchObject({ port: 1 });
   });
