@@ -15,7 +15,8 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-if (name === "serve" && (args[0] === "--version" || args[0] === "-v")) {
+// As every command's --help lists it: `numbers-server --version`, `numbers-server client --version`.
+if (args[0] === "--version" || args[0] === "-v") {
   process.stdout.write(`${pkg.version}\n`);
   process.exit(0);
 }

@@ -5,6 +5,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
 import { SERVER_OPTIONS } from "../../src/server/config.ts";
 import { connectUntilAdmitted, expectLogged, sendAll } from "../support/client.ts";
 import { connect } from "../support/peer.ts";
@@ -109,6 +110,12 @@ test("--help: exit 0, every flag and environment twin on stdout", async () => {
   }
   expect(help).toContain("--help");
   expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe(OLD_LOG);
+});
+
+// Every command's --help lists --version; `client --version` used to be an unknown option.
+test.each(["", "serve", "client", "terminate", "check"])("'%s --version': exit 0, the version alone on stdout", async (command) => {
+  const result = await outcome(servers.spawn([...(command ? [command] : []), "--version"], { cwd: tempDir() }));
+  expect(result).toEqual({ code: 0, stdout: [pkg.version], stderr: [] });
 });
 
 // One thread and two on either side: only the main thread listens, so neither may share
