@@ -19,6 +19,6 @@ export function listen<T>(host: string, port: number, socket: SocketHandler<T>):
     const e = err as NodeJS.ErrnoException;
     // Bun says only "Failed to listen at HOST" for a host it cannot resolve or parse.
     const why = e.code === "EADDRINUSE" ? "the port is in use" : e.code ?? "no such address here";
-    throw new ListenError(`cannot listen on ${host}:${port}: ${why}`);
+    throw new ListenError(`cannot listen on ${address(host, port)}: ${why}`);
   }
 }
