@@ -27,7 +27,7 @@ const SERVER_ADDRESS = { host: { ...HOST, help: "server address" }, port: { ...P
 export const CLIENT_OPTIONS = {
   ...SERVER_ADDRESS,
   connections: {
-    flag: "connections", env: "NUMBERS_CLIENT_CONNECTIONS", default: "5", read: integer(1, 5),
+    flag: "connections", env: "NUMBERS_CLIENT_CONNECTIONS", default: "5", read: integer(1, 10000),
     help: "connections sending at once, each its share of the numbers",
   },
   // The payload is built in memory before sending, 10 bytes per number.

@@ -34,8 +34,14 @@ describe("client and terminate options", () => {
     expect(parseTerminateConfig([], env)).toMatchObject({ config: { host: "10.0.0.1", port: 5000 } });
   });
 
+  // As many as a server's --max-clients allows (up to 10,000), not only the job's five.
+  test("--connections up to 10,000", () => {
+    expect(parseClientConfig(["--connections", "8"], {})).toMatchObject({ config: { connections: 8 } });
+    expect(parseClientConfig(["--connections", "10000"], {})).toMatchObject({ config: { connections: 10000 } });
+  });
+
   test("invalid values are usage errors", () => {
-    for (const argv of [["--connections", "6"], ["--connections", "0"], ["--count", "0"], ["--dist", "dup:0"], ["--duration", "-1"], ["--seed", "x"], ["--max-clients", "1"]]) {
+    for (const argv of [["--connections", "10001"], ["--connections", "0"], ["--count", "0"], ["--dist", "dup:0"], ["--duration", "-1"], ["--seed", "x"], ["--max-clients", "1"]]) {
       expect(() => parseClientConfig(argv, {})).toThrow(UsageError);
     }
     expect(() => parseTerminateConfig(["--count", "1"], {})).toThrow(UsageError);
