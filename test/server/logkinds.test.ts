@@ -19,7 +19,7 @@ import { Lines, serverCommand, tempDir, type Server } from "../support/server.ts
 import { afterTests, outcome, serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
-/** Readers started by a test; one still running after it (the test failed) is killed. */
+/** Readers and servers a test started itself; one still running after it (the test failed) is killed. */
 const readers: Bun.Subprocess[] = [];
 // Not an afterEach: this file's tests run concurrently (see afterTests).
 afterTests(() => {
@@ -88,6 +88,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     const pipe = new StuckPipe();
     const args = ["serve", "--port", "0", "--workers", workers, ...QUIET, "--log", "/dev/stdout"];
     const proc = Bun.spawn([...serverCommand(), ...args], { cwd: tempDir(), stdin: "ignore", stdout: pipe.writeEnd, stderr: "pipe" });
+    readers.push(proc);
     try {
       const log = pipe.reader();
       pipe.closeWriteEnd();
@@ -110,6 +111,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     const fd = openSync(out, "w");
     const args = ["serve", "--port", "0", "--workers", workers, ...QUIET, "--log", log];
     const proc = Bun.spawn([...serverCommand(), ...args], { cwd: dir, stdin: "ignore", stdout: fd, stderr: "pipe" });
+    readers.push(proc); // killed after the tests if a timeout cut this one short
     closeSync(fd);
     try {
       const stderr = new Lines(proc.stderr);
