@@ -175,6 +175,26 @@ export function parseLine(b: Uint8Array, at: number): number {
     (((d5 * 10 + d6) * 10 + d7) * 10 + d8);
 }
 
+/**
+ * Whether a line of `chunk`, read after the part line `conn` carries, is exactly
+ * "terminate\n", at a line start as frame() would meet it if every line before it is valid.
+ * For a connection whose bytes wait unframed (acceptor.ts, hold()): a terminate among them
+ * is not kept waiting.
+ */
+export function holdsTerminateLine(conn: LineCarry, chunk: Uint8Array): boolean {
+  const carried = conn.carryLen;
+  if (carried > 0 && carried + chunk.length >= LINE_BYTES) {
+    const line = new Uint8Array(LINE_BYTES);
+    line.set(conn.carry.subarray(0, carried));
+    line.set(chunk.subarray(0, LINE_BYTES - carried), carried);
+    if (isTerminate(line, 0)) return true;
+  }
+  for (let at = (LINE_BYTES - carried) % LINE_BYTES; at + LINE_BYTES <= chunk.length; at += LINE_BYTES) {
+    if (isTerminate(chunk, at)) return true;
+  }
+  return false;
+}
+
 /** Whether the 10 bytes at `at` are exactly "terminate\n". */
 export function isTerminate(b: Uint8Array, at: number): boolean {
   for (let k = 0; k < TERMINATE.length; k++) if (b[at + k] !== TERMINATE[k]) return false;

@@ -4,7 +4,7 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import { listen } from "./listen.ts";
-import { CLOSE, KEEP, newLineCarry, type LineCarry, type Verdict } from "../core/protocol.ts";
+import { CLOSE, holdsTerminateLine, KEEP, newLineCarry, type LineCarry, type Verdict } from "../core/protocol.ts";
 
 /** Where every connection's bytes go (a Dispatcher). */
 export interface Intake {
@@ -42,6 +42,10 @@ interface Client {
   carry: LineCarry | undefined;
   /** performance.now() of the last data, for --idle-timeout. */
   lastSeen: number;
+  /** Bytes read while the clients are held (hold()): fed when the hold ends. */
+  stash?: Uint8Array;
+  /** Its FIN came while it had a stash: it is finished once the stash is fed. */
+  ended?: boolean;
 }
 
 /** Binds the port and starts admitting clients; a port that cannot be had is a ListenError. */
@@ -59,6 +63,8 @@ export class Acceptor {
   private readonly counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
   private readonly listener: TCPSocketListener<Client>;
   private readonly idleTimer?: ReturnType<typeof setInterval>;
+  /** Clients are not read (hold()): the log's reader is behind. */
+  private held = false;
 
   constructor(private readonly o: AcceptorOptions) {
     this.listener = listen<Client>(o.host, o.port, {
@@ -87,6 +93,26 @@ export class Acceptor {
     clearInterval(this.idleTimer);
     this.listener.stop();
     for (const socket of this.clients.values()) this.drop(socket, "shutdown");
+  }
+
+  /**
+   * Stops reading the clients until called with false, for a log whose reader is behind
+   * (logfile.ts): their bytes wait in the kernel and then in the clients (TCP's own
+   * backpressure). A chunk that still comes from a held client (one in flight, or the first
+   * of a client admitted meanwhile) is kept unread in its stash, and the client paused, so
+   * memory stays bounded by the clients' slots; but a stash that holds a `terminate` line is
+   * fed at once, so that `terminate` from a new client still stops the server. A held client
+   * is not idle: it cannot send.
+   */
+  hold(held: boolean): void {
+    if (held === this.held) return;
+    this.held = held;
+    const now = performance.now();
+    for (const socket of [...this.clients.values()]) {
+      socket.data.lastSeen = now;
+      if (held) socket.pause();
+      else this.release(socket);
+    }
   }
 
   /** Closes the clients that sent `terminate`: the last step of the shutdown. */
@@ -118,8 +144,32 @@ export class Acceptor {
     const client = socket.data;
     if (client.carry === undefined) return;
     client.lastSeen = performance.now();
-    const verdict = this.o.intake.feed(client.carry, chunk);
+    if (this.held || client.stash !== undefined) return this.keep(socket, chunk);
+    this.feed(socket, chunk);
+  }
+
+  private feed(socket: Socket<Client>, chunk: Uint8Array) {
+    const verdict = this.o.intake.feed(socket.data.carry!, chunk);
     if (verdict !== KEEP) this.judge(socket, verdict);
+  }
+
+  /** A held client's chunk (see hold()): kept in its stash, unless it holds a `terminate` line. */
+  private keep(socket: Socket<Client>, chunk: Uint8Array) {
+    const client = socket.data;
+    socket.pause();
+    client.stash = client.stash === undefined ? chunk : Buffer.concat([client.stash, chunk]);
+    if (holdsTerminateLine(client.carry!, client.stash)) this.release(socket);
+  }
+
+  /** Feeds a client's stash, then finishes it (its FIN came meanwhile) or reads it again unless held. */
+  private release(socket: Socket<Client>) {
+    const client = socket.data;
+    const stash = client.stash;
+    client.stash = undefined;
+    if (stash !== undefined && client.carry !== undefined) this.feed(socket, stash);
+    if (client.carry === undefined) return; // closed by its verdict
+    if (client.ended) this.finish(socket);
+    else if (!this.held) socket.resume();
   }
 
   /**
@@ -130,6 +180,7 @@ export class Acceptor {
   private finish(socket: Socket<Client>) {
     const carry = socket.data.carry;
     if (carry === undefined) return;
+    if (socket.data.stash !== undefined) return void (socket.data.ended = true);
     this.o.intake.whenCounted(() => {
       if (socket.data.carry === carry) this.drop(socket, "eof");
     });
@@ -172,6 +223,7 @@ export class Acceptor {
    */
   private sweepIdle(limit: number) {
     return setInterval(() => {
+      if (this.held) return;
       const now = performance.now();
       for (const socket of this.clients.values()) if (now - socket.data.lastSeen >= limit) this.drop(socket, "idle");
     }, limit / 4);

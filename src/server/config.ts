@@ -16,6 +16,8 @@ export interface ServerConfig {
   resume: boolean;
   /** Seconds a client may stay silent before it is closed; 0 = never. */
   idleTimeout: number;
+  /** Longest time, in seconds, the stop waits for a log that is a stream to take its last lines. */
+  stopTimeout: number;
   /** Serving threads; "auto" = one per core, at most 8 (coordinator.ts). */
   workers: number | "auto";
   /** Made-up lines each thread runs through its hot code before readiness (the JIT warm-up); 0 = none. */
@@ -51,6 +53,10 @@ export const SERVER_OPTIONS = {
   idleTimeout: {
     flag: "idle-timeout", env: "NUMBERS_IDLE_TIMEOUT", default: "0", read: secondsOrOff,
     help: "close a client silent this many seconds; 0 = never",
+  },
+  stopTimeout: {
+    flag: "stop-timeout", env: "NUMBERS_STOP_TIMEOUT", default: "10", read: seconds,
+    help: "longest seconds the stop waits for a log that is a pipe, FIFO or device to take its last lines; then exit 1 without them",
   },
   workers: {
     flag: "workers", env: "NUMBERS_WORKERS", default: "auto",

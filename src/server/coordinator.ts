@@ -12,7 +12,7 @@ import { Dispatcher } from "./dispatch.ts";
 import { descriptorWarning } from "./descriptors.ts";
 import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
-import { appendLog, type LogFile } from "./logfile.ts";
+import { appendLog, BACKLOG_BYTES, type LogFile } from "./logfile.ts";
 import { OwnedLog } from "./logowner.ts";
 import { renderMetrics } from "./metrics/render.ts";
 import { printError, printNotice, printReport } from "../output/print.ts";
@@ -161,7 +161,10 @@ class Server {
       this.local = new Shard({
         bits,
         atomic: shared,
-        log: (onError) => (this.sink = appendLog(handle, onError)),
+        log: (onError) => (this.sink = appendLog(handle, onError, {
+          onBacklog: (backlogged) => this.holdClients(backlogged),
+          stopTimeoutMs: config.stopTimeout * 1000,
+        })),
         flushInterval: config.flushInterval,
         onWriteError: this.onFailure,
       });
@@ -209,6 +212,14 @@ class Server {
     const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
     this.total += unique;
     printReport(formatReport({ unique, duplicates, total: this.total }));
+  }
+
+  /** The log's reader is behind (or caught up again): the clients are not read meanwhile. */
+  private holdClients(held: boolean): void {
+    this.acceptor?.hold(held);
+    printNotice(held
+      ? `warning: the log's reader is more than ${BACKLOG_BYTES >> 20} MiB behind: clients are not read until it catches up`
+      : "the log's reader caught up: clients are read again");
   }
 
   /** After readiness: a descriptor limit too low for the bounded connections is said once. */

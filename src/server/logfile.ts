@@ -22,12 +22,30 @@ export interface LogFile {
 }
 
 /**
+ * Bytes a stream's reader may leave waiting in the writer before the clients are paused
+ * (`onBacklog`): without a bound, a reader that stalls let the server hold every number
+ * sent since in memory.
+ */
+export const BACKLOG_BYTES = 16 << 20;
+
+export interface StreamOptions {
+  /**
+   * Called with true once the bytes waiting for a stream's reader pass BACKLOG_BYTES, and
+   * with false once it has taken them all (a FileSink settles its pending writes together).
+   */
+  onBacklog?: (backlogged: boolean) => void;
+  /** How long close() waits for a stream's reader to take the last bytes (ms). */
+  stopTimeoutMs?: number;
+}
+
+/**
  * A writer on the log's descriptor. For a regular file (opened with O_APPEND) several
  * threads each append whole buffers of whole lines, each with its own writer: every buffer
  * handed to write() ends at a line boundary, and the kernel appends each write whole, so
  * lines never interleave. `onError` gets the first write failure; later writes are dropped.
+ * A stream (pipe, FIFO, device) has one writer, the main thread's, bounded by `stream`.
  */
-export function appendLog(log: LogHandle, onError: (message: string) => void): LogFile {
+export function appendLog(log: LogHandle, onError: (message: string) => void, stream: StreamOptions = {}): LogFile {
   const { fd, path } = log;
   const sink = Bun.file(fd).writer();
   let failed = false;
@@ -36,6 +54,13 @@ export function appendLog(log: LogHandle, onError: (message: string) => void): L
     if (failed) return;
     failed = true;
     onError(`cannot write log file '${path}': ${errorReason(err)}`);
+  };
+  // Bytes written since the sink last had nothing in flight, and whether that is too many.
+  let waiting = 0;
+  let backlogged = false;
+  const drained = () => {
+    waiting = 0;
+    if (backlogged) stream.onBacklog?.((backlogged = false));
   };
   // A FileSink reports a failed write of 4 KiB or more as a rejected promise and a failed
   // flush as a throw; both end up in fail(). Writes that did not finish at once (the log is
@@ -46,7 +71,10 @@ export function appendLog(log: LogHandle, onError: (message: string) => void): L
     try {
       const result = action();
       if (result instanceof Promise) {
-        const settled = result.catch(fail).finally(() => inFlight.delete(settled));
+        const settled = result.catch(fail).finally(() => {
+          inFlight.delete(settled);
+          if (inFlight.size === 0) drained();
+        });
         inFlight.add(settled);
       }
     } catch (err) {
@@ -54,13 +82,23 @@ export function appendLog(log: LogHandle, onError: (message: string) => void): L
     }
   };
   return {
-    write: (bytes) => guard(() => sink.write(bytes)),
+    write: (bytes) => {
+      guard(() => sink.write(bytes));
+      if (inFlight.size === 0) return;
+      waiting += bytes.length;
+      if (waiting > BACKLOG_BYTES && !backlogged) stream.onBacklog?.((backlogged = true));
+    },
     flush: () => guard(() => sink.flush()),
     async close() {
       if (!open) return;
       open = false;
       guard(() => sink.flush());
-      await Promise.all(inFlight);
+      // A stream's reader may never take the rest (stalled, stopped): the stop is bounded.
+      const limit = log.stream ? stream.stopTimeoutMs : undefined;
+      if (!(await settlesWithin(Promise.all(inFlight), limit))) {
+        fail(new Error(`its reader did not take the last lines within ${limit! / 1000} s of the stop (--stop-timeout): up to ${waiting} bytes of them are not written`));
+        return;
+      }
       if (!failed) guard(() => fsyncIfFile(fd));
       // After a failure the sink may still hold bytes it took before: end() is its last
       // write, and only after it can a cut be the last word on this descriptor.
@@ -70,6 +108,18 @@ export function appendLog(log: LogHandle, onError: (message: string) => void): L
       }
     },
   };
+}
+
+/** Whether `promise` settles within `ms` (always, given no limit). */
+async function settlesWithin(promise: Promise<unknown>, ms: number | undefined): Promise<boolean> {
+  if (ms === undefined) return promise.then(() => true);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -13,7 +13,8 @@ import { encodeLines, LINE_BYTES } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { sendPayloads } from "../../src/client/sender.ts";
 import { StuckPipe } from "../support/fifo.ts";
-import { sorted, waitForSize } from "../support/logs.ts";
+import { parseLog, sorted, waitForSize } from "../support/logs.ts";
+import { sequence } from "../support/sequence.ts";
 import { connect } from "../support/peer.ts";
 import { Lines, serverCommand, tempDir, type Server } from "../support/server.ts";
 import { afterTests, outcome, serverPool } from "../support/servers.ts";
@@ -36,6 +37,8 @@ const payloads = drawn.map(encodeLines);
 const expected = Uint32Array.from(new Set(drawn.flatMap((d) => Array.from(d)))).sort();
 /** Reports would share /dev/stdout with the log; none come in a test's time. */
 const QUIET = ["--warmup", "0", "--report-interval", "3600"];
+/** The notice of a log's reader too far behind (logfile.ts BACKLOG_BYTES). */
+const BEHIND = "warning: the log's reader is more than 16 MiB behind: clients are not read until it catches up";
 
 /** Every line nine digits and LF, none twice, and exactly the numbers sent. */
 function expectEveryByte(text: string) {
@@ -183,6 +186,44 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
       stderr: [`numbers-server: cannot open log file '${fifo}': it is a FIFO that nobody reads (start its reader first)`],
     });
   }, 10_000);
+
+  // Before, the stop waited for such a reader for good, holding every number sent meanwhile in memory.
+  test("a FIFO whose reader stalls: clients are not read past 16 MiB behind, a terminate from a new client still stops the server, exit 1 after --stop-timeout", async () => {
+    const pipe = new StuckPipe();
+    const server = await servers.start(["--workers", workers, "--warmup", "0", "--stop-timeout", "0.5", "--log", pipe.path]);
+    pipe.closeWriteEnd();
+    const lines = sequence(0, 2_000_000); // 20 MB of new lines, over two of the five slots
+    const sending = sendPayloads("127.0.0.1", server.port, [encodeLines(lines.subarray(0, 1_000_000)), encodeLines(lines.subarray(1_000_000))]);
+    expect(await server.stderr.next()).toBe(BEHIND);
+    (await connect(server.port)).write("terminate\n");
+    const result = await outcome(server);
+    await sending; // cut short, unless a connection's 10 MB all fitted in the kernel's buffers
+    expect(result.code).toBe(1);
+    expect(result.stderr).toHaveLength(3);
+    expect(result.stderr[2]).toMatch(new RegExp(`^numbers-server: cannot write log file '${pipe.path}': its reader did not take the last lines within 0.5 s of the stop \\(--stop-timeout\\): up to \\d+ bytes of them are not written$`));
+    pipe.closeHeldEnd();
+  });
+
+  test("a FIFO whose reader falls behind and catches up: clients are not read meanwhile, then read again; every line whole and once", async () => {
+    const pipe = new StuckPipe();
+    const server = await servers.start(["--workers", workers, "--warmup", "0", "--log", pipe.path]);
+    pipe.closeWriteEnd();
+    const count = 2_500_000; // 25 MB of new lines from five clients
+    const lines = sequence(0, count);
+    const share = count / 5;
+    const sending = sendPayloads("127.0.0.1", server.port, [0, 1, 2, 3, 4].map((i) => encodeLines(lines.subarray(i * share, (i + 1) * share))));
+    expect(await server.stderr.next()).toBe(BEHIND);
+    const log = pipe.reader();
+    expect(await server.stderr.next()).toBe("the log's reader caught up: clients are read again");
+    expect((await sending).cutShort).toBe(0);
+    (await connect(server.port)).write("terminate\n");
+    expect((await outcome(server)).code).toBe(0);
+    while ((await log.next()) !== null);
+    const logged = sorted(parseLog(log.text));
+    const sent = sorted(lines);
+    expect(logged.length).toBe(count);
+    expect(logged.findIndex((v, i) => v !== sent[i])).toBe(-1);
+  });
 
   test("a FIFO whose reader leaves: the next write fails, one line, every client closed, exit 1", async () => {
     const pipe = new StuckPipe();

@@ -1,9 +1,10 @@
 // The acceptor (src/acceptor.ts) in-process, with a stand-in intake: a client that has sent
-// everything is closed only once the intake says every line has been counted.
+// everything is closed only once the intake says every line has been counted; while the
+// clients are held (a log's reader behind), a terminate from a new client still gets through.
 
 import { expect, test } from "bun:test";
 import { startAcceptor, type Intake } from "../../src/server/acceptor.ts";
-import { KEEP } from "../../src/core/protocol.ts";
+import { KEEP, TERMINATE_SERVER } from "../../src/core/protocol.ts";
 
 test("a half-closed client is closed only after the intake has counted what it sent", async () => {
   const received: string[] = [];
@@ -61,6 +62,33 @@ test("an intake that answers at once closes the client at once", async () => {
     client.write("000000001\n");
     client.shutdown();
     await closing;
+  } finally {
+    acceptor.stop();
+  }
+});
+
+// A server whose log's reader stalls holds its clients; the terminate command connects anew.
+test("held: a terminate from a client admitted meanwhile is fed at once, with the lines before it", async () => {
+  const received: string[] = [];
+  let onTerminate = () => {};
+  const terminated = new Promise<void>((resolve) => (onTerminate = resolve));
+  const intake: Intake = {
+    feed: (_conn, chunk) => {
+      const text = Buffer.from(chunk).toString("latin1");
+      received.push(text);
+      return text.endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
+    },
+    whenCounted: (done) => done(),
+  };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => onTerminate() });
+  try {
+    acceptor.hold(true);
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {} } });
+    client.write("000000001\n");
+    client.write("terminate\n");
+    await terminated;
+    expect(received.join("")).toBe("000000001\nterminate\n");
+    client.end();
   } finally {
     acceptor.stop();
   }

@@ -50,6 +50,14 @@ test("--warmup and its twin: made-up lines before readiness, 0 for none", () => 
   expect(() => config(["--warmup", "1e6"])).toThrow(UsageError);
 });
 
+test("--stop-timeout and its twin: seconds the stop waits for a stream log's reader, 10 by default", () => {
+  expect(config([])).toMatchObject({ stopTimeout: 10 });
+  expect(config(["--stop-timeout", "0.5"])).toMatchObject({ stopTimeout: 0.5 });
+  expect(config([], { NUMBERS_STOP_TIMEOUT: "3" })).toMatchObject({ stopTimeout: 3 });
+  expect(config(["--stop-timeout=7"], { NUMBERS_STOP_TIMEOUT: "3" })).toMatchObject({ stopTimeout: 7 });
+  expect(() => config(["--stop-timeout", "0"])).toThrow(UsageError);
+});
+
 describe("the metrics endpoint", () => {
   test("off by default, on 127.0.0.1 when on", () => {
     expect(config([])).toMatchObject({ metricsPort: undefined, metricsHost: "127.0.0.1" });

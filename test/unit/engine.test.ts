@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { untouchedBitmap } from "../support/bitmaps.ts";
 import { claimByte, Engine, LOG_BUFFER_BYTES } from "../../src/core/engine.ts";
-import { CLOSE, encodeLines, KEEP, newLineCarry } from "../../src/core/protocol.ts";
+import { CLOSE, encodeLines, frame, holdsTerminateLine, KEEP, newLineCarry, TERMINATE_SERVER } from "../../src/core/protocol.ts";
 import { rng } from "../../src/client/payload.ts";
 import { CASES, type ProtocolCase } from "../support/cases.ts";
 import { driveEngine } from "../support/drive.ts";
@@ -324,4 +324,40 @@ describe("scattered passes: numbers far apart and mostly new take the gathering 
       expect(engine.takeCounts()).toEqual({ unique: firsts.length, duplicates: values.length - firsts.length, total: firsts.length });
     });
   }
+});
+
+// A held connection's bytes wait unframed (acceptor.ts, hold()), except where they hold a
+// terminate line: that look must never miss a terminate that framing would reach.
+describe("holdsTerminateLine: a terminate among a connection's unframed bytes", () => {
+  test("every example cut at every offset: wherever framing the rest ends in terminate, the look finds it", () => {
+    let found = 0;
+    for (const c of CASES) {
+      for (let cut = 0; cut <= c.bytes.length; cut++) {
+        const conn = newLineCarry();
+        if (frame(conn, c.bytes.slice(0, cut)).verdict !== KEEP) continue;
+        const rest = c.bytes.slice(cut);
+        const looked = holdsTerminateLine(conn, rest);
+        const framed = frame(conn, rest).verdict === TERMINATE_SERVER;
+        expect({ name: c.name, cut, looked: looked || !framed }).toEqual({ name: c.name, cut, looked: true });
+        if (framed) found++;
+      }
+    }
+    expect(found).toBeGreaterThan(20);
+  });
+
+  test("only at a line start, after the carried part line", () => {
+    const after = (carried: string, text: string) => {
+      const conn = newLineCarry();
+      frame(conn, new TextEncoder().encode(carried));
+      return holdsTerminateLine(conn, new TextEncoder().encode(text));
+    };
+    expect(after("", "terminate\n")).toBe(true);
+    expect(after("", "123456789\nterminate\n")).toBe(true);
+    expect(after("termi", "nate\n")).toBe(true);
+    expect(after("12345", "6789\nterminate\n")).toBe(true);
+    expect(after("", "terminate")).toBe(false);
+    expect(after("1", "terminate\n")).toBe(false);
+    expect(after("", "12345terminate\n")).toBe(false);
+    expect(after("", "123456789\n12345678\n")).toBe(false);
+  });
 });

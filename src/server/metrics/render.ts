@@ -44,7 +44,7 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: "numbers_log_bytes_written_total",
       type: "counter",
-      help: "Bytes of the log handed to the OS since start.",
+      help: "Bytes of the log written since start (a pipe's or FIFO's reader may not have taken them all yet).",
       samples: [{ value: s.logBytesWritten }],
     },
     {
