@@ -9,7 +9,7 @@ import { createBitmap, touchPages } from "../core/bitmap.ts";
 import { releaseCodePages } from "./codepages.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { descriptorWarning } from "./descriptors.ts";
+import { descriptorWarning, startShortfall } from "./descriptors.ts";
 import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
 import { appendLog, BACKLOG_BYTES, type LogFile } from "./logfile.ts";
@@ -118,6 +118,9 @@ class Server {
     this.reach("binding");
     const { config, life } = this;
     try {
+      const metrics = config.metricsPort !== undefined;
+      const short = startShortfall(this.threads, metrics, config.maxClients + (metrics ? MAX_CONNECTIONS : 0));
+      if (short !== undefined) throw new Error(short);
       this.acceptor = startAcceptor({
         host: config.host,
         port: config.port,

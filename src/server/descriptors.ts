@@ -23,13 +23,35 @@ export function descriptorLimit(): number | undefined {
   }
 }
 
-/** Descriptors open now; undefined if unknown. */
+/** Descriptors open now (not counting the one that lists them); undefined if unknown. */
 export function descriptorsOpen(): number | undefined {
   try {
-    return readdirSync("/proc/self/fd").length;
+    return readdirSync("/proc/self/fd").length - 1;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Descriptors the start needs, measured 2026-12-06 (docs/edges.md): the runtime's own 7 or
+ * so, three per serving thread (its event loop and wake-ups), the metrics endpoint's
+ * listener, and one the start opens for a moment (a worker's source, the log). Below it the
+ * start failed in Bun's or a worker's code, in several lines, after the log was emptied.
+ */
+export function descriptorsToStart(threads: number, metrics: boolean): number {
+  return 8 + 3 * threads + (metrics ? 1 : 0);
+}
+
+/**
+ * One line when the limit is below what the start needs (descriptorsToStart()), so that the
+ * server refuses before the port or the log is touched; undefined if it is enough or unknown.
+ */
+export function startShortfall(threads: number, metrics: boolean, connections: number): string | undefined {
+  const limit = descriptorLimit();
+  const need = descriptorsToStart(threads, metrics);
+  if (limit === undefined || limit >= need) return undefined;
+  const many = threads === 1 ? "1 serving thread needs" : `${threads} serving threads need`;
+  return `the open-file limit (${limit}) is too low to start: ${many} about ${need} descriptors, and the connections up to ${connections + SPARE} more; raise it (ulimit -n ${need + connections + SPARE})`;
 }
 
 /**

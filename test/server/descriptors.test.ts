@@ -3,10 +3,11 @@
 // the server spun a whole core on the accept that failed with EMFILE. Now the endpoint holds
 // at most 8 (the others get 503 at once; the 408 at the deadline is in test/unit/endpoint.test.ts):
 // the server stays idle and a numbers client is still served. A limit too low for the
-// bounded connections is said on stderr after readiness.
+// bounded connections is said on stderr after readiness; one too low to start is refused
+// before the port or the log is touched.
 
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectLogged, sendAll } from "../support/client.ts";
 import { metricsBase, readyPort, silentConnection, statusOf } from "../support/metrics.ts";
@@ -93,4 +94,18 @@ test("a descriptor limit too low for the bounded connections is a warning after 
   expect(await server.stderr.next()).toMatch(/^warning: the open-file limit \(28\) is low: \d+ descriptors are in use and the connections need up to 21 more; raise it \(ulimit -n \d+\)/);
   (await connect(Number(/:(\d+)$/.exec(server.stderr.all[0])![1]))).write("terminate\n");
   expect(await server.exited).toBe(0);
+});
+
+// Before, such a start failed in several lines of Bun's (or as a worker's SyntaxError), the
+// log already emptied.
+test("a descriptor limit too low to start: one line naming it, exit 1, the log untouched", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "numbers.log"), "123456789\n");
+  const server = spawnLimited(12, ["--workers", "2", "--warmup", "0"], dir);
+  expect(await server.exited).toBe(1);
+  while ((await server.stderr.next()) !== null);
+  expect(server.stderr.all).toEqual([
+    "numbers-server: the open-file limit (12) is too low to start: 2 serving threads need about 14 descriptors, and the connections up to 21 more; raise it (ulimit -n 35)",
+  ]);
+  expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe("123456789\n");
 });
