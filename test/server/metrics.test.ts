@@ -189,6 +189,8 @@ describe.each([1, 2])("--workers %d", (workers) => {
       ["DELETE /healthz HTTP/1.0\r\n\r\n", 405],
     ];
     for (const [head, status] of refused) expect(statusOf(await rawRequest(server.base, head)), head.slice(0, 40)).toBe(status);
+    // Each refusal's body says why, as its status line does.
+    expect(await rawRequest(server.base, "GET /metrics HTTP/2.0\r\n\r\n")).toEndWith("\r\n\r\nhttp version not supported\n");
     expect(await request(server.base, "/healthz")).toMatchObject({ status: 200, body: "ok\n" });
   });
 });

@@ -45,9 +45,14 @@ test("malformed heads are 400; another major version is 505", () => {
     "GET /metrics HTTP/1.1\r\n: empty name\r\n\r\n",
     "GET /metrics HTTP/1.1\r\nbad name: x\r\n\r\n",
     "\x00\x01\x02\r\n\r\n",
+    // A bare CR, refused at once rather than waited on until the deadline.
+    "GET /healthz HTTP/1.1\r\r\r\r",
+    "GET /healthz HTTP/1.1\rhost: x\r\n\r\n",
   ];
   for (const head of bad) expect(parseHead(head), JSON.stringify(head)).toEqual({ kind: "refused", status: 400 });
   expect(parseHead("GET /metrics HTTP/2.0\r\n\r\n")).toEqual({ kind: "refused", status: 505 });
+  // A CR as the last byte received may yet be followed by its LF.
+  expect(parseHead("GET /healthz HTTP/1.1\r")).toEqual({ kind: "partial" });
 });
 
 test("a head over MAX_HEAD_BYTES is 431, whether or not it has ended; one just under is served", () => {

@@ -10,7 +10,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { address, ListenError } from "../listen.ts";
 import { CONTENT_TYPE } from "./exposition.ts";
-import { formatResponse, parseHead, type Response } from "./http.ts";
+import { formatResponse, parseHead, REASONS, type Response } from "./http.ts";
 import type { Phase } from "../lifecycle.ts";
 
 /** Connections open at once; one more is answered 503 and closed at once. */
@@ -95,7 +95,7 @@ class MetricsEndpoint implements Endpoint {
     x.received += chunk.toString("latin1");
     const head = parseHead(x.received);
     if (head.kind === "partial") return;
-    if (head.kind === "refused") return this.answer(socket, text(head.status, "bad request\n"));
+    if (head.kind === "refused") return this.answer(socket, text(head.status, `${REASONS[head.status].toLowerCase()}\n`));
     x.received = undefined;
     clearTimeout(x.deadline);
     void this.route(head.method, head.path).then((response) => this.answer(socket, response, head.method === "HEAD"));

@@ -23,6 +23,8 @@ const VERSION = /^HTTP\/(\d)\.(\d)$/;
  * empty line. Blank lines before the request line are skipped, as RFC 9112 asks.
  */
 export function parseHead(received: string): Head {
+  // A CR ends a line only before LF (RFC 9112): a bare one is refused now, not at the deadline.
+  if (/\r(?!\n|$)/.test(received)) return refused(400);
   const start = received.search(/[^\r\n]/);
   if (start < 0) return received.length > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
   const end = /\r?\n\r?\n/.exec(received.slice(start));
