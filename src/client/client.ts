@@ -60,7 +60,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   if (result.cutShort > 0) {
     throw new Error(
       `the server closed ${result.cutShort} of ${payloads.length} connections before it had read all their numbers ` +
-        `(it was full, or shutting down)`,
+        `(it was full, shutting down, or gone)`,
     );
   }
   const seconds = (result.lastCloseAt - result.firstByteAt) / 1000;

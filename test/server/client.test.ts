@@ -111,7 +111,7 @@ describe.each([1, 2])("a full server (5 clients held, --workers %d)", (workers) 
       const result = await run(["client", "--port", String(server.port), "--count", count, "--connections", "1"]);
       expect({ code: result.code, stdout: result.stdout }, `--count ${count}`).toEqual({ code: 1, stdout: [] });
       expect(result.stderr).toEqual([
-        "numbers-server: the server closed 1 of 1 connections before it had read all their numbers (it was full, or shutting down)",
+        "numbers-server: the server closed 1 of 1 connections before it had read all their numbers (it was full, shutting down, or gone)",
       ]);
     }
     for (const peer of held) peer.end();
