@@ -25,10 +25,14 @@ async function before<T>(promise: Promise<T>, deadline: number): Promise<T> {
   }
 }
 
-/** Connects (`connected` rejects as Bun.connect does); `closed` resolves once the server has closed the connection. */
+/**
+ * Connects (`connected` rejects as Bun.connect does); `closed` resolves once the server has
+ * closed the connection, with whether it reset it.
+ */
 function connect(config: TerminateConfig, open: (socket: Bun.Socket) => void) {
-  const closed = Promise.withResolvers<void>();
-  const connected = Bun.connect({ hostname: config.host, port: config.port, socket: { ...handlers, open, close: () => closed.resolve() } });
+  const closed = Promise.withResolvers<boolean>();
+  const close = (_socket: Bun.Socket, err?: Error) => closed.resolve(err !== undefined && isReset(err));
+  const connected = Bun.connect({ hostname: config.host, port: config.port, socket: { ...handlers, open, close } });
   // A connect that fails after the deadline has passed is no longer anyone's concern.
   connected.catch(() => {});
   return { connected, closed: closed.promise };
@@ -50,8 +54,9 @@ export async function terminate(config: TerminateConfig): Promise<number> {
     if (isReset(err)) throw stillRunning(address);
     throw connectError(config.host, config.port, err);
   }
+  let reset: boolean;
   try {
-    await before(first.closed, deadline);
+    reset = await before(first.closed, deadline);
   } catch {
     socket.terminate();
     throw new Error(`the server at ${address} accepted terminate but had not closed the connection ${within}`);
@@ -63,7 +68,11 @@ export async function terminate(config: TerminateConfig): Promise<number> {
     await before(probe.connected, deadline);
   } catch (err) {
     if (err instanceof Timeout) throw new Error(`the server at ${address} closed the connection, but a new one got no answer ${within}`);
-    if (!isReset(err)) return 0;
+    if (!isReset(err)) {
+      // Gone. The client that sent terminate is reset, not closed, when the stop failed.
+      if (reset) throw new Error(`the server at ${address} has stopped, but its stop failed (its stderr says why): not every number sent may be in its log`);
+      return 0;
+    }
   }
   throw stillRunning(address);
 }

@@ -115,9 +115,16 @@ export class Acceptor {
     }
   }
 
-  /** Closes the clients that sent `terminate`: the last step of the shutdown. */
-  closeTerminators(): void {
-    for (const socket of this.terminators) socket.end();
+  /**
+   * Closes the clients that sent `terminate`: the last step of the shutdown. After a failed
+   * stop (a log write, a worker) with a reset instead, so that such a client can tell that
+   * its numbers may not be in the log (the terminate command then exits 1).
+   */
+  closeTerminators(failed: boolean): void {
+    for (const socket of this.terminators) {
+      if (failed) socket.terminate();
+      else socket.end();
+    }
     this.terminators.clear();
   }
 

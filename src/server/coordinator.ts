@@ -245,7 +245,7 @@ class Server {
     await this.workersStarted;
     await this.fromEachShard((s) => s.stop().catch(this.onFailure));
     this.attempt(() => this.log?.close());
-    this.attempt(() => this.acceptor?.closeTerminators());
+    this.attempt(() => this.acceptor?.closeTerminators(this.life.exitCode !== 0));
     this.attempt(() => this.endpoint?.stop());
     this.life.finish();
     this.exit.resolve(this.life.exitCode);

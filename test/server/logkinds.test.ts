@@ -188,14 +188,19 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
   }, 10_000);
 
   // Before, the stop waited for such a reader for good, holding every number sent meanwhile in memory.
-  test("a FIFO whose reader stalls: clients are not read past 16 MiB behind, a terminate from a new client still stops the server, exit 1 after --stop-timeout", async () => {
+  test("a FIFO whose reader stalls: clients are not read past 16 MiB behind, the terminate command still stops the server, exit 1 after --stop-timeout (and 1 for the command)", async () => {
     const pipe = new StuckPipe();
     const server = await servers.start(["--workers", workers, "--warmup", "0", "--stop-timeout", "0.5", "--log", pipe.path]);
     pipe.closeWriteEnd();
     const lines = sequence(0, 2_000_000); // 20 MB of new lines, over two of the five slots
     const sending = sendPayloads("127.0.0.1", server.port, [encodeLines(lines.subarray(0, 1_000_000)), encodeLines(lines.subarray(1_000_000))]);
     expect(await server.stderr.next()).toBe(BEHIND);
-    (await connect(server.port)).write("terminate\n");
+    const command = Bun.spawn([...serverCommand(), "terminate", "--port", String(server.port)], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    readers.push(command);
+    expect(await command.exited).toBe(1);
+    expect(await new Response(command.stderr).text()).toBe(
+      `numbers-server: the server at 127.0.0.1:${server.port} has stopped, but its stop failed (its stderr says why): not every number sent may be in its log\n`,
+    );
     const result = await outcome(server);
     await sending; // cut short, unless a connection's 10 MB all fitted in the kernel's buffers
     expect(result.code).toBe(1);
