@@ -92,7 +92,13 @@ export class Acceptor {
     this.stopping = true;
     clearInterval(this.idleTimer);
     this.listener.stop();
-    for (const socket of this.clients.values()) this.drop(socket, "shutdown");
+    for (const socket of [...this.clients.values()]) {
+      // Bytes read while held count, as any read before the stop: the client's FIN says so.
+      const stash = socket.data.stash;
+      socket.data.stash = undefined;
+      if (stash !== undefined) this.feed(socket, stash);
+      if (socket.data.carry !== undefined) this.drop(socket, "shutdown");
+    }
   }
 
   /**
