@@ -42,11 +42,17 @@ interface Client {
   carry: LineCarry | undefined;
   /** performance.now() of the last data, for --idle-timeout. */
   lastSeen: number;
-  /** Bytes read while the clients are held (hold()): fed when the hold ends. */
+  /** Bytes read while the clients are held (hold()): fed when the hold ends (or at a terminate line). */
   stash?: Uint8Array;
   /** Its FIN came while it had a stash: it is finished once the stash is fed. */
   ended?: boolean;
 }
+
+/**
+ * A held client's stash past which it is no longer read (hold()): room for a few lines and a
+ * `terminate` after them, from a client that was idle or has just connected.
+ */
+export const STASH_BYTES = 64 << 10;
 
 /** Binds the port and starts admitting clients; a port that cannot be had is a ListenError. */
 export function startAcceptor(o: AcceptorOptions): Acceptor {
@@ -102,13 +108,13 @@ export class Acceptor {
   }
 
   /**
-   * Stops reading the clients until called with false, for a log whose reader is behind
-   * (logfile.ts): their bytes wait in the kernel and then in the clients (TCP's own
-   * backpressure). A chunk that still comes from a held client (one in flight, or the first
-   * of a client admitted meanwhile) is kept unread in its stash, and the client paused, so
-   * memory stays bounded by the clients' slots; but a stash that holds a `terminate` line is
-   * fed at once, so that `terminate` from a new client still stops the server. A held client
-   * is not idle: it cannot send.
+   * Holds the clients until called with false, for a log whose reader is behind
+   * (logfile.ts): their bytes are no longer counted, only kept in each client's stash, and a
+   * client whose stash reaches STASH_BYTES is no longer read (its bytes then wait in the
+   * kernel and in the client: TCP's own backpressure), so memory stays bounded by the slots.
+   * A stash that comes to hold a `terminate` line is fed at once, from any client, so that
+   * `terminate` still stops the server (unless more than STASH_BYTES of lines come before
+   * it). A held client is not idle: it may not be read.
    */
   hold(held: boolean): void {
     if (held === this.held) return;
@@ -116,8 +122,7 @@ export class Acceptor {
     const now = performance.now();
     for (const socket of [...this.clients.values()]) {
       socket.data.lastSeen = now;
-      if (held) socket.pause();
-      else this.release(socket);
+      if (!held) this.release(socket);
     }
   }
 
@@ -166,12 +171,12 @@ export class Acceptor {
     if (verdict !== KEEP) this.judge(socket, verdict);
   }
 
-  /** A held client's chunk (see hold()): kept in its stash, unless it holds a `terminate` line. */
+  /** A held client's chunk (see hold()): kept in its stash, unless that holds a `terminate` line. */
   private keep(socket: Socket<Client>, chunk: Uint8Array) {
     const client = socket.data;
-    socket.pause();
     client.stash = client.stash === undefined ? chunk : Buffer.concat([client.stash, chunk]);
     if (holdsTerminateLine(client.carry!, client.stash)) this.release(socket);
+    else if (client.stash.length >= STASH_BYTES) socket.pause();
   }
 
   /** Feeds a client's stash, then finishes it (its FIN came meanwhile) or reads it again unless held. */

@@ -219,6 +219,8 @@ class Server {
 
   /** The log's reader is behind (or caught up again): the clients are not read meanwhile. */
   private holdClients(held: boolean): void {
+    // Once stopping, the clients are gone: a reader that catches up then reads no one again.
+    if (this.life.phase === "stopping") return;
     this.acceptor?.hold(held);
     printNotice(held
       ? `warning: the log's reader is more than ${BACKLOG_BYTES >> 20} MiB behind: clients are not read until it catches up`

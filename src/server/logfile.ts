@@ -73,7 +73,8 @@ export function appendLog(log: LogHandle, onError: (message: string) => void, st
       if (result instanceof Promise) {
         const settled = result.catch(fail).finally(() => {
           inFlight.delete(settled);
-          if (inFlight.size === 0) drained();
+          // After a failure nothing was taken: the clients stay held, the server is stopping.
+          if (inFlight.size === 0 && !failed) drained();
         });
         inFlight.add(settled);
       }

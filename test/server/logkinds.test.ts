@@ -230,6 +230,25 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expect(logged.findIndex((v, i) => v !== sent[i])).toBe(-1);
   });
 
+  // Before, the failed write also released the held clients, with a "caught up" line after the error.
+  test("a FIFO whose reader leaves while it is behind: one line for the failure, nothing after it, exit 1", async () => {
+    const pipe = new StuckPipe();
+    const server = await servers.start(["--workers", workers, "--warmup", "0", "--log", pipe.path]);
+    pipe.closeWriteEnd();
+    const lines = sequence(0, 2_000_000);
+    const sending = sendPayloads("127.0.0.1", server.port, [encodeLines(lines.subarray(0, 1_000_000)), encodeLines(lines.subarray(1_000_000))]);
+    expect(await server.stderr.next()).toBe(BEHIND);
+    pipe.closeHeldEnd();
+    const result = await outcome(server);
+    await sending;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toEqual([
+      `listening on 127.0.0.1:${server.port}`,
+      BEHIND,
+      `numbers-server: cannot write log file '${pipe.path}': its reader has gone (broken pipe)`,
+    ]);
+  });
+
   test("a FIFO whose reader leaves: the next write fails, one line, every client closed, exit 1", async () => {
     const pipe = new StuckPipe();
     const server = await servers.start(["--workers", workers, "--warmup", "0", "--flush-interval", "0.05", "--log", pipe.path]);

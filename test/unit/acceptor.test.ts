@@ -93,3 +93,36 @@ test("held: a terminate from a client admitted meanwhile is fed at once, with th
     acceptor.stop();
   }
 });
+
+// Before, every client connected when the hold began was no longer read: its terminate waited
+// for the log's reader, for good if that had stalled.
+test("held: a terminate from a client connected before the hold, split over two writes, is fed at once", async () => {
+  const received: string[] = [];
+  let onFed = () => {};
+  let onTerminate = () => {};
+  const terminated = new Promise<void>((resolve) => (onTerminate = resolve));
+  const intake: Intake = {
+    feed: (_conn, chunk) => {
+      const text = Buffer.from(chunk).toString("latin1");
+      received.push(text);
+      onFed();
+      return received.join("").endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
+    },
+    whenCounted: (done) => done(),
+  };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => onTerminate() });
+  try {
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {} } });
+    const fed = new Promise<void>((resolve) => (onFed = resolve));
+    client.write("000000001\n");
+    await fed; // admitted and read before the hold
+    acceptor.hold(true);
+    client.write("000000002\ntermi");
+    client.write("nate\n");
+    await terminated;
+    expect(received.join("")).toBe("000000001\n000000002\nterminate\n");
+    client.end();
+  } finally {
+    acceptor.stop();
+  }
+});
