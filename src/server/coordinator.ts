@@ -12,7 +12,7 @@ import { Dispatcher } from "./dispatch.ts";
 import { descriptorWarning, startShortfall } from "./descriptors.ts";
 import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
-import { appendLog, BACKLOG_BYTES, type LogFile } from "./logfile.ts";
+import { appendLog, BACKLOG_BYTES, streamLog, type LogFile } from "./logfile.ts";
 import { OwnedLog } from "./logowner.ts";
 import { renderMetrics } from "./metrics/render.ts";
 import { printError, printNotice, printReport } from "../output/print.ts";
@@ -164,10 +164,9 @@ class Server {
       this.local = new Shard({
         bits,
         atomic: shared,
-        log: (onError) => (this.sink = appendLog(handle, onError, {
-          onBacklog: (backlogged) => this.holdClients(backlogged),
-          stopTimeoutMs: config.stopTimeout * 1000,
-        })),
+        log: (onError) => (this.sink = handle.stream
+          ? streamLog(handle, onError, { onBacklog: (backlogged) => this.holdClients(backlogged), stopTimeoutMs: config.stopTimeout * 1000 })
+          : appendLog(handle, onError)),
         flushInterval: config.flushInterval,
         onWriteError: this.onFailure,
       });

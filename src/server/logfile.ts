@@ -1,11 +1,12 @@
-// Writing the numbers log: a thread's writer on the one descriptor the coordinator opened
-// (logowner.ts), through a Bun FileSink, or for a log that is not a regular file a writer
-// that hands the lines to the main thread's (threads.ts), so one thread alone writes it.
-// A failed write (ENOSPC, EIO, EPIPE, ...) is never ignored: it goes to `onError`, and at
-// close the torn line it may have left in a regular file is cut off, so the log holds only
-// whole lines.
+// Writing the numbers log, on the one descriptor the coordinator opened (logowner.ts): for a
+// regular file each thread's writer, through a Bun FileSink; for a log that is not a regular
+// file (a stream) the main thread's writer alone, in pieces a pipe takes whole, bounded
+// behind a slow reader and at the stop, and in the workers a writer that hands the lines to
+// it (threads.ts). A failed write (ENOSPC, EIO, EPIPE, ...) is never ignored: it goes to
+// `onError`, and at close the torn line it may have left in a regular file is cut off, so
+// the log holds only whole lines.
 
-import { fstatSync, fsyncSync, ftruncateSync } from "node:fs";
+import { fstatSync, fsyncSync, ftruncateSync, writeSync } from "node:fs";
 import { LINE_BYTES } from "../core/protocol.ts";
 import { errorReason, type LogHandle } from "./logowner.ts";
 
@@ -22,30 +23,12 @@ export interface LogFile {
 }
 
 /**
- * Bytes a stream's reader may leave waiting in the writer before the clients are paused
- * (`onBacklog`): without a bound, a reader that stalls let the server hold every number
- * sent since in memory.
- */
-export const BACKLOG_BYTES = 16 << 20;
-
-export interface StreamOptions {
-  /**
-   * Called with true once the bytes waiting for a stream's reader pass BACKLOG_BYTES, and
-   * with false once it has taken them all (a FileSink settles its pending writes together).
-   */
-  onBacklog?: (backlogged: boolean) => void;
-  /** How long close() waits for a stream's reader to take the last bytes (ms). */
-  stopTimeoutMs?: number;
-}
-
-/**
  * A writer on the log's descriptor. For a regular file (opened with O_APPEND) several
  * threads each append whole buffers of whole lines, each with its own writer: every buffer
  * handed to write() ends at a line boundary, and the kernel appends each write whole, so
  * lines never interleave. `onError` gets the first write failure; later writes are dropped.
- * A stream (pipe, FIFO, device) has one writer, the main thread's, bounded by `stream`.
  */
-export function appendLog(log: LogHandle, onError: (message: string) => void, stream: StreamOptions = {}): LogFile {
+export function appendLog(log: LogHandle, onError: (message: string) => void): LogFile {
   const { fd, path } = log;
   const sink = Bun.file(fd).writer();
   let failed = false;
@@ -55,27 +38,16 @@ export function appendLog(log: LogHandle, onError: (message: string) => void, st
     failed = true;
     onError(`cannot write log file '${path}': ${errorReason(err)}`);
   };
-  // Bytes written since the sink last had nothing in flight, and whether that is too many.
-  let waiting = 0;
-  let backlogged = false;
-  const drained = () => {
-    waiting = 0;
-    if (backlogged) stream.onBacklog?.((backlogged = false));
-  };
   // A FileSink reports a failed write of 4 KiB or more as a rejected promise and a failed
-  // flush as a throw; both end up in fail(). Writes that did not finish at once (the log is
-  // a pipe, or the write failed) are awaited by close().
+  // flush as a throw; both end up in fail(). Writes that did not finish at once (the write
+  // failed) are awaited by close().
   const inFlight = new Set<Promise<unknown>>();
   const guard = (action: () => unknown) => {
     if (failed) return;
     try {
       const result = action();
       if (result instanceof Promise) {
-        const settled = result.catch(fail).finally(() => {
-          inFlight.delete(settled);
-          // After a failure nothing was taken: the clients stay held, the server is stopping.
-          if (inFlight.size === 0 && !failed) drained();
-        });
+        const settled = result.catch(fail).finally(() => inFlight.delete(settled));
         inFlight.add(settled);
       }
     } catch (err) {
@@ -83,29 +55,121 @@ export function appendLog(log: LogHandle, onError: (message: string) => void, st
     }
   };
   return {
-    write: (bytes) => {
-      guard(() => sink.write(bytes));
-      if (inFlight.size === 0) return;
-      waiting += bytes.length;
-      if (waiting > BACKLOG_BYTES && !backlogged) stream.onBacklog?.((backlogged = true));
-    },
+    write: (bytes) => guard(() => sink.write(bytes)),
     flush: () => guard(() => sink.flush()),
     async close() {
       if (!open) return;
       open = false;
       guard(() => sink.flush());
-      // A stream's reader may never take the rest (stalled, stopped): the stop is bounded.
-      const limit = log.stream ? stream.stopTimeoutMs : undefined;
-      if (!(await settlesWithin(Promise.all(inFlight), limit))) {
-        fail(new Error(`its reader did not take the last lines within ${limit! / 1000} s of the stop (--stop-timeout): up to ${waiting} bytes of them are not written`));
-        return;
-      }
+      await Promise.all(inFlight);
       if (!failed) guard(() => fsyncIfFile(fd));
       // After a failure the sink may still hold bytes it took before: end() is its last
       // write, and only after it can a cut be the last word on this descriptor.
       if (failed) {
         await Promise.resolve().then(() => sink.end()).catch(() => {});
         cutTornTail(fd);
+      }
+    },
+  };
+}
+
+/**
+ * Bytes a stream's reader may leave waiting in the writer before the clients are held
+ * (`onBacklog`): without a bound, a reader that stalls let the server hold every number
+ * sent since in memory.
+ */
+export const BACKLOG_BYTES = 16 << 20;
+
+/**
+ * The most a stream is written at a time: whole lines within PIPE_BUF (4 KiB), which a pipe
+ * or FIFO takes whole or not at all. So however far behind its reader is, and wherever the
+ * writing stops (at --stop-timeout), the pipe holds whole lines only, and a report line that
+ * shares it (`--log /dev/stdout`) lands between two of them.
+ */
+export const PIECE_BYTES = Math.floor(4096 / LINE_BYTES) * LINE_BYTES;
+
+export interface StreamOptions {
+  /** Called with true once more than BACKLOG_BYTES wait for the reader, and with false once none do. */
+  onBacklog?: (backlogged: boolean) => void;
+  /** How long close() waits for the reader to take what is waiting (ms). */
+  stopTimeoutMs: number;
+}
+
+/**
+ * The main thread's writer of a log that is a stream (pipe, FIFO, device, socket), its only
+ * writer (threads.ts hands it the workers' lines): a queue of pieces of whole lines
+ * (PIECE_BYTES), each written only once the one before has been taken.
+ */
+export function streamLog(log: LogHandle, onError: (message: string) => void, options: StreamOptions): LogFile {
+  const sink = Bun.file(log.fd).writer();
+  const queue: Uint8Array[] = [];
+  let head = 0;
+  /** Bytes queued, the piece being written included. */
+  let waiting = 0;
+  let writing = false;
+  let failed = false;
+  let backlogged = false;
+  let open = true;
+  let idle = Promise.withResolvers<void>();
+  idle.resolve();
+  const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    onError(`cannot write log file '${log.path}': ${errorReason(err)}`);
+  };
+  // Each piece is written alone, at once while the stream takes it; one it cannot take yet
+  // (EAGAIN), or takes in part (a socket, a terminal), goes to the FileSink, which waits
+  // until it can, and nothing more is written before it has gone. Handed whole buffers, a
+  // FileSink wrote what the stream took, cutting lines at any byte.
+  // (The FileSink made the descriptor non-blocking when it was made.)
+  const later = (piece: Uint8Array) => {
+    sink.write(piece);
+    const flushed = sink.flush();
+    if (!(flushed instanceof Promise)) return void (waiting -= piece.length);
+    writing = true;
+    flushed.then(() => {
+      writing = false;
+      waiting -= piece.length;
+      pump();
+    }, fail);
+  };
+  const pump = () => {
+    while (!failed && !writing && head < queue.length) {
+      const piece = queue[head++];
+      try {
+        const taken = writeSync(log.fd, piece);
+        waiting -= taken;
+        if (taken < piece.length) later(piece.subarray(taken));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") later(piece);
+        else fail(err);
+      }
+    }
+    if (head === queue.length && !writing) {
+      queue.length = head = 0;
+      idle.resolve();
+      // After a failure nothing was taken: the clients stay held, the server is stopping.
+      if (backlogged && !failed) options.onBacklog?.((backlogged = false));
+    }
+  };
+  return {
+    write(bytes) {
+      if (failed) return;
+      if (head === queue.length && !writing) idle = Promise.withResolvers<void>();
+      // Copied: the engine reuses its buffer once write() returns.
+      for (let at = 0; at < bytes.length; at += PIECE_BYTES) queue.push(bytes.slice(at, at + PIECE_BYTES));
+      waiting += bytes.length;
+      pump();
+      if (waiting > BACKLOG_BYTES && !backlogged && !failed) options.onBacklog?.((backlogged = true));
+    },
+    flush: pump,
+    async close() {
+      if (!open) return;
+      open = false;
+      pump();
+      // The reader may never take the rest (stalled, stopped): the stop is bounded.
+      if (!failed && !(await settlesWithin(idle.promise, options.stopTimeoutMs))) {
+        fail(new Error(`its reader did not take the last lines within ${options.stopTimeoutMs / 1000} s of the stop (--stop-timeout): ${waiting} bytes of them are not written`));
       }
     },
   };

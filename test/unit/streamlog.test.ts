@@ -1,0 +1,63 @@
+// The writer of a log that is a stream (src/server/logfile.ts streamLog), in-process on a
+// FIFO whose reader does not read: it writes pieces of whole lines that a pipe takes whole
+// or not at all, so a pipe that fills holds whole lines only (a FileSink writing the same
+// buffer filled it to its last byte, part of a line); it says when it is too far behind and
+// when it has caught up; and its close gives up after the stop timeout, naming what is left.
+
+import { expect, test } from "bun:test";
+import { closeSync, constants, openSync, readSync } from "node:fs";
+import { encodeLines } from "../../src/core/protocol.ts";
+import { BACKLOG_BYTES, PIECE_BYTES, streamLog } from "../../src/server/logfile.ts";
+import { StuckPipe } from "../support/fifo.ts";
+import { parseLog } from "../support/logs.ts";
+import { sequence } from "../support/sequence.ts";
+
+/** A stream log on a FIFO of `capacity` bytes that nobody reads yet. */
+function stalledStream(capacity: number, stopTimeoutMs: number) {
+  const pipe = new StuckPipe(undefined, capacity);
+  pipe.closeWriteEnd();
+  const fd = openSync(pipe.path, constants.O_WRONLY | constants.O_NONBLOCK);
+  const errors: string[] = [];
+  const backlog: boolean[] = [];
+  const log = streamLog({ fd, path: pipe.path, stream: true }, (message) => errors.push(message), {
+    onBacklog: (held) => backlog.push(held),
+    stopTimeoutMs,
+  });
+  return { pipe, fd, log, errors, backlog };
+}
+
+test("a full pipe holds whole lines only; close gives up after the stop timeout, naming the bytes left", async () => {
+  const { pipe, fd, log, errors } = stalledStream(4096, 50);
+  const lines = sequence(0, 10_000);
+  log.write(encodeLines(lines));
+  await log.close();
+  const left = 10_000 * 10 - PIECE_BYTES;
+  expect(errors).toEqual([`cannot write log file '${pipe.path}': its reader did not take the last lines within 0.05 s of the stop (--stop-timeout): ${left} bytes of them are not written`]);
+  // What the pipe holds, read at once (its writer would go on once there is room).
+  const read = openSync(pipe.path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const held = new Uint8Array(8192);
+  const n = readSync(read, held);
+  closeSync(read);
+  closeSync(fd);
+  pipe.closeHeldEnd();
+  // One piece: 409 whole lines, the first ones written.
+  expect(n).toBe(PIECE_BYTES);
+  expect(Array.from(parseLog(held.subarray(0, n)))).toEqual(Array.from(lines.subarray(0, PIECE_BYTES / 10)));
+});
+
+test("past BACKLOG_BYTES waiting it says so once; once the reader has taken everything, that it caught up; every line in order", async () => {
+  const { pipe, fd, log, errors, backlog } = stalledStream(65536, 10_000);
+  const lines = sequence(0, 2_000_000); // 20 MB, over BACKLOG_BYTES
+  const bytes = encodeLines(lines);
+  for (let at = 0; at < bytes.length; at += 1 << 17) log.write(bytes.subarray(at, at + (1 << 17)));
+  expect(bytes.length).toBeGreaterThan(BACKLOG_BYTES);
+  expect(backlog).toEqual([true]);
+  const reader = pipe.reader();
+  await log.close();
+  expect(backlog).toEqual([true, false]);
+  while (reader.text.length < bytes.length && (await reader.next()) !== null);
+  closeSync(fd);
+  expect(errors).toEqual([]);
+  expect(reader.text.length).toBe(bytes.length);
+  expect(Buffer.from(reader.text, "latin1").equals(Buffer.from(bytes))).toBe(true);
+});
