@@ -160,6 +160,13 @@ function listenerIsForeign(port: number, pgid: number): boolean {
   return true;
 }
 
+/** The POSIX shell's builtins and keywords: a command that starts with one is run as it is. */
+const SHELL_BUILTINS = new Set([
+  ".", ":", "[", "alias", "bg", "break", "case", "cd", "command", "continue", "eval", "exec", "exit", "export",
+  "false", "fg", "for", "getopts", "hash", "if", "jobs", "read", "readonly", "return", "set", "shift", "test",
+  "times", "trap", "true", "type", "ulimit", "umask", "unalias", "unset", "wait", "while", "until", "{", "!",
+]);
+
 export class StartError extends Error {}
 /** The port was someone else's before the implementation could listen on it. */
 class PortTaken extends StartError {}
@@ -209,8 +216,11 @@ export class Target {
     const logPath = resolve(dir, config.log);
     prepare?.(dir, logPath);
     // Its own process group, so that stopping it reaches whatever the shell started. A simple
-    // command replaces the shell (exec), so its exit code and signals are its own.
-    const simple = !/[;&|()<>`\n]/.test(command);
+    // command replaces the shell (exec), so its exit code and signals are its own; not one
+    // that starts with an assignment (`VAR=1 cmd`) or a shell builtin (`exit 3`), which exec
+    // would take for the program to run.
+    const first = command.trim().split(/\s+/)[0] ?? "";
+    const simple = !/[;&|()<>`\n]/.test(command) && !first.includes("=") && !SHELL_BUILTINS.has(first);
     const proc = Bun.spawn(["/bin/sh", "-c", simple ? `exec ${command}` : command], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
     const where = `${config.host}:${port}`;

@@ -103,11 +103,18 @@ test("a --spawn that exits at once says so with its exit code and stderr", async
 });
 
 // Such a case starts its own server inside the case; its start failure was a FAIL line.
+// A command that starts with a builtin is not exec'd (`exec exit 3` reported code 127).
 test("a --spawn that exits at once, first started by a case that starts its own: the same one line", async () => {
-  const run = await check(["-k", "log/emptied-at-start", "--spawn", "echo cannot bind >&2; exit 3", "--port", "1"]);
+  const run = await check(["-k", "log/emptied-at-start", "--spawn", "exit 3", "--port", "1"]);
   expect(run.code).toBe(1);
   expect(run.stdout).toBe("");
-  expect(run.stderr).toContain("exited (code 3) before it accepted connections");
+  expect(run.stderr.trim()).toBe("numbers-server: `exit 3` exited (code 3) before it accepted connections");
+});
+
+test("a --spawn command that starts with an assignment runs as sh runs it", async () => {
+  const run = await check(["-k", "lines/invalid/crlf", "--spawn", `NUMBERS_WORKERS=1 ${ourCommand("--warmup 0")}`]);
+  expect(run.stdout).toBe("PASS  lines/invalid/crlf  (closed (reset))\n1 passed, 0 failed, 0 skipped\n");
+  expect(run.code).toBe(0);
 });
 
 test("a --spawn on a port another process listens on: one clear line naming it, exit 1, not one connection to that process", async () => {
