@@ -113,7 +113,7 @@ export function parseOptions<S extends Specs>(
 /**
  * parseArgs' message for a refused argv, in one line. A flag followed by something that
  * starts with a dash (`--port --log x`, `--port -1`) it calls "ambiguous": said here as the
- * missing value it most likely is, naming what came instead.
+ * missing value (before another option) or the way to write such a value.
  */
 function parseError(err: Error, argv: string[]): string {
   const ambiguous = /^Option '(-[^' ,]+)[^']*' argument is ambiguous/.exec(err.message);
@@ -121,7 +121,8 @@ function parseError(err: Error, argv: string[]): string {
     const flag = ambiguous[1];
     const next = argv[argv.findIndex((a, i) => a === flag && argv[i + 1]?.startsWith("-")) + 1];
     const long = /use '(--[a-z-]+)=/.exec(err.message)?.[1] ?? flag;
-    return `${flag} needs a value, got the option-like '${next}' (a value that starts with '-' is written ${long}=${next.startsWith("--") ? "VALUE" : next})`;
+    if (next.startsWith("--")) return `${flag} needs a value, got the option '${next}'`;
+    return `${flag} ${next}: a value that starts with '-' is written ${long}=${next}`;
   }
   const missing = /^Option '(-[^' ,]+)[^']*' argument missing/.exec(err.message);
   if (missing) return `${missing[1]} needs a value`;

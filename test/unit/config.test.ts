@@ -117,7 +117,7 @@ describe("bad input is a UsageError", () => {
     expect(() => parseServerConfig(["--port", "abc"], {})).toThrow(/--port/);
   });
 
-  test("a flag whose value is missing says so in one line, naming what came instead", () => {
+  test("a flag whose value is missing, or starts with a dash, says so in one line", () => {
     const message = (argv: string[]) => {
       try {
         parseServerConfig(argv, {});
@@ -127,8 +127,8 @@ describe("bad input is a UsageError", () => {
       return "parsed";
     };
     expect(message(["--port"])).toBe("--port needs a value");
-    expect(message(["--port", "--log", "x"])).toBe("--port needs a value, got the option-like '--log' (a value that starts with '-' is written --port=VALUE)");
-    expect(message(["--port", "-1"])).toBe("--port needs a value, got the option-like '-1' (a value that starts with '-' is written --port=-1)");
+    expect(message(["--port", "--log", "x"])).toBe("--port needs a value, got the option '--log'");
+    expect(message(["--port", "-1"])).toBe("--port -1: a value that starts with '-' is written --port=-1");
     expect(message(["--port=-1"])).toBe("--port must be a whole number from 0 to 65535, got '-1'");
   });
 
