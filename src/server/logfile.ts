@@ -88,6 +88,10 @@ export const BACKLOG_BYTES = 16 << 20;
  */
 export const PIECE_BYTES = Math.floor(4096 / LINE_BYTES) * LINE_BYTES;
 
+const EMPTY = new Uint8Array(0);
+/** Pieces taken from the front of a stream's queue before they are cut off it. */
+const COMPACT_AT = 4096;
+
 export interface StreamOptions {
   /** Called with true once more than BACKLOG_BYTES wait for the reader, and with false once none do. */
   onBacklog?: (backlogged: boolean) => void;
@@ -125,21 +129,38 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
   const later = (piece: Uint8Array) => {
     sink.write(piece);
     const flushed = sink.flush();
-    if (!(flushed instanceof Promise)) return void (waiting -= piece.length);
+    if (!(flushed instanceof Promise)) return taken(piece);
     writing = true;
     flushed.then(() => {
       writing = false;
-      waiting -= piece.length;
+      taken(piece);
       pump();
     }, fail);
   };
+  // A piece gone: the last of its buffer frees the buffer now, as freeChunk() does a socket's
+  // chunk (left to the garbage collector, whose pacing counts the bitmap, they piled up in
+  // RSS at the full write rate behind a reader only a little slower than the clients).
+  const taken = (piece: Uint8Array) => {
+    waiting -= piece.length;
+    if (piece.byteOffset + piece.length === piece.buffer.byteLength) (piece.buffer as ArrayBuffer).transfer(0);
+  };
   const pump = () => {
     while (!failed && !writing && head < queue.length) {
-      const piece = queue[head++];
+      const piece = queue[head];
+      // Each piece is let go once taken: a reader only a little slower than the clients
+      // never empties the queue, and every piece kept grew memory at the full write rate.
+      queue[head++] = EMPTY;
+      if (head === COMPACT_AT) {
+        queue.splice(0, head);
+        head = 0;
+      }
       try {
-        const taken = writeSync(log.fd, piece);
-        waiting -= taken;
-        if (taken < piece.length) later(piece.subarray(taken));
+        const written = writeSync(log.fd, piece);
+        if (written === piece.length) taken(piece);
+        else {
+          waiting -= written;
+          later(piece.subarray(written));
+        }
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EAGAIN") later(piece);
         else fail(err);
@@ -156,8 +177,9 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
     write(bytes) {
       if (failed) return;
       if (head === queue.length && !writing) idle = Promise.withResolvers<void>();
-      // Copied: the engine reuses its buffer once write() returns.
-      for (let at = 0; at < bytes.length; at += PIECE_BYTES) queue.push(bytes.slice(at, at + PIECE_BYTES));
+      // Copied once: the engine reuses its buffer once write() returns.
+      const copy = bytes.slice();
+      for (let at = 0; at < copy.length; at += PIECE_BYTES) queue.push(copy.subarray(at, at + PIECE_BYTES));
       waiting += bytes.length;
       pump();
       if (waiting > BACKLOG_BYTES && !backlogged && !failed) options.onBacklog?.((backlogged = true));
