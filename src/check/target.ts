@@ -216,12 +216,13 @@ export class Target {
     const logPath = resolve(dir, config.log);
     prepare?.(dir, logPath);
     // Its own process group, so that stopping it reaches whatever the shell started. A simple
-    // command replaces the shell (exec), so its exit code and signals are its own; not one
-    // that starts with an assignment (`VAR=1 cmd`) or a shell builtin (`exit 3`), which exec
-    // would take for the program to run.
+    // command replaces the shell (exec), so its exit code and signals are its own: through
+    // env where it starts with assignments (`VAR=1 cmd`), which exec would take for the
+    // program; a shell builtin (`exit 3`) is left to the shell.
     const first = command.trim().split(/\s+/)[0] ?? "";
-    const simple = !/[;&|()<>`\n]/.test(command) && !first.includes("=") && !SHELL_BUILTINS.has(first);
-    const proc = Bun.spawn(["/bin/sh", "-c", simple ? `exec ${command}` : command], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    const simple = !/[;&|()<>`\n]/.test(command) && !SHELL_BUILTINS.has(first);
+    const script = !simple ? command : first.includes("=") ? `exec env ${command}` : `exec ${command}`;
+    const proc = Bun.spawn(["/bin/sh", "-c", script], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
     const where = `${config.host}:${port}`;
     const deadline = performance.now() + config.timeout * 1000;
@@ -267,10 +268,19 @@ export class Target {
     return t === "" ? "" : `; its stderr ends: ${JSON.stringify(t.slice(-300))}`;
   }
 
-  /** Resolves with the exit code (or the signal's name) once the process has ended, or null after `ms`. */
+  /**
+   * Resolves with the exit code (or the signal's name) once the implementation has ended, or
+   * null after `ms`. Ended means every process of its group: where the shell was not replaced
+   * (a command with shell syntax), the shell may end before the server it started has written
+   * its log, and the code is then the shell's.
+   */
   async exit(ms: number): Promise<number | string | null> {
-    const done = await within(this.proc.exited, ms);
-    if (!done) return null;
+    const deadline = performance.now() + ms;
+    if (!(await within(this.proc.exited, ms))) return null;
+    while (this.groupAlive()) {
+      if (performance.now() >= deadline) return null;
+      await Bun.sleep(20);
+    }
     return this.proc.signalCode ?? this.proc.exitCode;
   }
 
