@@ -67,20 +67,32 @@ test("an intake that answers at once closes the client at once", async () => {
   }
 });
 
-// A server whose log's reader stalls holds its clients; the terminate command connects anew.
-test("held: a terminate from a client admitted meanwhile is fed at once, with the lines before it", async () => {
+/**
+ * An acceptor whose intake records every chunk fed and answers terminate for a connection
+ * whose bytes so far end in a terminate line; `terminated` resolves at its onTerminate.
+ */
+function recordingAcceptor() {
   const received: string[] = [];
+  let onFed = () => {};
   let onTerminate = () => {};
   const terminated = new Promise<void>((resolve) => (onTerminate = resolve));
   const intake: Intake = {
     feed: (_conn, chunk) => {
-      const text = Buffer.from(chunk).toString("latin1");
-      received.push(text);
-      return text.endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
+      received.push(Buffer.from(chunk).toString("latin1"));
+      onFed();
+      return received.join("").endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
     },
     whenCounted: (done) => done(),
   };
   const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => onTerminate() });
+  /** Resolves at the next chunk fed. */
+  const fed = () => new Promise<void>((resolve) => (onFed = resolve));
+  return { acceptor, received, terminated, fed };
+}
+
+// A server whose log's reader stalls holds its clients; the terminate command connects anew.
+test("held: a terminate from a client admitted meanwhile is fed at once, with the lines before it", async () => {
+  const { acceptor, received, terminated } = recordingAcceptor();
   try {
     acceptor.hold(true);
     const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {} } });
@@ -97,25 +109,12 @@ test("held: a terminate from a client admitted meanwhile is fed at once, with th
 // Before, every client connected when the hold began was no longer read: its terminate waited
 // for the log's reader, for good if that had stalled.
 test("held: a terminate from a client connected before the hold, split over two writes, is fed at once", async () => {
-  const received: string[] = [];
-  let onFed = () => {};
-  let onTerminate = () => {};
-  const terminated = new Promise<void>((resolve) => (onTerminate = resolve));
-  const intake: Intake = {
-    feed: (_conn, chunk) => {
-      const text = Buffer.from(chunk).toString("latin1");
-      received.push(text);
-      onFed();
-      return received.join("").endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
-    },
-    whenCounted: (done) => done(),
-  };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => onTerminate() });
+  const { acceptor, received, terminated, fed } = recordingAcceptor();
   try {
     const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {} } });
-    const fed = new Promise<void>((resolve) => (onFed = resolve));
+    const first = fed();
     client.write("000000001\n");
-    await fed; // admitted and read before the hold
+    await first; // admitted and read before the hold
     acceptor.hold(true);
     client.write("000000002\ntermi");
     client.write("nate\n");
