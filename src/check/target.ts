@@ -160,7 +160,10 @@ function listenerIsForeign(port: number, pgid: number): boolean {
   return true;
 }
 
-/** The POSIX shell's builtins and keywords: a command that starts with one is run as it is. */
+/** A shell variable assignment (`NAME=value`), as a command's first words may be. */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+
+/** The POSIX shell's builtins and keywords: a command whose program is one is run as it is. */
 const SHELL_BUILTINS = new Set([
   ".", ":", "[", "alias", "bg", "break", "case", "cd", "command", "continue", "eval", "exec", "exit", "export",
   "false", "fg", "for", "getopts", "hash", "if", "jobs", "read", "readonly", "return", "set", "shift", "test",
@@ -218,10 +221,13 @@ export class Target {
     // Its own process group, so that stopping it reaches whatever the shell started. A simple
     // command replaces the shell (exec), so its exit code and signals are its own: through
     // env where it starts with assignments (`VAR=1 cmd`), which exec would take for the
-    // program; a shell builtin (`exit 3`) is left to the shell.
-    const first = command.trim().split(/\s+/)[0] ?? "";
-    const simple = !/[;&|()<>`\n]/.test(command) && !SHELL_BUILTINS.has(first);
-    const script = !simple ? command : first.includes("=") ? `exec env ${command}` : `exec ${command}`;
+    // program; one whose program is a shell builtin (`exit 3`, `VAR=1 exec cmd`) is left to
+    // the shell.
+    const words = command.trim().split(/\s+/);
+    const assignments = words.findIndex((w) => !ASSIGNMENT.test(w));
+    const program = assignments < 0 ? undefined : words[assignments];
+    const simple = !/[;&|()<>`\n]/.test(command) && program !== undefined && !SHELL_BUILTINS.has(program);
+    const script = !simple ? command : assignments > 0 ? `exec env ${command}` : `exec ${command}`;
     const proc = Bun.spawn(["/bin/sh", "-c", script], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
     const where = `${config.host}:${port}`;

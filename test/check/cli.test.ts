@@ -5,7 +5,7 @@
 // a -k that matches nothing and a server that is not there are one line each, never a pass.
 
 import { expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { check, fixtureCommand, ourCommand, scorecard } from "../support/check.ts";
 import { canConnect } from "../../src/check/peer.ts";
@@ -109,6 +109,18 @@ test("a --spawn that exits at once, first started by a case that starts its own:
   expect(run.code).toBe(1);
   expect(run.stdout).toBe("");
   expect(run.stderr.trim()).toBe("numbers-server: `exit 3` exited (code 3) before it accepted connections");
+});
+
+// Through exec env, these were taken for the program env runs (code 127), or for an
+// assignment (a path holding '=': env printed the environment, code 0).
+test("a --spawn whose program is a builtin after assignments, or whose path holds '=', exits with its own code", async () => {
+  const builtin = await check(["--spawn", "FOO=1 exit 3", "--port", "1"]);
+  expect(builtin.stderr.trim()).toBe("numbers-server: `FOO=1 exit 3` exited (code 3) before it accepted connections");
+  const dir = join(tempDir(), "a=b");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "run.sh"), "#!/bin/sh\nexit 5\n", { mode: 0o755 });
+  const path = await check(["--spawn", join(dir, "run.sh"), "--port", "1"]);
+  expect(path.stderr.trim()).toBe(`numbers-server: \`${join(dir, "run.sh")}\` exited (code 5) before it accepted connections`);
 });
 
 // `exec VAR=1 cmd` could not run; through env the server is the process, its exit code its own.
