@@ -8,6 +8,8 @@
 // are held synchronously, as a long --resume load holds them (nothing runs meanwhile);
 // starting and stopping asynchronously (clients, signals and workers go on).
 //
+// In-process tests may also hand a worker a hold (withWorkerHold), never set by the server.
+//
 // NUMBERS_TEST_FAULT=<fault> injects a failure that no real input can cause:
 //   worker-start  every worker thread throws before it has started
 //   worker-crash  a worker thread throws on the first chunk it is handed
@@ -84,6 +86,25 @@ export function withWorkerFault<H extends { count: unknown; stop: unknown }>(fau
   if (fault === "worker-crash") return { ...handlers, count: thrower };
   if (fault === "worker-stop") return { ...handlers, stop: thrower };
   return handlers;
+}
+
+/**
+ * A worker's message handlers with an in-process test's hold built in: while the Int32 in
+ * `hold` is 1, the count handler waits before it counts, so that the test sees the queue
+ * fill with nothing counted (the worker counts in parallel, and did, at times, in the few
+ * microseconds between the handovers and the test's look). Without a hold, the handlers as
+ * they are: the hot path checks nothing.
+ */
+export function withWorkerHold<H extends { count: (m: never) => unknown }>(hold: SharedArrayBuffer | undefined, handlers: H): H {
+  if (hold === undefined) return handlers;
+  const flag = new Int32Array(hold);
+  return {
+    ...handlers,
+    count: (m: never) => {
+      Atomics.wait(flag, 0, 1);
+      return handlers.count(m);
+    },
+  };
 }
 
 /** Installs the main thread's injected faults (see the header). */

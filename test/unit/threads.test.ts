@@ -14,7 +14,7 @@ function setup() {
   const log = join(tempDir(), "numbers.log");
   // The descriptor the coordinator would open (logowner.ts); the worker writes through it.
   const handle = { fd: openSync(log, "a"), path: log, stream: false };
-  const start = () => RemoteShard.start({ bits: untouchedBitmap(true), atomic: true, log: handle, flushInterval: 60 }, {
+  const start = (hold?: SharedArrayBuffer) => RemoteShard.start({ bits: untouchedBitmap(true), atomic: true, log: handle, flushInterval: 60, hold }, {
     onFailure: (message) => {
       throw new Error(message);
     },
@@ -28,27 +28,27 @@ function setup() {
 describe("RemoteShard", () => {
   test("lines handed over are counted in the worker; the queue fills, closes, and empties", async () => {
     const s = setup();
-    const shard = await s.start();
+    // The worker counts in parallel: held (testhooks.ts) until the test has seen the queue
+    // fill. Without the hold, it counted a chunk before the test's look at times (once in
+    // a CI run of 2026-12-07, after a garbage collection and a copy had each done so before).
+    const hold = new SharedArrayBuffer(4);
+    Atomics.store(new Int32Array(hold), 0, 1);
+    const shard = await s.start(hold);
     const count = Math.ceil((QUEUE_BYTES * 1.5) / 10);
     const lines = encodeLines(numbers({ kind: "seq" }, count, 0, 1));
     expect(shard.open).toBe(true);
-    // 1.5 x QUEUE_BYTES handed over in chunks of whole lines within one turn of the event
-    // loop, each transferred (the chunk reads as empty afterwards): none counted yet. The
-    // chunks are cut beforehand, so that the handovers and the check follow each other
-    // within microseconds: the worker counts in parallel, and copying a chunk between two
-    // handovers (~0.3 ms) gave it time to count the first one on a loaded machine.
+    // 1.5 x QUEUE_BYTES handed over in chunks of whole lines, each transferred (the chunk
+    // reads as empty afterwards): none counted yet.
     const step = 104_857 * 10;
-    // A garbage collection in between (after the rest of the suite, in this process) gave
-    // it that time too, so one runs first. Still a race in principle: the sound fix is a
-    // test hook that pauses the worker (src/server/testhooks.ts has none yet).
-    const chunks: Uint8Array[] = [];
-    for (let at = 0; at < lines.length; at += step) chunks.push(lines.slice(at, at + step));
-    Bun.gc(true);
-    for (const chunk of chunks) shard.countLines(chunk, 0, chunk.length);
-    const [queued, open] = [shard.queuedBytes, shard.open];
-    expect(chunks.map((chunk) => chunk.length)).toEqual(chunks.map(() => 0));
-    expect(queued).toBe(lines.length);
-    expect(open).toBe(false);
+    for (let at = 0; at < lines.length; at += step) {
+      const chunk = lines.slice(at, at + step);
+      shard.countLines(chunk, 0, chunk.length);
+      expect(chunk.length).toBe(0);
+    }
+    expect(shard.queuedBytes).toBe(lines.length);
+    expect(shard.open).toBe(false);
+    Atomics.store(new Int32Array(hold), 0, 0);
+    Atomics.notify(new Int32Array(hold), 0);
     // The report comes after every line sent before it was counted.
     expect(await shard.report()).toEqual({ unique: count, duplicates: 0 });
     expect(shard.queuedBytes).toBe(0);
