@@ -69,7 +69,7 @@ class MetricsEndpoint implements Endpoint {
     try {
       this.listener = Bun.listen<Exchange>({ hostname: o.host, port: o.port, socket, allowHalfOpen: true });
     } catch (err) {
-      throw new ListenError(`cannot listen on ${o.host}:${o.port} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
+      throw new ListenError(`cannot listen on ${address(o.host, o.port)} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
     }
     this.url = `http://${address(o.host, this.listener.port)}/metrics`;
   }
