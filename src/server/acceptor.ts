@@ -69,7 +69,7 @@ export class Acceptor {
   private readonly counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
   private readonly listener: TCPSocketListener<Client>;
   private readonly idleTimer?: ReturnType<typeof setInterval>;
-  /** Clients are not read (hold()): the log's reader is behind. */
+  /** The clients are held (hold()): the log's reader is behind. */
   private held = false;
 
   constructor(private readonly o: AcceptorOptions) {

@@ -118,8 +118,7 @@ class Server {
     this.reach("binding");
     const { config, life } = this;
     try {
-      const metrics = config.metricsPort !== undefined;
-      const short = startShortfall(this.threads, metrics, config.maxClients + (metrics ? MAX_CONNECTIONS : 0));
+      const short = startShortfall(this.threads, config.metricsPort !== undefined, this.boundedConnections());
       if (short !== undefined) throw new Error(short);
       this.acceptor = startAcceptor({
         host: config.host,
@@ -216,19 +215,24 @@ class Server {
     printReport(formatReport({ unique, duplicates, total: this.total }));
   }
 
-  /** The log's reader is behind (or caught up again): the clients are not read meanwhile. */
+  /** The log's reader is behind (or caught up again): the clients are held meanwhile (acceptor.ts). */
   private holdClients(held: boolean): void {
     // Once stopping, the clients are gone: a reader that catches up then reads no one again.
     if (this.life.phase === "stopping") return;
     this.acceptor?.hold(held);
     printNotice(held
-      ? `warning: the log's reader is more than ${BACKLOG_BYTES >> 20} MiB behind: clients are not read until it catches up`
-      : "the log's reader caught up: clients are read again");
+      ? `warning: the log's reader is more than ${BACKLOG_BYTES >> 20} MiB behind: clients are held until it catches up`
+      : "the log's reader caught up: clients are served again");
+  }
+
+  /** Connections the server may hold at once: the clients, and the metrics endpoint's. */
+  private boundedConnections(): number {
+    return this.config.maxClients + (this.config.metricsPort !== undefined ? MAX_CONNECTIONS : 0);
   }
 
   /** After readiness: a descriptor limit too low for the bounded connections is said once. */
   private warnDescriptors(): void {
-    const warning = descriptorWarning(this.config.maxClients + (this.endpoint ? MAX_CONNECTIONS : 0));
+    const warning = descriptorWarning(this.boundedConnections());
     if (warning !== undefined) printNotice(warning);
   }
 

@@ -38,7 +38,7 @@ const expected = Uint32Array.from(new Set(drawn.flatMap((d) => Array.from(d)))).
 /** Reports would share /dev/stdout with the log; none come in a test's time. */
 const QUIET = ["--warmup", "0", "--report-interval", "3600"];
 /** The notice of a log's reader too far behind (logfile.ts BACKLOG_BYTES). */
-const BEHIND = "warning: the log's reader is more than 16 MiB behind: clients are not read until it catches up";
+const BEHIND = "warning: the log's reader is more than 16 MiB behind: clients are held until it catches up";
 
 /** Every line nine digits and LF, none twice, and exactly the numbers sent. */
 function expectEveryByte(text: string) {
@@ -188,7 +188,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
   }, 10_000);
 
   // Before, the stop waited for such a reader for good, holding every number sent meanwhile in memory.
-  test("a FIFO whose reader stalls: clients are not read past 16 MiB behind, the terminate command still stops the server, exit 1 after --stop-timeout (and 1 for the command)", async () => {
+  test("a FIFO whose reader stalls: clients are held past 16 MiB behind, the terminate command still stops the server, exit 1 after --stop-timeout (and 1 for the command)", async () => {
     const pipe = new StuckPipe();
     const server = await servers.start(["--workers", workers, "--warmup", "0", "--stop-timeout", "0.5", "--log", pipe.path]);
     pipe.closeWriteEnd();
@@ -215,7 +215,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expect(distinct(logged)).toBe(logged.length);
   });
 
-  test("a FIFO whose reader falls behind and catches up: clients are not read meanwhile, then read again; every line whole and once", async () => {
+  test("a FIFO whose reader falls behind and catches up: clients are held meanwhile, then served again; every line whole and once", async () => {
     const pipe = new StuckPipe();
     const server = await servers.start(["--workers", workers, "--warmup", "0", "--log", pipe.path]);
     pipe.closeWriteEnd();
@@ -225,7 +225,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     const sending = sendPayloads("127.0.0.1", server.port, [0, 1, 2, 3, 4].map((i) => encodeLines(lines.subarray(i * share, (i + 1) * share))));
     expect(await server.stderr.next()).toBe(BEHIND);
     const log = pipe.reader();
-    expect(await server.stderr.next()).toBe("the log's reader caught up: clients are read again");
+    expect(await server.stderr.next()).toBe("the log's reader caught up: clients are served again");
     expect((await sending).cutShort).toBe(0);
     (await connect(server.port)).write("terminate\n");
     expect((await outcome(server)).code).toBe(0);
