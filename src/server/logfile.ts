@@ -147,8 +147,8 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
   const pump = () => {
     while (!failed && !writing && head < queue.length) {
       const piece = queue[head];
-      // Each piece is let go once taken: a reader only a little slower than the clients
-      // never empties the queue, and every piece kept grew memory at the full write rate.
+      // Let go at once: a reader only a little slower than the clients never empties the
+      // queue, so pieces kept until then grew memory at the full write rate (see taken()).
       queue[head++] = EMPTY;
       if (head === COMPACT_AT) {
         queue.splice(0, head);
