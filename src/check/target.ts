@@ -7,9 +7,10 @@
 // process of the group: SIGTERM, then SIGKILL after a grace period.
 
 import type { Subprocess } from "bun";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { listeningSockets, socketInodes } from "../procnet.ts";
 import type { CheckConfig } from "./config.ts";
 import { canConnect, within } from "./peer.ts";
 
@@ -110,26 +111,6 @@ export function livingInGroup(pgid: number): boolean {
   return pids === null || pids.length > 0;
 }
 
-/** The inodes of the TCP sockets listening on `port` (IPv4 and IPv6), from /proc/net. */
-function listeningInodes(port: number): Set<string> {
-  const inodes = new Set<string>();
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = readFileSync(table, "latin1");
-    } catch {
-      continue;
-    }
-    // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode"
-    for (const row of text.split("\n").slice(1)) {
-      const f = row.trim().split(/\s+/);
-      if (f.length > 9 && f[1].endsWith(`:${hexPort}`) && f[3] === "0A") inodes.add(f[9]);
-    }
-  }
-  return inodes;
-}
-
 /**
  * Whether the listener on `port` is someone else's: /proc shows sockets listening there and no
  * process of group `pgid` holds one. False where /proc cannot tell. A port the checker picked
@@ -137,27 +118,11 @@ function listeningInodes(port: number): Set<string> {
  * cases must then not run against that other process.
  */
 function listenerIsForeign(port: number, pgid: number): boolean {
-  const inodes = listeningInodes(port);
+  const inodes = new Set(listeningSockets().filter((s) => s.port === port).map((s) => s.inode));
   if (inodes.size === 0) return false;
   const pids = groupPids(pgid);
   if (pids === null) return false;
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m && inodes.has(m[1])) return false;
-      } catch {
-        // Closed meanwhile.
-      }
-    }
-  }
-  return true;
+  return !pids.some((pid) => socketInodes(pid)?.some((inode) => inodes.has(inode)));
 }
 
 /** A shell variable assignment (`NAME=value`), as a command's first words may be. */

@@ -10,8 +10,9 @@
 // standard output) has nothing to empty and is not locked; it is written by one thread only
 // (see LogHandle.stream).
 
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync } from "node:fs";
 import { libc, type Libc } from "../core/libc.ts";
+import { listeningSockets, socketInodes } from "../procnet.ts";
 
 /** What a thread needs to write the log; plain data, so it can be posted to a worker. */
 export interface LogHandle {
@@ -199,40 +200,11 @@ function ownerOf(fd: number): string {
   }
 }
 
-/** The TCP ports process `pid` listens on: its socket inodes matched in /proc/net/tcp{,6}. */
+/** The TCP ports process `pid` listens on: its socket inodes among the listeners (procnet.ts). */
 function listeningPorts(pid: number): number[] {
-  const sockets = new Set<string>();
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      const m = /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`));
-      if (m) sockets.add(m[1]);
-    }
-  } catch {
-    return []; // another user's process
-  }
-  const ports = new Set<number>();
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(table, "latin1");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // f[1] is local_address (hex ip:port), f[3] the state (0A = LISTEN), f[9] the inode.
-      if (f[3] === "0A" && sockets.has(f[9])) ports.add(parseInt(f[1].split(":")[1], 16));
-    }
-  }
+  const mine = new Set(socketInodes(pid) ?? []);
+  const ports = new Set(listeningSockets().filter((s) => mine.has(s.inode)).map((s) => s.port));
   return [...ports].sort((a, b) => a - b);
-}
-
-function safeReadlink(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return "";
-  }
 }
 
 export function errorReason(err: unknown): string {
