@@ -6,7 +6,8 @@ import { writeSync } from "node:fs";
 import type { ClientConfig } from "./config.ts";
 import { encodeLines, LINE_BYTES } from "../core/protocol.ts";
 import { connectionNumbers } from "./payload.ts";
-import { sendPayloads, type SendProgress } from "./sender.ts";
+import { SendError, sendPayloads, type SendProgress } from "./sender.ts";
+import { printResult } from "../output/print.ts";
 
 /** One payload per connection; never more connections than numbers. */
 export function clientPayloads(config: ClientConfig): Uint8Array[] {
@@ -45,17 +46,41 @@ function showProgress(progress: SendProgress, started: number): () => void {
   };
 }
 
+/**
+ * Aborts `abort` once `progress` has stood still (no byte taken, no connection closed) for
+ * `seconds`; returns the function that stops watching.
+ */
+function watchStall(progress: SendProgress, seconds: number, abort: AbortController, why: string): () => void {
+  if (seconds === 0) return () => {};
+  let seen = "";
+  let since = performance.now();
+  const timer = setInterval(() => {
+    const now = `${progress.sentBytes} ${progress.closed ?? 0}`;
+    if (now !== seen) [seen, since] = [now, performance.now()];
+    else if (performance.now() - since >= seconds * 1000) abort.abort(new SendError(why));
+  }, Math.min(1000, seconds * 250));
+  return () => clearInterval(timer);
+}
+
 export async function runClient(config: ClientConfig): Promise<number> {
   const payloads = clientPayloads(config);
   const progress: SendProgress = { sentBytes: 0 };
   const started = performance.now();
-  const repeatUntil = config.duration > 0 ? started + config.duration * 1000 : undefined;
+  const repeat = config.duration > 0 ? { until: started + config.duration * 1000, wholeFirst: false } : undefined;
+  const address = `${config.host}:${config.port}`;
+  const abort = new AbortController();
+  const stall = `the server at ${address} took no byte and closed no connection for ${config.timeout} s (--timeout)`;
+  const stopWatching = watchStall(progress, config.timeout, abort, stall);
   const stop = showProgress(progress, started);
   let result;
   try {
-    result = await sendPayloads(config.host, config.port, payloads, progress, repeatUntil);
+    result = await sendPayloads(config.host, config.port, payloads, progress, repeat, abort.signal);
   } finally {
+    stopWatching();
     stop();
+  }
+  if (result.answered > 0) {
+    throw new Error(`the peer at ${address} sent bytes back on ${result.answered} of ${payloads.length} connections: a numbers server never does (is it one?)`);
   }
   if (result.cutShort > 0) {
     throw new Error(
@@ -65,7 +90,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   }
   const seconds = (result.lastCloseAt - result.firstByteAt) / 1000;
   const lines = result.sentBytes / LINE_BYTES;
-  const repeated = config.duration > 0 ? ` (repeating the same ${group.format(config.count)})` : "";
-  writeSync(1, `sent ${group.format(lines)} numbers${repeated} in ${seconds.toFixed(2)} s (${millions(lines / seconds)} numbers/s)\n`);
+  const repeated = result.repeated ? ` (repeating the same ${group.format(config.count)})` : "";
+  printResult(`sent ${group.format(lines)} numbers${repeated} in ${seconds.toFixed(2)} s (${millions(lines / seconds)} numbers/s)\n`);
   return 0;
 }

@@ -14,6 +14,8 @@ export interface ClientConfig {
   duration: number;
   dist: Dist;
   seed: number;
+  /** Seconds the server may take no byte and close no connection before the client gives up; 0 = never. */
+  timeout: number;
 }
 
 const dist = (text: string, name: string): Dist => {
@@ -22,7 +24,8 @@ const dist = (text: string, name: string): Dist => {
   return d;
 };
 
-const SERVER_ADDRESS = { host: { ...HOST, help: "server address" }, port: { ...PORT, help: "server TCP port" } };
+// Port 0 picks a free port for a listener; a client has no use for it.
+const SERVER_ADDRESS = { host: { ...HOST, help: "server address" }, port: { ...PORT, read: integer(1, 65535), help: "server TCP port" } };
 
 export const CLIENT_OPTIONS = {
   ...SERVER_ADDRESS,
@@ -46,6 +49,12 @@ export const CLIENT_OPTIONS = {
   seed: {
     flag: "seed", env: "NUMBERS_CLIENT_SEED", default: "1", read: integer(0, 0xffffffff),
     help: "seed of the random numbers; the same seed sends the same numbers",
+  },
+  // A listener that accepts and never reads, or never closes (not a numbers server, or one
+  // held by its log's reader), would otherwise keep the client waiting for good.
+  timeout: {
+    flag: "timeout", env: "NUMBERS_CLIENT_TIMEOUT", default: "30", read: secondsOrOff,
+    help: "give up (exit 1) once the server has taken no byte and closed no connection for this many seconds; 0 = never",
   },
 } satisfies Record<keyof ClientConfig, OptionSpec<unknown>>;
 

@@ -1,7 +1,8 @@
 // Sends pre-built payloads over TCP as fast as the peer takes them, one connection per
 // payload, for the client command and the benchmark. Each connection writes its payload
 // (once, or again and again until a deadline), half-closes, and counts as done when the
-// server closes it; as cut short when the server closed it first, or reset it.
+// server closes it; as cut short when the server closed it first, or reset it; as answered
+// when the peer sent bytes back, which a numbers server never does.
 
 import type { Socket } from "bun";
 import { LINE_BYTES } from "../core/protocol.ts";
@@ -9,6 +10,16 @@ import { LINE_BYTES } from "../core/protocol.ts";
 export interface SendProgress {
   /** Bytes accepted by the kernel so far, over all connections. */
   sentBytes: number;
+  /** Connections closed so far. */
+  closed?: number;
+}
+
+/** When to stop repeating the payloads. */
+export interface Repeat {
+  /** performance.now() time after which the pass being sent is the last. */
+  until: number;
+  /** Each payload is sent whole once before the deadline may cut a pass (the checker's expected set). */
+  wholeFirst: boolean;
 }
 
 export interface SendResult {
@@ -19,6 +30,10 @@ export interface SendResult {
   sentBytes: number;
   /** Connections the server closed before it had read their whole payload: before they were sent, or with a reset. */
   cutShort: number;
+  /** Connections on which the peer sent bytes. */
+  answered: number;
+  /** Whether some connection started a second pass over its payload. */
+  repeated: boolean;
 }
 
 export class SendError extends Error {}
@@ -45,29 +60,36 @@ interface Conn {
   finished: boolean;
   /** The server closed its side before this one had sent everything. */
   cut: boolean;
+  /** The peer sent bytes. */
+  answered: boolean;
   closed: () => void;
 }
 
 /**
  * Connects once per payload (all connected before the first byte is sent, so a refused
- * connection fails fast) and streams every payload at once. With `repeatUntil` (a
- * performance.now() time) each payload is sent whole once, then again and again until then;
- * the last pass is cut at the first line boundary after the deadline, so the server never
- * sees half a line. Between passes a connection lets the others write: a server that keeps
- * up would otherwise leave one connection writing until the deadline, and the others none.
+ * connection fails fast) and streams every payload at once. With `repeat` each payload is sent
+ * again and again until its deadline (whole once first, if it says so); the last pass is cut
+ * at the first line boundary after the deadline, so the server never sees half a line.
+ * Between passes a connection lets the others write: a server that keeps up would otherwise
+ * leave one connection writing until the deadline, and the others none. Once `abort` is
+ * signalled, every connection is reset and the promise rejects with its reason.
  */
 export async function sendPayloads(
   host: string,
   port: number,
   payloads: Uint8Array[],
   progress: SendProgress = { sentBytes: 0 },
-  repeatUntil?: number,
+  repeat?: Repeat,
+  abort?: AbortSignal,
 ): Promise<SendResult> {
   let cutShort = 0;
+  let answered = 0;
+  let repeated = false;
+  const minPasses = repeat?.wholeFirst ? 1 : 0;
   const pump = (socket: Socket<Conn>) => {
     const c = socket.data;
     for (;;) {
-      if (!c.lastPass && c.passes > 0 && performance.now() >= repeatUntil!) {
+      if (!c.lastPass && c.passes >= minPasses && performance.now() >= repeat!.until) {
         c.lastPass = true;
         c.end = Math.ceil(c.offset / LINE_BYTES) * LINE_BYTES;
       }
@@ -75,6 +97,7 @@ export async function sendPayloads(
         if (c.lastPass) break;
         c.offset = 0;
         c.passes++;
+        repeated = true;
         return void setImmediate(() => pump(socket));
       }
       const want = Math.min(WRITE_SLICE, c.end - c.offset);
@@ -92,7 +115,9 @@ export async function sendPayloads(
   };
   const handlers = {
     drain: pump,
-    data() {},
+    data(socket: Socket<Conn>) {
+      socket.data.answered = true;
+    },
     // The server's FIN before this side's own: it let go of the connection before it had
     // read everything (a shutdown, --idle-timeout). Half-open, so that this is seen here
     // instead of Bun closing the socket at once.
@@ -105,6 +130,8 @@ export async function sendPayloads(
     // a reset, is taken as success (docs/edges.md says when that cannot be told).
     close(socket: Socket<Conn>, error?: Error) {
       if (!socket.data.finished || socket.data.cut || error) cutShort++;
+      if (socket.data.answered) answered++;
+      progress.closed = (progress.closed ?? 0) + 1;
       socket.data.closed();
     },
     error() {},
@@ -112,28 +139,43 @@ export async function sendPayloads(
 
   const sockets: Socket<Conn>[] = [];
   const closed: Promise<void>[] = [];
-  try {
-    for (const payload of payloads) {
-      let closedResolve!: () => void;
-      closed.push(new Promise<void>((r) => (closedResolve = r)));
-      // An empty payload has nothing to repeat.
-      const lastPass = repeatUntil === undefined || payload.length === 0;
-      const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, cut: false, closed: closedResolve };
-      try {
-        sockets.push(await Bun.connect<Conn>({ hostname: host, port, data, socket: handlers, allowHalfOpen: true }));
-      } catch (err) {
-        // Reset before the connect completed here: the server took it and refused it at once.
-        if ((err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
-        cutShort++;
-        closedResolve();
-      }
-    }
-  } catch (err) {
+  const aborted = Promise.withResolvers<never>();
+  aborted.promise.catch(() => {});
+  const onAbort = () => {
     for (const s of sockets) s.terminate();
-    throw connectError(host, port, err);
+    aborted.reject(abort!.reason);
+  };
+  abort?.addEventListener("abort", onAbort, { once: true });
+  try {
+    if (abort?.aborted) onAbort();
+    try {
+      for (const payload of payloads) {
+        let closedResolve!: () => void;
+        closed.push(new Promise<void>((r) => (closedResolve = r)));
+        // An empty payload has nothing to repeat.
+        const lastPass = repeat === undefined || payload.length === 0;
+        const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, cut: false, answered: false, closed: closedResolve };
+        const connecting = Bun.connect<Conn>({ hostname: host, port, data, socket: handlers, allowHalfOpen: true });
+        // A connect still pending when the send is aborted is reset once it completes.
+        connecting.then((s) => abort?.aborted && s.terminate(), () => {});
+        try {
+          sockets.push(await Promise.race([connecting, aborted.promise]));
+        } catch (err) {
+          // Reset before the connect completed here: the server took it and refused it at once.
+          if ((err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
+          cutShort++;
+          closedResolve();
+        }
+      }
+    } catch (err) {
+      for (const s of sockets) s.terminate();
+      throw abort?.aborted ? err : connectError(host, port, err);
+    }
+    const firstByteAt = performance.now();
+    for (const s of sockets) pump(s);
+    await Promise.race([Promise.all(closed), aborted.promise]);
+    return { firstByteAt, lastCloseAt: performance.now(), sentBytes: progress.sentBytes, cutShort, answered, repeated };
+  } finally {
+    abort?.removeEventListener("abort", onAbort);
   }
-  const firstByteAt = performance.now();
-  for (const s of sockets) pump(s);
-  await Promise.all(closed);
-  return { firstByteAt, lastCloseAt: performance.now(), sentBytes: progress.sentBytes, cutShort };
 }

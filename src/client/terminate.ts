@@ -8,7 +8,6 @@
 import type { TerminateConfig } from "./config.ts";
 import { connectError } from "./sender.ts";
 
-const handlers = { data() {}, error() {} };
 
 class Timeout extends Error {}
 
@@ -27,15 +26,18 @@ async function before<T>(promise: Promise<T>, deadline: number): Promise<T> {
 
 /**
  * Connects (`connected` rejects as Bun.connect does); `closed` resolves once the server has
- * closed the connection, with whether it reset it.
+ * closed the connection, with whether it reset it; `answered` says whether the peer sent
+ * bytes, which a numbers server never does.
  */
 function connect(config: TerminateConfig, open: (socket: Bun.Socket) => void) {
   const closed = Promise.withResolvers<boolean>();
+  const state = { answered: false };
   const close = (_socket: Bun.Socket, err?: Error) => closed.resolve(err !== undefined && isReset(err));
-  const connected = Bun.connect({ hostname: config.host, port: config.port, socket: { ...handlers, open, close } });
+  const data = () => void (state.answered = true);
+  const connected = Bun.connect({ hostname: config.host, port: config.port, socket: { open, data, close, error() {} } });
   // A connect that fails after the deadline has passed is no longer anyone's concern.
   connected.catch(() => {});
-  return { connected, closed: closed.promise };
+  return { connected, closed: closed.promise, state };
 }
 
 export async function terminate(config: TerminateConfig): Promise<number> {
@@ -59,8 +61,10 @@ export async function terminate(config: TerminateConfig): Promise<number> {
     reset = await before(first.closed, deadline);
   } catch {
     socket.terminate();
+    if (first.state.answered) throw notOurs(address);
     throw new Error(`the server at ${address} accepted terminate but had not closed the connection ${within}`);
   }
+  if (first.state.answered) throw notOurs(address);
 
   // The server stops listening before it closes its clients, so a refused probe means it is gone.
   const probe = connect(config, (socket) => socket.end());
@@ -80,6 +84,10 @@ export async function terminate(config: TerminateConfig): Promise<number> {
 /** A connect that failed with a reset: the server took the connection and refused it. */
 function isReset(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ECONNRESET";
+}
+
+function notOurs(address: string): Error {
+  return new Error(`the peer at ${address} answered terminate with bytes: a numbers server never does (is it one?)`);
 }
 
 function stillRunning(address: string): Error {

@@ -84,6 +84,40 @@ describe("client", () => {
     });
   });
 
+  test("a peer that sends bytes back (not a numbers server): exit 1 and one line on stderr", async () => {
+    // Reads the line, answers as an HTTP server would, and closes once the client has ended.
+    const fake = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { data: (socket) => void socket.write("HTTP/1.0 400 Bad Request\r\n\r\n"), end: (socket) => void socket.end() },
+    });
+    try {
+      const result = await run(["client", "--port", String(fake.port), "--count", "1", "--connections", "1"]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`numbers-server: the peer at 127.0.0.1:${fake.port} sent bytes back on 1 of 1 connections: a numbers server never does (is it one?)`],
+      });
+    } finally {
+      fake.stop(true);
+    }
+  });
+
+  test("a peer that takes nothing and never closes: --timeout 0.3 gives up with exit 1 and one line", async () => {
+    // Accepts and never reads, so the client's end of input is never seen either.
+    const fake = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => socket.pause(), data() {} } });
+    try {
+      const result = await run(["client", "--port", String(fake.port), "--count", "1", "--connections", "2", "--timeout", "0.3"]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`numbers-server: the server at 127.0.0.1:${fake.port} took no byte and closed no connection for 0.3 s (--timeout)`],
+      });
+    } finally {
+      fake.stop(true);
+    }
+  });
+
   test("refused as a client over the limit: exit 1 and one line on stderr", async () => {
     const server = await startServer(["--max-clients", "1"]);
     const idle = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
@@ -147,6 +181,24 @@ describe("terminate", () => {
     ]);
     idle.end();
     await terminate(server);
+  });
+
+  test("a peer that answers terminate with bytes (not a numbers server): exit 1 and one line", async () => {
+    const fake = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { data: (socket) => void socket.end("HTTP/1.0 400 Bad Request\r\n\r\n") },
+    });
+    try {
+      const result = await run(["terminate", "--port", String(fake.port), "--timeout", "5"]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`numbers-server: the peer at 127.0.0.1:${fake.port} answered terminate with bytes: a numbers server never does (is it one?)`],
+      });
+    } finally {
+      fake.stop(true);
+    }
   });
 
   test("a server that never closes the connection: --timeout 0.2 gives up with exit 1 and one line", async () => {

@@ -42,7 +42,7 @@ test("each payload arrives once, whole, on its own connection", async () => {
 test("with repeatUntil each payload repeats and the last pass ends on a line boundary", async () => {
   const r = recorder();
   const progress = { sentBytes: 0 };
-  const result = await sendPayloads("127.0.0.1", r.port, payloads, progress, performance.now() + 100);
+  const result = await sendPayloads("127.0.0.1", r.port, payloads, progress, { until: performance.now() + 100, wholeFirst: true });
   expect(result.cutShort).toBe(0);
   expect(result.sentBytes).toBe(progress.sentBytes);
   const received = r.received();
@@ -63,7 +63,7 @@ test("with repeatUntil every payload is sent whole at least once, however soon t
   // A deadline already past: before, a connection that started after it sent nothing, and
   // one fast connection writing until the deadline could leave the others without a line.
   const r = recorder();
-  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, performance.now());
+  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, { until: performance.now(), wholeFirst: true });
   expect(result.cutShort).toBe(0);
   expect(r.received()).toEqual(payloads);
   r.stop();
@@ -87,6 +87,27 @@ test("a connection the server resets at once counts no bytes and is cut short; t
     // Bun's write() on a closed socket returns -1: nothing sent, never a byte less.
     expect(result.sentBytes).toBe(2 * payloads[1].length);
     expect(Buffer.concat(chunks).length).toBe(2 * payloads[1].length);
+  } finally {
+    listener.stop(true);
+  }
+});
+
+test("without wholeFirst a deadline already past sends nothing, and nothing counts as repeated", async () => {
+  const r = recorder();
+  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, { until: performance.now(), wholeFirst: false });
+  expect(result).toMatchObject({ cutShort: 0, sentBytes: 0, repeated: false, answered: 0 });
+  expect(r.received().map((b) => b.length)).toEqual([0, 0]);
+  r.stop();
+});
+
+test("an abort resets every connection and rejects with its reason", async () => {
+  // Accepts and never reads or closes: without the abort the send would wait for good.
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => socket.pause(), data() {} } });
+  try {
+    const abort = new AbortController();
+    const sending = sendPayloads("127.0.0.1", listener.port, payloads, { sentBytes: 0 }, undefined, abort.signal);
+    abort.abort(new Error("given up"));
+    await expect(sending).rejects.toThrow("given up");
   } finally {
     listener.stop(true);
   }

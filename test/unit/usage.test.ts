@@ -14,7 +14,7 @@ describe("client and terminate options", () => {
     expect(parseClientConfig([], {})).toEqual({
       help: false,
       positionals: [],
-      config: { host: "127.0.0.1", port: 4000, connections: 5, count: 1_000_000, duration: 0, dist: { kind: "random" }, seed: 1 },
+      config: { host: "127.0.0.1", port: 4000, connections: 5, count: 1_000_000, duration: 0, dist: { kind: "random" }, seed: 1, timeout: 30 },
     });
   });
 
@@ -27,9 +27,10 @@ describe("client and terminate options", () => {
       NUMBERS_CLIENT_DURATION: "1.5",
       NUMBERS_CLIENT_DIST: "dup:3",
       NUMBERS_CLIENT_SEED: "9",
+      NUMBERS_CLIENT_TIMEOUT: "0",
     };
     expect(parseClientConfig(["--port", "6000", "--dist", "seq"], env)).toMatchObject({
-      config: { host: "10.0.0.1", port: 6000, connections: 2, count: 10, duration: 1.5, dist: { kind: "seq" }, seed: 9 },
+      config: { host: "10.0.0.1", port: 6000, connections: 2, count: 10, duration: 1.5, dist: { kind: "seq" }, seed: 9, timeout: 0 },
     });
     expect(parseTerminateConfig([], env)).toMatchObject({ config: { host: "10.0.0.1", port: 5000 } });
   });
@@ -45,6 +46,12 @@ describe("client and terminate options", () => {
       expect(() => parseClientConfig(argv, {})).toThrow(UsageError);
     }
     expect(() => parseTerminateConfig(["--count", "1"], {})).toThrow(UsageError);
+  });
+
+  // Port 0 picks a free port for a listener; a client given it could only fail to connect.
+  test("--port 0 is a usage error for client and terminate", () => {
+    expect(() => parseClientConfig(["--port", "0"], {})).toThrow(new UsageError("--port must be a whole number from 1 to 65535, got '0'"));
+    expect(() => parseTerminateConfig([], { NUMBERS_PORT: "0" })).toThrow(new UsageError("NUMBERS_PORT must be a whole number from 1 to 65535, got '0'"));
   });
 });
 
