@@ -3,6 +3,7 @@
 // under test itself; without it, it checks a server someone else runs, socket cases only.
 
 import { bool, HOST, integer, nonEmpty, parseOptions, PORT, seconds, UsageError, type OptionSpec, type Parsed } from "../options.ts";
+import { ALL_CASES } from "./cases/index.ts";
 
 export interface CheckConfig {
   /** The shell command that starts the implementation under test; "" = a server already running. */
@@ -29,6 +30,13 @@ export interface CheckConfig {
 }
 
 const text = (value: string) => value;
+// A mistyped -k would otherwise pass: 0 passed, 0 failed, exit 0.
+const caseText = (value: string, name: string): string => {
+  // Named as the user wrote it: -k (the flag's usual spelling) or the environment twin.
+  const shown = name.startsWith("--") ? "-k" : name;
+  if (!ALL_CASES.some((c) => c.name.includes(value))) throw new UsageError(`${shown} '${value}' matches no case (--list lists them)`);
+  return value;
+};
 const interval = (value: string, name: string): string => {
   if (value !== "" && !value.includes("{S}")) throw new UsageError(`${name} must contain {S} (the seconds), got '${value}'`);
   return value;
@@ -68,7 +76,7 @@ export const CHECK_OPTIONS = {
   json: { flag: "json", switch: true, env: "NUMBERS_CHECK_JSON", default: "false", read: bool, help: "the results as one JSON document on stdout" },
   list: { flag: "list", switch: true, env: "NUMBERS_CHECK_LIST", default: "false", read: bool, help: "list the cases and exit" },
   only: {
-    flag: "only", short: "k", env: "NUMBERS_CHECK_ONLY", default: "", read: text, dashValue: true,
+    flag: "only", short: "k", env: "NUMBERS_CHECK_ONLY", default: "", read: caseText, dashValue: true,
     help: "run only the cases whose name contains this text",
   },
 } satisfies Record<keyof CheckConfig, OptionSpec<unknown>>;

@@ -3,10 +3,10 @@
 // SIGKILL; its log checks run on the log it left), and prints one line per case and the
 // summary, or the same as one JSON document (--json). Exit 0 only when nothing failed.
 
-import { writeSync } from "node:fs";
 import { ALL_CASES } from "./cases/index.ts";
 import type { CheckConfig } from "./config.ts";
 import { UsageError } from "../options.ts";
+import { printResult } from "../output/print.ts";
 import { canConnect, Peer } from "./peer.ts";
 import { pass, quiet, REPORT_SECONDS, stopWithTerminate, type Case, type Context, type LogCheck, type Verdict } from "./scenario.ts";
 import { StartError, Target } from "./target.ts";
@@ -65,7 +65,7 @@ async function attempt(c: Case, ctx: Context): Promise<Verdict | LogCheck> {
   }
 }
 
-const asResult = (c: Case, v: Verdict): Result => ({ name: c.name, status: v.ok ? "PASS" : "FAIL", evidence: v.evidence });
+const asResult = (c: Case, v: Verdict): Result => ({ name: c.name, status: v.skipped ? "SKIP" : v.ok ? "PASS" : "FAIL", evidence: v.evidence });
 
 /** Runs `group` (cases sharing one server, or one case that controls its own). */
 async function runGroup(group: Case[], config: CheckConfig, emit: (r: Result) => void): Promise<void> {
@@ -78,17 +78,19 @@ async function runGroup(group: Case[], config: CheckConfig, emit: (r: Result) =>
     if (!spawn) await quiet(100); // lets an external server see the last case's clients go
   }
   let log = new Uint8Array();
+  let stdout: readonly string[] = [];
   let stopNote = "";
   if (target) {
     stopNote = await stopWithTerminate(target, config.timeout * 1000);
     log = target.readLog();
+    stdout = await target.stdout.all(config.timeout * 1000);
   }
   await disposeAll(2000);
   for (const [c, v] of pending) {
     if (typeof v !== "function") emit(asResult(c, v));
     else if (!spawn) emit(asResult(c, pass("log not checked: no --spawn")));
     else {
-      const checked = v(log);
+      const checked = v(log, stdout);
       emit(asResult(c, checked.ok || stopNote === "" ? checked : { ok: false, evidence: `${checked.evidence} (${stopNote})` }));
     }
   }
@@ -113,10 +115,10 @@ function line(r: Result): string {
 
 export async function runCheck(config: CheckConfig): Promise<number> {
   const cases = selectCases(config);
-  // A mistyped -k would otherwise pass: 0 passed, 0 failed, exit 0.
-  if (cases.length === 0) throw new UsageError(`-k '${config.only}' matches no case (--list lists them)`);
+  // The cases -k matches (config.ts) may all be ones that only --throughput turns on.
+  if (cases.length === 0) throw new UsageError(`-k '${config.only}' matches only cases that --throughput turns on`);
   if (config.list) {
-    for (const c of cases) writeSync(1, `${c.name}  [${c.needs}]\n`);
+    for (const c of cases) printResult(`${c.name}  [${c.needs}]\n`);
     return 0;
   }
   const stopChecker = () => void disposeAll(500).then(() => process.exit(130));
@@ -126,7 +128,7 @@ export async function runCheck(config: CheckConfig): Promise<number> {
   const results: Result[] = [];
   const emit = (r: Result) => {
     results.push(r);
-    if (!config.json) writeSync(1, line(r));
+    if (!config.json) printResult(line(r));
   };
   // A server that is not there would fail every socket case the same way: say it once.
   if (!spawn && !(await canConnect(config.host, config.port, config.timeout * 1000, config.timeout * 1000))) {
@@ -151,7 +153,7 @@ export async function runCheck(config: CheckConfig): Promise<number> {
   const summary = { passed: count("PASS"), failed: count("FAIL"), skipped: count("SKIP") };
   if (config.json) {
     const target = spawn ? { spawn: config.spawn } : { host: config.host, port: config.port };
-    writeSync(1, `${JSON.stringify({ target, ...summary, cases: results }, null, 2)}\n`);
-  } else writeSync(1, `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped\n`);
+    printResult(`${JSON.stringify({ target, ...summary, cases: results }, null, 2)}\n`);
+  } else printResult(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped\n`);
   return summary.failed === 0 ? 0 : 1;
 }

@@ -9,15 +9,21 @@ import type { Target } from "./target.ts";
 
 export interface Verdict {
   ok: boolean;
-  /** For a failure: what was sent and what was seen. For a pass: an optional note. */
+  /** The case could not test what it is about (ok: it is not a failure). */
+  skipped?: true;
+  /** For a failure: what was sent and what was seen. For a pass: an optional note. For a skip: why. */
   evidence: string;
 }
 
 export const pass = (note = ""): Verdict => ({ ok: true, evidence: note });
 export const fail = (evidence: string): Verdict => ({ ok: false, evidence });
+export const skip = (why: string): Verdict => ({ ok: true, skipped: true, evidence: why });
 
-/** A check of the log once the case's server has stopped (only with --spawn). */
-export type LogCheck = (log: Uint8Array) => Verdict;
+/**
+ * A check once the case's server has stopped (only with --spawn): of its log, and of every
+ * line it wrote on stdout, to its exit.
+ */
+export type LogCheck = (log: Uint8Array, stdout: readonly string[]) => Verdict;
 
 export interface Context {
   config: CheckConfig;

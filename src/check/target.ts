@@ -45,12 +45,23 @@ class LineReader {
     } catch {
       // A stream cut by the process's death ends like EOF.
     }
+    // A last line without its LF is a line too (and no report line).
+    if (rest !== "") this.lines.push(rest);
     this.ended = true;
     this.wake();
   }
 
   private wake() {
     for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Every line, taken or not, once the stream has ended (or `ms` has passed). */
+  async all(ms: number): Promise<readonly string[]> {
+    const deadline = performance.now() + ms;
+    while (!this.ended && performance.now() < deadline) {
+      await within(new Promise<void>((r) => this.waiters.push(r)), deadline - performance.now());
+    }
+    return this.lines;
   }
 
   /** The next line not yet taken, or null at EOF or after `ms`. */

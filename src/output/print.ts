@@ -1,4 +1,5 @@
-// The server's two output channels: report lines on stdout, everything else on stderr.
+// The server's two output channels: report lines on stdout, everything else on stderr; and
+// the other commands' results on stdout (printResult).
 // Neither ever blocks the event loop: a line is written at once when the descriptor takes
 // it (the usual case, so a line reaches a pipe or file as soon as it is printed), else it
 // waits in a bounded backlog retried on a timer, the oldest dropped first. The report
@@ -6,6 +7,7 @@
 // printed always carries the true total. At exit the backlogs get one last try that stops
 // at the first write that would block.
 
+import { writeSync } from "node:fs";
 import { LineBacklog } from "./backlog.ts";
 import { openWriter, type Writer } from "./stdio.ts";
 
@@ -104,4 +106,21 @@ export function printNotice(message: string): void {
 
 export function printError(message: string): void {
   printNotice(`numbers-server: ${message}`);
+}
+
+/**
+ * Nobody reads stdout any more (`check --list | head -1`): the command ends quietly, as a
+ * program killed by SIGPIPE does (main.ts), not with an error line.
+ */
+export class StdoutClosed extends Error {}
+
+/** A command's result on stdout (`--help`, `client`'s summary, `check`'s scorecard), written whole. */
+export function printResult(text: string): void {
+  const bytes = encoder.encode(text);
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(1, bytes, at);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EPIPE") throw new StdoutClosed();
+    throw err;
+  }
 }

@@ -5,11 +5,11 @@
 // a -k that matches nothing and a server that is not there are one line each, never a pass.
 
 import { expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { check, fixtureCommand, ourCommand, scorecard } from "../support/check.ts";
 import { canConnect } from "../../src/check/peer.ts";
-import { tempDir } from "../support/server.ts";
+import { serverCommand, tempDir } from "../support/server.ts";
 
 test("--list names every case with what it needs; -k narrows it", async () => {
   const all = await check(["--list"]);
@@ -26,6 +26,30 @@ test("a -k that matches no case is a usage error, not an empty pass", async () =
   expect(run.code).toBe(2);
   expect(run.stdout).toBe("");
   expect(run.stderr.trim()).toBe("numbers-server: -k 'no-such-case' matches no case (--list lists them) (see --help)");
+});
+
+test("a -k that only --throughput's cases match says so", async () => {
+  const run = await check(["-k", "throughput/"]);
+  expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: "" });
+  expect(run.stderr.trim()).toBe("numbers-server: -k 'throughput/' matches only cases that --throughput turns on (see --help)");
+});
+
+test("stdout that nobody reads (--list | head -1): the command ends quietly, as SIGPIPE would end it", () => {
+  // A FIFO whose only reader is gone before the command starts: its first write fails with
+  // EPIPE, every time (with `| head -1` that depends on who is first).
+  const fifo = join(tempDir(), "out");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = openSync(fifo, constants.O_WRONLY);
+  closeSync(reader);
+  try {
+    for (const args of [["check", "--list"], ["check", "--help"], ["--version"]]) {
+      const run = Bun.spawnSync([...serverCommand(), ...args], { stdout: writer, stderr: "pipe" });
+      expect({ args, code: run.exitCode, stderr: run.stderr.toString() }).toEqual({ args, code: 141, stderr: "" });
+    }
+  } finally {
+    closeSync(writer);
+  }
 });
 
 test("without --spawn, a port nobody listens on: one clear line, exit 1, no case run", async () => {

@@ -55,5 +55,12 @@ test("case selection: -k narrows by name, --throughput adds the throughput cases
   expect(all.some((n) => n.startsWith("throughput/"))).toBe(false);
   expect(names(["--throughput", "1000"]).filter((n) => n.startsWith("throughput/"))).toEqual(["throughput/random", "throughput/seq", "throughput/dup"]);
   expect(names(["-k", "lines/invalid/c"])).toEqual(["lines/invalid/crlf", "lines/invalid/cr"]);
-  expect(names(["-k", "nothing-is-called-this"])).toEqual([]);
+  // A -k that only throughput cases match selects none without --throughput (run.ts says so).
+  expect(names(["-k", "throughput/"])).toEqual([]);
+});
+
+test("a -k that matches no case names what the user set: the flag or its environment twin", () => {
+  expect(() => config(["-k", "zzz"])).toThrow(new UsageError("-k 'zzz' matches no case (--list lists them)"));
+  expect(() => config([], { NUMBERS_CHECK_ONLY: "zzz" })).toThrow(new UsageError("NUMBERS_CHECK_ONLY 'zzz' matches no case (--list lists them)"));
+  expect(config([], { NUMBERS_CHECK_ONLY: "lines/" }).only).toBe("lines/");
 });

@@ -127,7 +127,7 @@ export const CONNECTION_CASES: Case[] = [
     group: "connections/sequential",
     async run(ctx) {
       // A slot that leaks on close shows as a refused client, whose number is not logged.
-      const numbers = fresh(50);
+      const numbers = fresh(51);
       for (const [i, n] of numbers.entries()) {
         const peer = await ctx.connect();
         peer.write(lines([n]));

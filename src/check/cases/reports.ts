@@ -26,7 +26,14 @@ export const REPORT_CASES: Case[] = [
     name: "reports/format",
     async run(ctx) {
       const r = await nextReport(ctx);
-      return pass(`first: unique ${r.unique}, duplicates ${r.duplicates}, total ${r.total}`);
+      const first = `first: unique ${r.unique}, duplicates ${r.duplicates}, total ${r.total}`;
+      // Then every line the implementation writes on stdout until it exits, once the group's
+      // cases are done and it is stopped.
+      return (_log, stdout) => {
+        const bad = stdout.findIndex((l) => !REPORT.test(l));
+        if (bad >= 0) return fail(`stdout line ${bad + 1} of ${stdout.length}, ${quote(stdout[bad], 80)}, is not a report line`);
+        return pass(`${first}; ${stdout.length} lines, all reports`);
+      };
     },
   },
   {
