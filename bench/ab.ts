@@ -12,19 +12,14 @@
 // A command's first word, when it is a relative path, is taken from the current directory.
 
 import { loadavg } from "node:os";
-import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { expectedSet, type NumberSet } from "../src/check/verify.ts";
-import { isWorkload, type WorkloadName } from "../src/client/workloads.ts";
+import type { WorkloadName } from "../src/client/workloads.ts";
 import { cpuTotal } from "./cpu.ts";
 import { BenchError, Driver, killAll, startTarget } from "./procs.ts";
 import { REPORT_ARGS, serverRun } from "./run.ts";
 import { median } from "./table.ts";
-
-interface Variant {
-  label: string;
-  cmd: string[];
-}
+import { AB_OPTIONS, parseAbConfig, type AbConfig, type Variant } from "./options.ts";
+import { describeOptions, UsageError } from "../src/options.ts";
 
 interface Sample {
   rate: number;
@@ -63,36 +58,27 @@ async function workload(name: WorkloadName, variants: Variant[], runs: number, c
 }
 
 async function main(): Promise<number> {
-  let parsed;
+  let config: AbConfig;
   try {
-    parsed = parseArgs({
-      options: { runs: { type: "string", default: "5" }, workloads: { type: "string", default: "random,seq,dup" }, count: { type: "string", default: "20000000" } },
-      allowPositionals: true,
-      strict: true,
-    });
+    const parsed = parseAbConfig(process.argv.slice(2), process.env, process.cwd());
+    if (parsed.help) {
+      process.stdout.write(
+        "Usage: bun run bench:ab [options] -- LABEL=COMMAND...\n\n" +
+          "Each variant is a label and a command that serves (e.g. 'new=dist/numbers-server serve').\n\n" +
+          `Options (flag, environment variable, default):\n${describeOptions(AB_OPTIONS)}\n`,
+      );
+      return 0;
+    }
+    config = parsed.config;
   } catch (err) {
-    process.stderr.write(`bench:ab: ${(err as Error).message}\n`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench:ab: ${err.message} (see --help)\n`);
     return 2;
   }
-  const { values, positionals } = parsed;
-  const runs = Number(values.runs);
-  const count = Number(values.count);
-  const names = values.workloads!.split(",");
-  const variants = positionals.map((p) => {
-    const cmd = p.slice(p.indexOf("=") + 1).split(" ").filter((s) => s);
-    // Each server runs in a temp directory: a relative path is taken from here.
-    if (cmd[0]?.includes("/")) cmd[0] = resolve(cmd[0]);
-    return { label: p.slice(0, p.indexOf("=")), cmd };
-  });
-  const bad = !Number.isSafeInteger(runs) || runs < 1 || !Number.isSafeInteger(count) || count < 1 || !names.every(isWorkload) ||
-    variants.length === 0 || variants.some((v) => v.label === "" || v.cmd.length === 0);
-  if (bad) {
-    process.stderr.write("bench:ab: usage: bun run bench:ab [--runs N] [--count N] [--workloads random,seq,dup] -- LABEL=COMMAND...\n");
-    return 2;
-  }
+  const { runs, count, workloads: names, variants } = config;
   process.stdout.write(`load average ${loadavg()[0].toFixed(2)}; ${count} numbers per run, ${runs} runs per variant, taking turns\n`);
   try {
-    for (const name of names as WorkloadName[]) process.stdout.write((await workload(name, variants, runs, count)).join("\n") + "\n");
+    for (const name of names) process.stdout.write((await workload(name, variants, runs, count)).join("\n") + "\n");
   } catch (err) {
     const e = err as Error;
     process.stderr.write(`bench:ab: FAILED: ${err instanceof BenchError ? e.message : (e.stack ?? String(err))}\n`);

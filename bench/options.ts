@@ -1,4 +1,5 @@
-// The benchmark's command line, read with the same option tables as the server's.
+// The benchmark's command lines (`bench` and `bench:ab`), read with the same option tables as
+// the server's.
 
 import { bool, integer, parseOptions, UsageError, type OptionSpec, type Parsed } from "../src/options.ts";
 import { isWorkload, WORKLOADS, type WorkloadName } from "../src/client/workloads.ts";
@@ -61,4 +62,46 @@ export function parseBenchConfig(argv: string[], env: Record<string, string | un
   const parsed = parseOptions(BENCH_OPTIONS, argv, env);
   if (!parsed.help && parsed.config.workloads.length === 0) throw new UsageError("--workloads must name at least one workload");
   return parsed;
+}
+
+/** A build or setting that bench:ab measures: a label and the command that serves. */
+export interface Variant {
+  label: string;
+  /** The command's words; the bench adds `--port 0 --report-interval 3600`. */
+  cmd: string[];
+}
+
+export interface AbConfig {
+  count: number;
+  runs: number;
+  workloads: WorkloadName[];
+  variants: Variant[];
+}
+
+export const AB_OPTIONS = {
+  count: { ...BENCH_OPTIONS.count, env: "NUMBERS_AB_COUNT" },
+  runs: { ...BENCH_OPTIONS.runs, env: "NUMBERS_AB_RUNS", default: "5", help: "runs per variant and workload, taking turns; the median is reported" },
+  workloads: { ...BENCH_OPTIONS.workloads, env: "NUMBERS_AB_WORKLOADS" },
+} satisfies Record<Exclude<keyof AbConfig, "variants">, OptionSpec<unknown>>;
+
+/**
+ * `LABEL=COMMAND` as bench:ab takes it. A command's first word, when it is a relative path, is
+ * taken from `cwd` (each server runs in a temp directory).
+ */
+export function parseVariant(text: string, cwd: string): Variant {
+  const at = text.indexOf("=");
+  const label = at > 0 ? text.slice(0, at) : "";
+  const cmd = text.slice(at + 1).split(" ").filter((s) => s);
+  if (label === "" || cmd.length === 0) throw new UsageError(`a variant is LABEL=COMMAND (e.g. 'new=dist/numbers-server serve'), got '${text}'`);
+  if (cmd[0].includes("/") && !cmd[0].startsWith("/")) cmd[0] = `${cwd}/${cmd[0]}`;
+  return { label, cmd };
+}
+
+export function parseAbConfig(argv: string[], env: Record<string, string | undefined>, cwd: string): Parsed<AbConfig> {
+  const parsed = parseOptions(AB_OPTIONS, argv, env, Infinity);
+  if (parsed.help) return parsed;
+  if (parsed.config.workloads.length === 0) throw new UsageError("--workloads must name at least one workload");
+  if (parsed.positionals.length === 0) throw new UsageError("name at least one variant: LABEL=COMMAND (after --)");
+  const variants = parsed.positionals.map((p) => parseVariant(p, cwd));
+  return { ...parsed, config: { ...parsed.config, variants } };
 }

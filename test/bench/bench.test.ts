@@ -13,6 +13,8 @@ import { cpuSince, threadTimes } from "../../bench/cpu.ts";
 import { cpuMarkdownTable, markdownTable } from "../../bench/table.ts";
 import { CONNECTIONS, workloadNumbers } from "../../src/client/workloads.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
+import { parseAbConfig } from "../../bench/options.ts";
+import { UsageError } from "../../src/options.ts";
 import { serverCommand, tempDir } from "../support/server.ts";
 import { connect } from "../support/peer.ts";
 import { sendAll } from "../support/client.ts";
@@ -323,5 +325,38 @@ test("bun run bench:ab runs each variant in turn, verifies every log, and gives 
   expect(rows.map((r) => r.split(/\s+/).slice(0, 2))).toEqual([["dup", "one"], ["dup", "two"]]);
   for (const row of rows) expect(row).toMatch(/ [\d.]+ M\/s \([\d.]+-[\d.]+\)  CPU [\d.]+ s \(JIT [\d.]+\)  machine idle \d+%$/);
   const usage = Bun.spawnSync([process.execPath, ab, "--runs", "0", "--", "x=true"]);
-  expect({ code: usage.exitCode, err: usage.stderr.toString() }).toEqual({ code: 2, err: expect.stringContaining("bench:ab: usage:") });
+  expect({ code: usage.exitCode, err: usage.stderr.toString() }).toEqual({ code: 2, err: "bench:ab: --runs must be a whole number from 1 to 1000, got '0' (see --help)\n" });
 }, 30_000);
+
+describe("bench:ab's command line", () => {
+  const config = (argv: string[], env: Record<string, string> = {}) => {
+    const parsed = parseAbConfig(argv, env, "/here");
+    if (parsed.help) throw new Error("unexpected help");
+    return parsed.config;
+  };
+
+  test("variants are LABEL=COMMAND, a relative first word taken from the directory it runs in", () => {
+    expect(config(["--", "old=/tmp/old serve", "new=dist/numbers-server serve --workers 1"])).toEqual({
+      count: 20_000_000, runs: 5, workloads: ["random", "seq", "dup"],
+      variants: [
+        { label: "old", cmd: ["/tmp/old", "serve"] },
+        { label: "new", cmd: ["/here/dist/numbers-server", "serve", "--workers", "1"] },
+      ],
+    });
+    expect(config(["--runs", "7", "a=x"], { NUMBERS_AB_WORKLOADS: "dup", NUMBERS_AB_RUNS: "3" })).toMatchObject({ runs: 7, workloads: ["dup"] });
+  });
+
+  test("--help, and a bad value, a variant without a label or command, or none at all are usage errors", () => {
+    expect(parseAbConfig(["--help"], {}, "/here")).toEqual({ help: true });
+    for (const [argv, message] of [
+      [["--runs", "1e3", "a=x"], "--runs must be a whole number from 1 to 1000, got '1e3'"],
+      [["--count", "2000000000", "a=x"], "--count must be a whole number from 1 to 1000000000, got '2000000000'"],
+      [["--", "ab"], "a variant is LABEL=COMMAND (e.g. 'new=dist/numbers-server serve'), got 'ab'"],
+      [["--", "=cmd"], "a variant is LABEL=COMMAND (e.g. 'new=dist/numbers-server serve'), got '=cmd'"],
+      [["--", "a= "], "a variant is LABEL=COMMAND (e.g. 'new=dist/numbers-server serve'), got 'a= '"],
+      [[], "name at least one variant: LABEL=COMMAND (after --)"],
+    ] as const) {
+      expect(() => parseAbConfig([...argv], {}, "/here")).toThrow(new UsageError(message));
+    }
+  });
+});
