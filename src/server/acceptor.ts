@@ -1,6 +1,7 @@
 // The listening socket and the connections, all in the main thread: admission of at most
-// maxClients, the idle sweep, each connection's line state, and its bytes handed to the
-// intake (dispatch.ts), whose verdict says what becomes of the connection.
+// maxClients (and the short wait of a connection over it while the slots turn over), the idle
+// sweep, each connection's line state, and its bytes handed to the intake (dispatch.ts), whose
+// verdict says what becomes of the connection.
 
 import type { Socket, TCPSocketListener } from "bun";
 import { listen } from "./listen.ts";
@@ -10,8 +11,8 @@ import { CLOSE, holdsTerminateLine, KEEP, newLineCarry, type LineCarry, type Ver
 export interface Intake {
   /** Consumes one chunk of a connection and returns the connection's verdict. */
   feed(conn: LineCarry, chunk: Uint8Array): Verdict;
-  /** Calls `done` once every line fed so far has been counted (at once, or later). */
-  whenCounted(done: () => void): void;
+  /** Calls `done` once every line of `conn` fed so far has been counted (at once, or later). */
+  whenCounted(conn: LineCarry, done: () => void): void;
 }
 
 export interface AcceptorOptions {
@@ -19,6 +20,8 @@ export interface AcceptorOptions {
   port: number;
   maxClients: number;
   idleTimeout: number;
+  /** Connections over maxClients that may wait for a slot at once (see TURNOVER_MS). */
+  waitingRoom: number;
   intake: Intake;
   /** A client sent `terminate`. */
   onTerminate: () => void;
@@ -46,6 +49,8 @@ interface Client {
   stash?: Uint8Array;
   /** Its FIN came while it had a stash: it is finished once the stash is fed. */
   ended?: boolean;
+  /** performance.now() when it came over the limit, while it waits for a slot (unread). */
+  waitingSince?: number;
 }
 
 /**
@@ -54,6 +59,19 @@ interface Client {
  */
 export const STASH_BYTES = 64 << 10;
 
+/**
+ * How long a connection over the limit waits, unread, for a slot, counted from its accept or
+ * from the last slot freed, whichever is later: it is refused once no slot has freed for that
+ * long. Clients that connect one after another, each closing before the next connects, reach
+ * a busy server together: its event loop accepts them all in one go, before it has read the
+ * earlier ones' FINs that free their slots (before 2026-12-07 all but five of such a burst
+ * were refused: docs/behaviour.md). A sixth client beside five that stay is still refused,
+ * after this long, its bytes never read.
+ */
+export const TURNOVER_MS = 50;
+
+/** Connections that may wait for a slot at once, at most (the descriptor limit may allow fewer). */
+export const WAITING_MOST = 4096;
 /** Binds the port and starts admitting clients; a port that cannot be had is a ListenError. */
 export function startAcceptor(o: AcceptorOptions): Acceptor {
   return new Acceptor(o);
@@ -71,6 +89,13 @@ export class Acceptor {
   private readonly idleTimer?: ReturnType<typeof setInterval>;
   /** The clients are held (hold()): the log's reader is behind. */
   private held = false;
+  /** Connections over the limit waiting for a slot, oldest first (see TURNOVER_MS). */
+  private readonly waiting: Socket<Client>[] = [];
+  /** performance.now() when a slot last freed. */
+  private lastFreed = -Infinity;
+  private waitTimer?: ReturnType<typeof setTimeout>;
+  /** performance.now() when waitTimer is due. */
+  private waitDue = 0;
 
   constructor(private readonly o: AcceptorOptions) {
     this.listener = listen<Client>(o.host, o.port, {
@@ -78,8 +103,11 @@ export class Acceptor {
       data: (socket, chunk) => this.take(socket, chunk),
       end: (socket) => this.finish(socket),
       // A client still held here closed or reset its side (eof): every close the server
-      // makes vacates the client first.
-      close: (socket) => this.vacate(socket, "eof"),
+      // makes vacates the client first. A waiting one leaves the queue.
+      close: (socket) => {
+        if (socket.data.waitingSince !== undefined) this.unwait(socket);
+        this.vacate(socket, "eof");
+      },
       // The close handler follows any socket error; the error itself needs no action.
       error() {},
     });
@@ -92,12 +120,14 @@ export class Acceptor {
     return { connected: clients.size, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } };
   }
 
-  /** Closes the listener, then every client but those that sent `terminate`. */
+  /** Closes the listener, then refuses the connections waiting for a slot, then closes every client but those that sent `terminate`. */
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.idleTimer);
     this.listener.stop();
+    clearTimeout(this.waitTimer);
+    for (const socket of this.waiting.splice(0)) this.refuse(socket);
     for (const socket of [...this.clients.values()]) {
       // Bytes read while held count, as any read before the stop: the client's FIN says so.
       const stash = socket.data.stash;
@@ -140,21 +170,78 @@ export class Acceptor {
   }
 
   /**
-   * A new connection: admitted while there is a free slot, else reset at once (RST), unread.
-   * A reset, not a FIN: a client that has sent all its bytes and half-closed before this
-   * accept cannot tell a FIN here from the one that follows a complete exchange, but it sees
-   * a reset as an error (the client command then exits 1; docs/edges.md).
+   * A new connection: admitted while there is a free slot; else it waits for one, unread,
+   * while the slots turn over (TURNOVER_MS), if there is room to wait; else it is refused.
    */
   private admit(socket: Socket<Client>) {
-    const admitted = !this.stopping && this.clients.size < this.o.maxClients;
-    socket.data = { id: this.nextId++, carry: undefined, lastSeen: performance.now() };
-    if (!admitted) {
-      this.counts.refused++;
-      return void socket.terminate();
-    }
+    const now = performance.now();
+    socket.data = { id: this.nextId++, carry: undefined, lastSeen: now };
+    if (this.stopping) return this.refuse(socket);
+    // A slot is free only while nobody waits: seatWaiting() fills every slot that frees.
+    if (this.clients.size < this.o.maxClients) return this.seat(socket);
+    if (this.waiting.length >= this.o.waitingRoom) return this.refuse(socket);
+    socket.data.waitingSince = now;
+    socket.pause();
+    this.waiting.push(socket);
+    if (this.waitTimer === undefined) this.lookAtWaiting(TURNOVER_MS);
+  }
+
+  private lookAtWaiting(ms: number) {
+    this.waitDue = performance.now() + ms;
+    this.waitTimer = setTimeout(() => this.refuseStale(), ms);
+  }
+
+  /** Gives the connection a slot. */
+  private seat(socket: Socket<Client>) {
     this.counts.admitted++;
     socket.data.carry = newLineCarry();
     this.clients.set(socket.data.id, socket);
+  }
+
+  /**
+   * A reset (RST), unread. Not a FIN: a client that has sent all its bytes and half-closed
+   * before this accept cannot tell a FIN here from the one that follows a complete exchange,
+   * but it sees a reset as an error (the client command then exits 1; docs/edges.md).
+   */
+  private refuse(socket: Socket<Client>) {
+    this.counts.refused++;
+    socket.terminate();
+  }
+
+  /** A waiting connection that closed first leaves the queue. */
+  private unwait(socket: Socket<Client>) {
+    socket.data.waitingSince = undefined;
+    const at = this.waiting.indexOf(socket);
+    if (at >= 0) this.waiting.splice(at, 1);
+  }
+
+  /** A slot freed: the oldest waiting connections take the free slots. */
+  private seatWaiting() {
+    this.lastFreed = performance.now();
+    while (this.waiting.length > 0 && this.clients.size < this.o.maxClients) {
+      const socket = this.waiting.shift()!;
+      socket.data.waitingSince = undefined;
+      socket.data.lastSeen = this.lastFreed;
+      this.seat(socket);
+      // Read as any admitted client is: into its stash while the clients are held.
+      socket.resume();
+    }
+  }
+
+  /** Refuses the waiting connections for which no slot has freed for TURNOVER_MS; looks again later for the rest. */
+  private refuseStale() {
+    this.waitTimer = undefined;
+    const now = performance.now();
+    // Late, the timer says the event loop was busy (a long chunk, a compile): FINs that free
+    // slots may be waiting to be read, so nobody is refused before the loop has read them.
+    if (now - this.waitDue > TURNOVER_MS / 2) return this.lookAtWaiting(TURNOVER_MS);
+    const since = (socket: Socket<Client>) => Math.max(socket.data.waitingSince!, this.lastFreed);
+    while (this.waiting.length > 0 && now - since(this.waiting[0]) >= TURNOVER_MS) {
+      const socket = this.waiting.shift()!;
+      socket.data.waitingSince = undefined;
+      this.refuse(socket);
+    }
+    if (this.waiting.length > 0) this.lookAtWaiting(since(this.waiting[0]) + TURNOVER_MS - now);
   }
 
   /** One chunk of an admitted client, handed to the intake, whose verdict decides. */
@@ -199,7 +286,7 @@ export class Acceptor {
     const carry = socket.data.carry;
     if (carry === undefined) return;
     if (socket.data.stash !== undefined) return void (socket.data.ended = true);
-    this.o.intake.whenCounted(() => {
+    this.o.intake.whenCounted(carry, () => {
       if (socket.data.carry === carry) this.drop(socket, "eof");
     });
   }
@@ -210,6 +297,7 @@ export class Acceptor {
     this.counts.closed[reason]++;
     socket.data.carry = undefined;
     this.clients.delete(socket.data.id);
+    if (!this.stopping) this.seatWaiting();
   }
 
   /** A graceful close (FIN): the client is done, idle, or the server stops. */

@@ -4,12 +4,12 @@
 // (worker threads and the JIT warm-up while early clients are served), serve (reports,
 // readiness) — and owns the one stop, which every stop event reaches through the Lifecycle.
 
-import { startAcceptor, type Acceptor } from "./acceptor.ts";
+import { startAcceptor, WAITING_MOST, type Acceptor } from "./acceptor.ts";
 import { createBitmap, touchPages } from "../core/bitmap.ts";
 import { releaseCodePages } from "./codepages.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { descriptorWarning, startShortfall } from "./descriptors.ts";
+import { descriptorWarning, startShortfall, waitingRoom } from "./descriptors.ts";
 import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
 import { appendLog, BACKLOG_BYTES, streamLog, type LogFile } from "./logfile.ts";
@@ -118,18 +118,20 @@ class Server {
     this.reach("binding");
     const { config, life } = this;
     try {
-      const short = startShortfall(this.threads, config.metricsPort !== undefined, this.boundedConnections());
+      const metrics = config.metricsPort !== undefined;
+      const short = startShortfall(this.threads, metrics, this.boundedConnections());
       if (short !== undefined) throw new Error(short);
       this.acceptor = startAcceptor({
         host: config.host,
         port: config.port,
         maxClients: config.maxClients,
         idleTimeout: config.idleTimeout,
+        waitingRoom: waitingRoom(this.threads, metrics, this.boundedConnections(), WAITING_MOST),
         // No client is admitted before the dispatcher exists: nothing yields to the event
         // loop between here and the end of prepare().
         intake: {
           feed: (carry, chunk) => this.dispatcher!.feed(carry, chunk),
-          whenCounted: (done) => this.dispatcher!.whenCounted(done),
+          whenCounted: (conn, done) => this.dispatcher!.whenCounted(conn, done),
         },
         onTerminate: () => life.handle({ kind: "terminate" }),
       });

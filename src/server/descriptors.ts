@@ -1,6 +1,7 @@
 // The server's file descriptors against its limit. Bun raises the soft RLIMIT_NOFILE to the
 // hard one at start, and every connection is bounded (--max-clients on the numbers port, and
-// MAX_CONNECTIONS on the metrics port; a refused one is closed at once), so clients cannot use
+// MAX_CONNECTIONS on the metrics port; a refused one is closed, and those waiting for a slot are
+// bounded by what the limit leaves: waitingRoom()), so clients cannot use
 // the descriptors up. Only a hard limit set too low can: then an accept that fails with EMFILE
 // is retried by the event loop at once, again and again, a spinning core that no JavaScript
 // can see. So the limit is checked once serving, and a low one is said (docs/edges.md).
@@ -40,6 +41,17 @@ export function descriptorsOpen(): number | undefined {
  */
 export function descriptorsToStart(threads: number, metrics: boolean): number {
   return 8 + 3 * threads + (metrics ? 1 : 0);
+}
+
+/**
+ * How many connections over --max-clients may wait for a slot at once (acceptor.ts): what the
+ * limit leaves after the start, the bounded `connections` and the spare, at most `most`
+ * (`most` where the limit is unknown). Each waiting connection holds a descriptor.
+ */
+export function waitingRoom(threads: number, metrics: boolean, connections: number, most: number): number {
+  const limit = descriptorLimit();
+  if (limit === undefined) return most;
+  return Math.max(0, Math.min(most, limit - descriptorsToStart(threads, metrics) - connections - SPARE));
 }
 
 /**

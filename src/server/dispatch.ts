@@ -30,6 +30,9 @@ export class Dispatcher {
    * @param local this thread's shard
    * @param remotes the workers' shards; the array may still grow while workers start
    */
+  /** Connections some of whose lines went to a worker: their end waits for the workers. */
+  private readonly handed = new WeakSet<LineCarry>();
+
   constructor(
     private readonly local: Shard,
     private readonly remotes: readonly Remote[],
@@ -42,6 +45,7 @@ export class Dispatcher {
     if (f.end > f.start) {
       const remote = f.end - f.start >= HANDOFF_BYTES ? this.pick() : undefined;
       if (remote !== undefined) {
+        this.handed.add(conn);
         remote.countLines(chunk, f.start, f.end);
         return f.verdict;
       }
@@ -51,8 +55,18 @@ export class Dispatcher {
     return f.verdict;
   }
 
+  /**
+   * Calls `done` once every line of `conn` fed so far has been counted: at once when this
+   * thread counted them all (a small client's close waits for no worker), else once every
+   * worker has counted what it was handed so far.
+   */
+  whenCounted(conn: LineCarry, done: () => void): void {
+    if (!this.handed.has(conn)) return done();
+    this.whenAllCounted(done);
+  }
+
   /** Calls `done` once every line fed so far has been counted, in every thread. */
-  whenCounted(done: () => void): void {
+  whenAllCounted(done: () => void): void {
     let waiting = this.remotes.length + 1;
     const one = () => void (--waiting === 0 && done());
     for (const remote of this.remotes) remote.whenCounted(one);

@@ -98,6 +98,25 @@ describe.each([1, 2])("--workers %d", (workers) => {
       expect(result.stdout).toEqual([]);
       expect(readFileSync(server.log, "latin1")).toBe(OLD_LOG + "000000005\n");
     });
+    test("preparing: clients that connect, send a line and leave one after another are all served, though accepted together", async () => {
+      // Held, the server reads nothing: the twenty connections, each with its line and its FIN,
+      // wait in the kernel, and the event loop accepts them in one go once the hold ends,
+      // before it has read the first five's FINs. Before 2026-12-07 fifteen were refused.
+      const server = await startHeld("preparing", [...w, "--warmup", "0"]);
+      const peers = [];
+      for (let k = 1; k <= 20; k++) {
+        const peer = await connect(server.port);
+        peer.write(`${String(k).padStart(9, "0")}\n`);
+        peer.end();
+        peers.push(peer);
+      }
+      server.proceed();
+      await Promise.all(peers.map((p) => p.closed));
+      const stop = await connect(server.port);
+      stop.write("terminate\n");
+      expect((await outcome(server)).code).toBe(0);
+      expectLogged(server.log, Array.from({ length: 20 }, (_, k) => k + 1));
+    });
   });
 
   describe("starting (held while the worker threads start)", () => {

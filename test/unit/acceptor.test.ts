@@ -3,7 +3,7 @@
 // clients are held (a log's reader behind), a terminate from a new client still gets through.
 
 import { expect, test } from "bun:test";
-import { startAcceptor, type Intake } from "../../src/server/acceptor.ts";
+import { startAcceptor, TURNOVER_MS, type Intake } from "../../src/server/acceptor.ts";
 import { KEEP, TERMINATE_SERVER } from "../../src/core/protocol.ts";
 
 test("a half-closed client is closed only after the intake has counted what it sent", async () => {
@@ -15,12 +15,12 @@ test("a half-closed client is closed only after the intake has counted what it s
       received.push(Buffer.from(chunk).toString("latin1"));
       return KEEP;
     },
-    whenCounted: (done) => {
+    whenCounted: (_conn, done) => {
       consumed = done;
       onAsked();
     },
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => {} });
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {} });
   try {
     const asked = new Promise<void>((resolve) => (onAsked = resolve));
     let closed = false;
@@ -53,8 +53,8 @@ test("a half-closed client is closed only after the intake has counted what it s
 });
 
 test("an intake that answers at once closes the client at once", async () => {
-  const intake: Intake = { feed: () => KEEP, whenCounted: (done) => done() };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => {} });
+  const intake: Intake = { feed: () => KEEP, whenCounted: (_conn, done) => done() };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {} });
   try {
     let onClose = () => {};
     const closing = new Promise<void>((resolve) => (onClose = resolve));
@@ -71,7 +71,7 @@ test("an intake that answers at once closes the client at once", async () => {
  * An acceptor whose intake records every chunk fed and answers terminate for a connection
  * whose bytes so far end in a terminate line; `terminated` resolves at its onTerminate.
  */
-function recordingAcceptor() {
+function recordingAcceptor(limits = { maxClients: 5, waitingRoom: 0 }) {
   const received: string[] = [];
   let onFed = () => {};
   let onTerminate = () => {};
@@ -82,9 +82,9 @@ function recordingAcceptor() {
       onFed();
       return received.join("").endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
     },
-    whenCounted: (done) => done(),
+    whenCounted: (_conn, done) => done(),
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, intake, onTerminate: () => onTerminate() });
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, idleTimeout: 0, ...limits, intake, onTerminate: () => onTerminate() });
   /** Resolves at the next chunk fed. */
   const fed = () => new Promise<void>((resolve) => (onFed = resolve));
   return { acceptor, received, terminated, fed };
@@ -121,6 +121,57 @@ test("held: a terminate from a client connected before the hold, split over two 
     await terminated;
     expect(received.join("")).toBe("000000001\n000000002\nterminate\n");
     client.end();
+  } finally {
+    acceptor.stop();
+  }
+});
+
+/** Connects; `closed` resolves at the close, with whether it came with an error (a reset). */
+async function client(port: number) {
+  const { promise: closed, resolve } = Promise.withResolvers<{ at: number; reset: boolean }>();
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data() {}, error() {}, close: (_s, err) => resolve({ at: performance.now(), reset: err !== undefined }) },
+  });
+  return { socket, closed };
+}
+
+test("over the limit beside a client that stays: it waits unread, then is reset, none of its bytes fed", async () => {
+  const { acceptor, received, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 4 });
+  try {
+    const first = fed();
+    const holder = await client(acceptor.port);
+    holder.socket.write("000000001\n");
+    await first;
+    const started = performance.now();
+    const late = await client(acceptor.port);
+    late.socket.write("000000002\n");
+    const { at, reset } = await late.closed;
+    expect(reset).toBe(true);
+    // It waited for a slot to free (timers never fire early) and was refused.
+    expect(at - started).toBeGreaterThanOrEqual(TURNOVER_MS);
+    expect(received.join("")).toBe("000000001\n");
+    expect(acceptor.stats()).toMatchObject({ connected: 1, admitted: 1, refused: 1 });
+    holder.socket.end();
+  } finally {
+    acceptor.stop();
+  }
+});
+
+test("with no room to wait (waitingRoom 0), a connection over the limit is reset at once, unread", async () => {
+  const { acceptor, received, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 0 });
+  try {
+    const first = fed();
+    const holder = await client(acceptor.port);
+    holder.socket.write("000000001\n");
+    await first;
+    const late = await client(acceptor.port).catch(() => undefined);
+    // Reset before or after Bun called it open: either way refused, and nothing fed.
+    if (late !== undefined) expect((await late.closed).reset).toBe(true);
+    expect(received.join("")).toBe("000000001\n");
+    expect(acceptor.stats()).toMatchObject({ admitted: 1, refused: 1 });
+    holder.socket.end();
   } finally {
     acceptor.stop();
   }

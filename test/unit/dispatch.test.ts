@@ -38,7 +38,7 @@ async function setup(fault?: Fault) {
     onLog: () => failures.push("a regular file's lines were handed over"),
   });
   const dispatcher = new Dispatcher(local, [remote]);
-  const consumed = () => new Promise<void>((resolve) => dispatcher.whenCounted(resolve));
+  const consumed = () => new Promise<void>((resolve) => dispatcher.whenAllCounted(resolve));
   const stop = async () => {
     await Promise.all([local.stop(), remote.stop()]);
     return readFileSync(log, "latin1");
@@ -105,6 +105,27 @@ describe("Dispatcher", () => {
     remote.queuedBytes = 0;
     dispatcher.feed(conn, chunk());
     expect(handed.length).toBe(feeds + 1);
+    void local.stop();
+  });
+
+  test("a connection's end waits for the workers only when some of its lines went to one", () => {
+    const local = new Shard({ bits: untouchedBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
+    // A stand-in worker that answers whenCounted() only when told to.
+    const answers: (() => void)[] = [];
+    const remote: Remote = { queuedBytes: 0, open: true, countLines() {}, whenCounted: (done) => void answers.push(done) };
+    const dispatcher = new Dispatcher(local, [remote]);
+    const [big, small] = [newLineCarry(), newLineCarry()];
+    dispatcher.feed(big, encodeLines(numbers({ kind: "seq" }, Math.ceil(HANDOFF_BYTES / 10), 0, 1)));
+    dispatcher.feed(small, text("000000001\n000000002\n"));
+    const ended: string[] = [];
+    dispatcher.whenCounted(small, () => ended.push("small"));
+    dispatcher.whenCounted(big, () => ended.push("big"));
+    // The small client's lines were all counted here: its end comes at once (a burst of
+    // one-line clients is closed without a message to a worker each).
+    expect(ended).toEqual(["small"]);
+    expect(answers.length).toBe(1);
+    answers[0]();
+    expect(ended).toEqual(["small", "big"]);
     void local.stop();
   });
 

@@ -1,5 +1,5 @@
-// Connection cases: a client connects; five are served at once; a sixth is closed at once
-// and none of its bytes count; a slot freed by a client that leaves is given to the next.
+// Connection cases: a client connects; five are served at once; a sixth is closed (within
+// --timeout) and none of its bytes count; a slot freed by a client that leaves is given to the next.
 // Each case has a fresh server of its own, so that no other case's clients hold a slot.
 
 import type { Peer } from "../peer.ts";
