@@ -209,12 +209,23 @@ class Server {
     this.reporting = true;
     const counts = await this.fromEachShard((s) => s.report());
     this.reporting = false;
+    this.checkLogKept();
     // After a failure the report would claim a total that may not be on disk.
     if (this.life.phase !== "serving" || this.life.exitCode !== 0) return;
     const unique = counts.reduce((sum, c) => sum + c.unique, 0);
     const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
     this.total += unique;
     printReport(formatReport({ unique, duplicates, total: this.total }));
+  }
+
+  /**
+   * A log deleted while the server runs takes every number in it along at exit, and a
+   * number once logged is never written again: a failure (exit 1), found at each report and
+   * at the stop, not a success over an empty directory.
+   */
+  private checkLogKept(): void {
+    const log = this.log;
+    if (log?.deleted()) this.onFailure(`cannot keep log file '${log.path}': it was deleted while the server ran, and the numbers in it with it`);
   }
 
   /** The log's reader is behind (or caught up again): the clients are held meanwhile (acceptor.ts). */
@@ -251,6 +262,7 @@ class Server {
     await this.reach("stopping");
     await this.workersStarted;
     await this.fromEachShard((s) => s.stop().catch(this.onFailure));
+    this.attempt(() => this.checkLogKept());
     this.attempt(() => this.log?.close());
     this.attempt(() => this.acceptor?.closeTerminators(this.life.exitCode !== 0));
     this.attempt(() => this.endpoint?.stop());

@@ -84,6 +84,19 @@ export class OwnedLog implements LogHandle {
     }
   }
 
+  /**
+   * Whether a regular file's last name is gone (nlink 0: `rm`, or a rename over it): what is
+   * written to it then is lost at exit. A log renamed away (logrotate) still has its name.
+   */
+  deleted(): boolean {
+    if (this.stream || this.closed) return false;
+    try {
+      return fstatSync(this.fd).nlink === 0;
+    } catch {
+      return false;
+    }
+  }
+
   /** What threads are handed: the descriptor, not the object. */
   get handle(): LogHandle {
     return { fd: this.fd, path: this.path, stream: this.stream };

@@ -4,7 +4,7 @@
 // directory do not get in each other's way.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { expectLogged, sendAll } from "../support/client.ts";
 import { connect } from "../support/peer.ts";
@@ -65,6 +65,23 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     const fresh = await servers.start(["--workers", workers], { dir });
     expect(readFileSync(fresh.log, "latin1")).toBe("");
     expect(await terminate(fresh)).toBe(0);
+  });
+
+  test("a log deleted while serving: exit 1 with one line, at the stop, or at the next report", async () => {
+    const server = await servers.start(["--workers", workers]);
+    await sendAll(await connect(server.port), "000000001\n");
+    rmSync(server.log);
+    const peer = await connect(server.port);
+    peer.write("terminate\n");
+    const result = await outcome(server);
+    const line = "numbers-server: cannot keep log file 'numbers.log': it was deleted while the server ran, and the numbers in it with it";
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr.slice(1) }).toEqual({ code: 1, stdout: [], stderr: [line] });
+    await peer.closed;
+    const reporting = await servers.start(["--workers", workers, "--report-interval", "0.05"]);
+    rmSync(reporting.log);
+    const stopped = await outcome(reporting);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr.slice(1)).toEqual([line]);
   });
 
   test("two instances with different --log paths in one directory both run", async () => {
