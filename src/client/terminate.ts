@@ -1,7 +1,8 @@
 // The terminate command: sends `terminate` to a server and waits until it has shut down.
-// A server that is full resets a new connection at once without reading it, which may look
-// like a shutdown from this side (or fail the connect itself); so, once closed, it checks
-// that nobody listens: a refused probe means the server is gone, a reset one that it is full.
+// A server that is full resets a new connection without reading it (once no slot has freed for
+// a moment), which may look like a shutdown from this side (or fail the connect itself); so, once
+// closed, it checks that nobody listens: a refused probe means the server is gone, a reset one
+// that it is full.
 // The whole command, connecting included, is bounded by --timeout: a server that does not
 // shut down (or a host that never answers) is an error, not a wait forever.
 
