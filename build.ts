@@ -5,16 +5,28 @@
 
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { describeOptions, parseOptions, UsageError } from "./src/options.ts";
 
 const OUTFILE = resolve(import.meta.dir, "dist/numbers-server");
 
+const OPTIONS = {
+  target: {
+    flag: "target", env: "NUMBERS_BUILD_TARGET", default: "", read: (text: string) => text,
+    help: "Bun's compile target, bun-<os>-<arch>[-<variant>] (e.g. bun-linux-arm64); none = this host",
+  },
+};
+
 let target: Bun.Build.CompileTarget | undefined;
 try {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { target: { type: "string" } }, strict: true });
-  target = values.target as Bun.Build.CompileTarget | undefined;
+  const parsed = parseOptions(OPTIONS, process.argv.slice(2), process.env);
+  if (parsed.help) {
+    console.log(`Usage: bun run build [options]\n\nBuilds ${OUTFILE}.\n\nOptions (flag, environment variable, default):\n${describeOptions(OPTIONS)}`);
+    process.exit(0);
+  }
+  target = (parsed.config.target || undefined) as Bun.Build.CompileTarget | undefined;
 } catch (err) {
-  console.error(`${(err as Error).message}\nUsage: bun run build [--target bun-<os>-<arch>[-<variant>]]`);
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`build: ${err.message} (see --help)`);
   process.exit(2);
 }
 

@@ -55,9 +55,12 @@ export const nonEmpty = (text: string, name: string): string => {
   return text;
 };
 
-/** A port, or off ("off" or empty). */
-export const portOrOff = (text: string, name: string): number | undefined =>
-  text === "off" || text === "" ? undefined : integer(0, 65535)(text, name);
+/** A port, or off. Empty is neither: a twin set from an unset variable is an error, not off. */
+export const portOrOff = (text: string, name: string): number | undefined => {
+  if (text === "off") return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} must be a port from 0 to 65535, or off, got '${text}'`);
+  return integer(0, 65535)(text, name);
+};
 
 export const HOST: OptionSpec<string> = {
   flag: "host", env: "NUMBERS_HOST", default: "127.0.0.1", read: nonEmpty,

@@ -36,3 +36,13 @@ test.skipIf(!bin)("serve --port 0 starts with the default host, and stops on SIG
   p.proc.kill("SIGTERM");
   expect(await p.proc.exited).toBe(0);
 });
+
+// Without building: the build script's own command line.
+test("bun run build --help lists --target and its twin; an unknown option is one line, exit 2", () => {
+  const script = resolve(import.meta.dir, "../../build.ts");
+  const help = Bun.spawnSync([process.execPath, script, "--help"]);
+  expect(help.exitCode).toBe(0);
+  expect(help.stdout.toString()).toMatch(/--target <v> +NUMBERS_BUILD_TARGET +default none/);
+  const bad = Bun.spawnSync([process.execPath, script, "--bogus"]);
+  expect({ code: bad.exitCode, stderr: bad.stderr.toString() }).toEqual({ code: 2, stderr: "build: Unknown option '--bogus' (see --help)\n" });
+});

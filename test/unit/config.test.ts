@@ -67,7 +67,8 @@ describe("the metrics endpoint", () => {
     expect(config(["--metrics-port", "9400", "--metrics-host", "0.0.0.0"])).toMatchObject({ metricsPort: 9400, metricsHost: "0.0.0.0" });
     expect(config([], { NUMBERS_METRICS_PORT: "0", NUMBERS_METRICS_HOST: "::1" })).toMatchObject({ metricsPort: 0, metricsHost: "::1" });
     expect(config(["--metrics-port", "off"], { NUMBERS_METRICS_PORT: "9400" })).toMatchObject({ metricsPort: undefined });
-    expect(config([], { NUMBERS_METRICS_PORT: "" })).toMatchObject({ metricsPort: undefined });
+    // Empty is an error, as for every twin (README): a unit file's unset $VAR must not turn metrics off unseen.
+    expect(() => config([], { NUMBERS_METRICS_PORT: "" })).toThrow("NUMBERS_METRICS_PORT must be a port from 0 to 65535, or off, got ''");
     expect(config(["--metrics-port=9401"], { NUMBERS_METRICS_PORT: "9400" })).toMatchObject({ metricsPort: 9401 });
   });
 
