@@ -6,7 +6,7 @@
 // `onError`, and at close the torn line it may have left in a regular file is cut off, so
 // the log holds only whole lines.
 
-import { fstatSync, fsyncSync, ftruncateSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { LINE_BYTES } from "../core/protocol.ts";
 import { errorReason, type LogHandle } from "./logowner.ts";
 
@@ -224,11 +224,13 @@ export function handOverLog(hand: (bytes: ArrayBuffer) => void): LogFile {
 }
 
 /**
- * Cuts the log back to a whole number of lines after a failed write. Every buffer a shard
- * writes holds whole 10-byte lines and starts at a line boundary, so a write cut short by a
- * full disk ends the file in part of a line, and cutting to a multiple of 10 removes
- * exactly that part. It runs when the failing shard closes its log (the server stops on
- * the failure), after its last write; another shard whose write failed too makes its own cut.
+ * Cuts the log back to its last whole line after a failed write: a write cut short by a full
+ * disk ends the file in part of a line, and cutting after the file's last LF removes exactly
+ * that part (its 10-byte lines need not sit on a 10-byte grid: standard output appended into
+ * the log file itself puts report lines among them, docs/log.md). The tail is read through
+ * /proc (the log is open write-only); where that fails, the cut falls back to the grid. It
+ * runs when the failing shard closes its log (the server stops on the failure), after its
+ * last write; another shard whose write failed too makes its own cut.
  * Limits: the other shards write until the stop reaches them. If the disk gains room in
  * that moment, lines another shard appends after the torn write follow the torn line (which
  * --resume then names as damaged), and whole lines it appends between this shard's fstat
@@ -237,10 +239,36 @@ export function handOverLog(hand: (bytes: ArrayBuffer) => void): LogFile {
 function cutTornTail(fd: number): void {
   try {
     const stat = fstatSync(fd);
-    const torn = stat.size % LINE_BYTES;
-    if (stat.isFile() && torn > 0) ftruncateSync(fd, stat.size - torn);
+    if (!stat.isFile() || stat.size === 0) return;
+    const keep = lastWholeLineEnd(fd, stat.size) ?? stat.size - (stat.size % LINE_BYTES);
+    if (keep < stat.size) ftruncateSync(fd, keep);
   } catch {
     // Reported as the write error already; --resume cuts a torn tail.
+  }
+}
+
+/** Bytes of the tail searched for the last LF: longer than any line a log file may hold. */
+const TAIL_BYTES = 4096;
+
+/** The size up to and including the file's last LF (0 if none), or undefined when it cannot be read or lies beyond TAIL_BYTES. */
+function lastWholeLineEnd(fd: number, size: number): number | undefined {
+  let reader: number;
+  try {
+    reader = openSync(`/proc/self/fd/${fd}`, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const from = Math.max(0, size - TAIL_BYTES);
+    const tail = Buffer.alloc(size - from);
+    const read = readSync(reader, tail, 0, tail.length, from);
+    const lf = tail.subarray(0, read).lastIndexOf(10);
+    if (lf >= 0) return from + lf + 1;
+    return from === 0 ? 0 : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(reader);
   }
 }
 

@@ -11,6 +11,7 @@ import { logNumbers, sorted } from "../support/logs.ts";
 import { connect } from "../support/peer.ts";
 import { indexOf, sequence } from "../support/sequence.ts";
 import { outcome, serverPool } from "../support/servers.ts";
+import { Lines, serverCommand } from "../support/server.ts";
 import { canMount, cannotMountReason, mountTmpfs, resizeTmpfs, unmount } from "../support/tmpfs.ts";
 
 const MiB = 1 << 20;
@@ -70,6 +71,35 @@ describe.skipIf(!canMount)(`a log on a 1 MiB tmpfs (${canMount ? "mounted as roo
     // The lines kept from the first run are untouched, in their place.
     expect(readFileSync(log).subarray(0, kept.length).equals(kept)).toBe(true);
   }
+
+  // The report lines (2 KiB a second here) put the numbers off the 10-byte grid: before
+  // 2026-12-07 the cut after the failed write went by that grid and left part of a line.
+  test("standard output appended to the log itself: the disk fills, exit 1, the log ends in a whole line", async () => {
+    const dir = mountTmpfs("1m");
+    try {
+      const shell = 'exec "$@" >> numbers.log';
+      const proc = Bun.spawn(["sh", "-c", shell, "sh", ...serverCommand(), "serve", "--port", "0", "--workers", "1", "--report-interval", "0.005"], {
+        cwd: dir, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+      });
+      const stderr = new Lines(proc.stderr);
+      const port = Number(/:(\d+)$/.exec((await stderr.next())!)![1]);
+      await sendPayloads("127.0.0.1", port, payloads(0, PER_CLIENT)).catch(() => {});
+      expect(await proc.exited).toBe(1);
+      while ((await stderr.next()) !== null);
+      // A report line that meets the full disk first closes standard output, which is said too.
+      const said = stderr.all.slice(1).filter((l) => !l.startsWith("numbers-server: cannot write to standard output (ENOSPC)"));
+      expect(said).toEqual(["numbers-server: cannot write log file 'numbers.log': no space left on device"]);
+      const text = readFileSync(join(dir, "numbers.log"), "latin1");
+      expect(text.length).toBeGreaterThan(MiB - 4096);
+      expect(text.endsWith("\n")).toBe(true);
+      const lines = text.slice(0, -1).split("\n");
+      const bad = lines.filter((l) => !/^\d{9}$/.test(l) && !/^Received \d+ unique numbers, \d+ duplicates\. Unique total: \d+$/.test(l));
+      expect(bad).toEqual([]);
+      expect(lines.some((l) => l.startsWith("Received"))).toBe(true);
+    } finally {
+      unmount(dir);
+    }
+  }, 30_000);
 
   test.each([1, 2])(
     "--workers %d: the disk fills, exit 1 with one error line, whole lines only; --resume continues after space is freed",
