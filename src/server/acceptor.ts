@@ -4,7 +4,7 @@
 // verdict says what becomes of the connection.
 
 import type { Socket, TCPSocketListener } from "bun";
-import { listen } from "./listen.ts";
+import { guarded, listen } from "./listen.ts";
 import { CLOSE, holdsTerminateLine, KEEP, newLineCarry, type LineCarry, type Verdict } from "../core/protocol.ts";
 
 /** Where every connection's bytes go (a Dispatcher). */
@@ -25,6 +25,8 @@ export interface AcceptorOptions {
   intake: Intake;
   /** A client sent `terminate`. */
   onTerminate: () => void;
+  /** A socket handler threw (a bug): the server fails (listen.ts, guarded()). */
+  onFault: (err: unknown) => void;
 }
 
 /** Why the server let go of an admitted client (see vacate()). */
@@ -98,7 +100,7 @@ export class Acceptor {
   private waitDue = 0;
 
   constructor(private readonly o: AcceptorOptions) {
-    this.listener = listen<Client>(o.host, o.port, {
+    this.listener = listen<Client>(o.host, o.port, guarded<Client>({
       open: (socket) => this.admit(socket),
       data: (socket, chunk) => this.take(socket, chunk),
       end: (socket) => this.finish(socket),
@@ -108,9 +110,10 @@ export class Acceptor {
         if (socket.data.waitingSince !== undefined) this.unwait(socket);
         this.vacate(socket, "eof");
       },
-      // The close handler follows any socket error; the error itself needs no action.
+      // The close handler follows a socket's error; the error itself needs no action. (A
+      // handler's exception, which Bun also hands here, is caught by guarded().)
       error() {},
-    });
+    }, o.onFault));
     this.port = this.listener.port;
     if (o.idleTimeout > 0) this.idleTimer = this.sweepIdle(o.idleTimeout * 1000);
   }

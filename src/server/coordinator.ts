@@ -74,8 +74,10 @@ class Server {
   /** Nonzero once the server stops: read by every thread's warm-up (warmup.ts). */
   private readonly stopping = new Int32Array(new SharedArrayBuffer(4));
   private reportTimer?: ReturnType<typeof setInterval>;
-  /** A report is being gathered: a second one (a timer tick, SIGUSR1) waits for the next. */
+  /** A report is being gathered. */
   private reporting = false;
+  /** A report was asked for meanwhile (SIGUSR1, a timer tick): it follows at once. */
+  private reportAgain = false;
   private unhandleSignals?: () => void;
   /** Numbers loaded by --resume. */
   private loaded = 0;
@@ -134,9 +136,10 @@ class Server {
           whenCounted: (conn, done) => this.dispatcher!.whenCounted(conn, done),
         },
         onTerminate: () => life.handle({ kind: "terminate" }),
+        onFault: this.onFatal,
       });
       if (config.metricsPort !== undefined) {
-        this.endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, phase: () => life.phase, scrape: () => this.scrape() });
+        this.endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, phase: () => life.phase, scrape: () => this.scrape(), onFault: this.onFatal });
         printNotice(`metrics on ${this.endpoint.url}`);
       }
     } catch (err) {
@@ -205,10 +208,15 @@ class Server {
    * line would come ahead of the readiness line, and stopping prints none.
    */
   private async report(): Promise<void> {
-    if (this.reporting || this.life.phase !== "serving") return;
+    if (this.life.phase !== "serving") return;
+    if (this.reporting) return void (this.reportAgain = true);
     this.reporting = true;
     const counts = await this.fromEachShard((s) => s.report());
     this.reporting = false;
+    if (this.reportAgain) {
+      this.reportAgain = false;
+      setImmediate(() => void this.report());
+    }
     this.checkLogKept();
     // After a failure the report would claim a total that may not be on disk.
     if (this.life.phase !== "serving" || this.life.exitCode !== 0) return;

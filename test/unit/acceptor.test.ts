@@ -20,7 +20,7 @@ test("a half-closed client is closed only after the intake has counted what it s
       onAsked();
     },
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {} });
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; } });
   try {
     const asked = new Promise<void>((resolve) => (onAsked = resolve));
     let closed = false;
@@ -54,7 +54,7 @@ test("a half-closed client is closed only after the intake has counted what it s
 
 test("an intake that answers at once closes the client at once", async () => {
   const intake: Intake = { feed: () => KEEP, whenCounted: (_conn, done) => done() };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {} });
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; } });
   try {
     let onClose = () => {};
     const closing = new Promise<void>((resolve) => (onClose = resolve));
@@ -84,7 +84,7 @@ function recordingAcceptor(limits = { maxClients: 5, waitingRoom: 0 }) {
     },
     whenCounted: (_conn, done) => done(),
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, idleTimeout: 0, ...limits, intake, onTerminate: () => onTerminate() });
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, idleTimeout: 0, ...limits, intake, onTerminate: () => onTerminate(), onFault: (err) => { throw err; } });
   /** Resolves at the next chunk fed. */
   const fed = () => new Promise<void>((resolve) => (onFed = resolve));
   return { acceptor, received, terminated, fed };
@@ -172,6 +172,34 @@ test("with no room to wait (waitingRoom 0), a connection over the limit is reset
     expect(received.join("")).toBe("000000001\n");
     expect(acceptor.stats()).toMatchObject({ admitted: 1, refused: 1 });
     holder.socket.end();
+  } finally {
+    acceptor.stop();
+  }
+});
+
+// Bun hands a socket handler's exception to the socket's error handler, not to
+// uncaughtException: before, such a bug lost the client's line in silence, and the server
+// went on to exit 0.
+test("an exception in a socket handler reaches onFault, and its client is reset", async () => {
+  const faults: unknown[] = [];
+  const { promise: faulted, resolve } = Promise.withResolvers<void>();
+  const intake: Intake = {
+    feed: () => {
+      throw new Error("a bug");
+    },
+    whenCounted: (_conn, done) => done(),
+  };
+  const onFault = (err: unknown) => {
+    faults.push(err);
+    resolve();
+  };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault });
+  try {
+    const peer = await client(acceptor.port);
+    peer.socket.write("000000001\n");
+    await faulted;
+    expect((faults[0] as Error).message).toBe("a bug");
+    expect((await peer.closed).reset).toBe(true);
   } finally {
     acceptor.stop();
   }

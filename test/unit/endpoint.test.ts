@@ -11,7 +11,7 @@ let endpoint: Endpoint | undefined;
 afterEach(() => endpoint?.stop());
 
 function start(scrape: () => Promise<string> = async () => "m 1\n") {
-  endpoint = startEndpoint({ host: "127.0.0.1", port: 0, phase: () => "serving", scrape, deadlineMs: DEADLINE_MS });
+  endpoint = startEndpoint({ host: "127.0.0.1", port: 0, phase: () => "serving", scrape, deadlineMs: DEADLINE_MS, onFault: (err) => { throw err; } });
   const url = new URL(endpoint.url);
   return { base: url.origin, port: Number(url.port) };
 }

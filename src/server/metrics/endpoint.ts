@@ -8,7 +8,7 @@
 // hanging clients can neither use up the descriptors nor hold a thread busy (docs/edges.md).
 
 import type { Socket, TCPSocketListener } from "bun";
-import { address, ListenError } from "../listen.ts";
+import { address, guarded, ListenError } from "../listen.ts";
 import { CONTENT_TYPE } from "./exposition.ts";
 import { formatResponse, parseHead, REASONS, type Response } from "./http.ts";
 import type { Phase } from "../lifecycle.ts";
@@ -27,6 +27,8 @@ export interface EndpointOptions {
   scrape: () => Promise<string>;
   /** REQUEST_DEADLINE_MS unless given (a unit test gives a short one). */
   deadlineMs?: number;
+  /** A socket handler threw (a bug): the server fails (listen.ts, guarded()). */
+  onFault: (err: unknown) => void;
 }
 
 export interface Endpoint {
@@ -59,13 +61,13 @@ class MetricsEndpoint implements Endpoint {
   private open = 0;
 
   constructor(private readonly o: EndpointOptions) {
-    const socket = {
+    const socket = guarded<Exchange>({
       open: (s: Socket<Exchange>) => this.admit(s),
       data: (s: Socket<Exchange>, chunk: Buffer) => this.take(s, chunk),
       drain: (s: Socket<Exchange>) => this.flush(s),
       close: (s: Socket<Exchange>) => this.vacate(s),
       error() {},
-    };
+    }, o.onFault);
     try {
       this.listener = Bun.listen<Exchange>({ hostname: o.host, port: o.port, socket, allowHalfOpen: true });
     } catch (err) {
