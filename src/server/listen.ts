@@ -38,8 +38,8 @@ export function guarded<T>(handlers: SocketHandler<T>, onFault: (err: unknown) =
       try {
         return handler(socket, ...rest);
       } catch (err) {
-        socket.terminate();
         onFault(err);
+        socket.terminate(); // a no-op on a socket already closed (the `close` handler's)
       }
     };
   }
