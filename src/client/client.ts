@@ -46,19 +46,26 @@ function showProgress(progress: SendProgress, started: number): () => void {
   };
 }
 
+/** What the client says of a peer that sent bytes back on `answered` of `connections`. */
+const notOurs = (address: string, answered: number, connections: number) =>
+  `the peer at ${address} sent bytes back on ${answered} of ${connections} connections: a numbers server never does (is it one?)`;
+
 /**
- * Aborts `abort` once `progress` has stood still (no byte taken, no connection closed) for
- * `seconds`; returns the function that stops watching.
+ * Aborts `abort` as soon as the peer has sent bytes (a connection it keeps open would
+ * otherwise be waited for), or once `progress` has stood still (no byte taken, no connection
+ * closed) for `seconds` (0: never); returns the function that stops watching.
  */
-function watchStall(progress: SendProgress, seconds: number, abort: AbortController, why: string): () => void {
-  if (seconds === 0) return () => {};
+function watchPeer(progress: SendProgress, seconds: number, abort: AbortController, address: string, connections: number): () => void {
   let seen = "";
   let since = performance.now();
   const timer = setInterval(() => {
+    if (progress.answered) return abort.abort(new SendError(notOurs(address, progress.answered, connections)));
     const now = `${progress.sentBytes} ${progress.closed ?? 0}`;
     if (now !== seen) [seen, since] = [now, performance.now()];
-    else if (performance.now() - since >= seconds * 1000) abort.abort(new SendError(why));
-  }, Math.min(1000, seconds * 250));
+    else if (seconds > 0 && performance.now() - since >= seconds * 1000) {
+      abort.abort(new SendError(`the server at ${address} took no byte and closed no connection for ${seconds} s (--timeout)`));
+    }
+  }, seconds > 0 ? Math.min(100, seconds * 250) : 100);
   return () => clearInterval(timer);
 }
 
@@ -69,8 +76,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const repeat = config.duration > 0 ? { until: started + config.duration * 1000, wholeFirst: false } : undefined;
   const address = `${config.host}:${config.port}`;
   const abort = new AbortController();
-  const stall = `the server at ${address} took no byte and closed no connection for ${config.timeout} s (--timeout)`;
-  const stopWatching = watchStall(progress, config.timeout, abort, stall);
+  const stopWatching = watchPeer(progress, config.timeout, abort, address, payloads.length);
   const stop = showProgress(progress, started);
   let result;
   try {
@@ -79,9 +85,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     stopWatching();
     stop();
   }
-  if (result.answered > 0) {
-    throw new Error(`the peer at ${address} sent bytes back on ${result.answered} of ${payloads.length} connections: a numbers server never does (is it one?)`);
-  }
+  if (result.answered > 0) throw new Error(notOurs(address, result.answered, payloads.length));
   if (result.cutShort > 0) {
     throw new Error(
       `the server closed ${result.cutShort} of ${payloads.length} connections before it had read all their numbers ` +

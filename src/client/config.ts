@@ -54,7 +54,7 @@ export const CLIENT_OPTIONS = {
   // held by its log's reader), would otherwise keep the client waiting for good.
   timeout: {
     flag: "timeout", env: "NUMBERS_CLIENT_TIMEOUT", default: "30", read: secondsOrOff,
-    help: "give up (exit 1) once the server has taken no byte and closed no connection for this many seconds; 0 = never",
+    help: "give up (exit 1) once the server has taken no byte and closed no connection for this many seconds (--duration included); 0 = never",
   },
 } satisfies Record<keyof ClientConfig, OptionSpec<unknown>>;
 

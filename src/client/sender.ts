@@ -12,6 +12,8 @@ export interface SendProgress {
   sentBytes: number;
   /** Connections closed so far. */
   closed?: number;
+  /** Connections on which the peer has sent bytes so far. */
+  answered?: number;
 }
 
 /** When to stop repeating the payloads. */
@@ -116,7 +118,9 @@ export async function sendPayloads(
   const handlers = {
     drain: pump,
     data(socket: Socket<Conn>) {
+      if (socket.data.answered) return;
       socket.data.answered = true;
+      progress.answered = (progress.answered ?? 0) + 1;
     },
     // The server's FIN before this side's own: it let go of the connection before it had
     // read everything (a shutdown, --idle-timeout). Half-open, so that this is seen here

@@ -32,9 +32,15 @@ export interface AcceptorOptions {
 /** Why the server let go of an admitted client (see vacate()). */
 export type CloseReason = "invalid" | "idle" | "eof" | "terminate" | "shutdown";
 
-/** Connection figures for /metrics: every admitted client is connected or closed for one reason. */
+/**
+ * Connection figures for /metrics: every connection accepted is admitted or refused (a
+ * waiting one counts as refused once it is reset, or leaves before a slot frees), and every
+ * admitted client is connected or closed for one reason.
+ */
 export interface ConnectionStats {
   connected: number;
+  /** Connections over the limit waiting for a slot now. */
+  waiting: number;
   admitted: number;
   refused: number;
   closed: Record<CloseReason, number>;
@@ -120,7 +126,7 @@ export class Acceptor {
 
   stats(): ConnectionStats {
     const { clients, counts } = this;
-    return { connected: clients.size, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } };
+    return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } };
   }
 
   /** Closes the listener, then refuses the connections waiting for a slot, then closes every client but those that sent `terminate`. */
@@ -211,11 +217,12 @@ export class Acceptor {
     socket.terminate();
   }
 
-  /** A waiting connection that closed first leaves the queue. */
+  /** A waiting connection that closed first leaves the queue: never admitted, it counts as refused. */
   private unwait(socket: Socket<Client>) {
     socket.data.waitingSince = undefined;
     const at = this.waiting.indexOf(socket);
     if (at >= 0) this.waiting.splice(at, 1);
+    this.counts.refused++;
   }
 
   /** A slot freed: the oldest waiting connections take the free slots. */

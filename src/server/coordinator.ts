@@ -74,6 +74,8 @@ class Server {
   /** Nonzero once the server stops: read by every thread's warm-up (warmup.ts). */
   private readonly stopping = new Int32Array(new SharedArrayBuffer(4));
   private reportTimer?: ReturnType<typeof setInterval>;
+  /** Connections over --max-clients that may wait for a slot at once (acceptor.ts). */
+  private waitingRoom = 0;
   /** A report is being gathered. */
   private reporting = false;
   /** A report was asked for meanwhile (SIGUSR1, a timer tick): it follows at once. */
@@ -123,12 +125,13 @@ class Server {
       const metrics = config.metricsPort !== undefined;
       const short = startShortfall(this.threads, metrics, this.boundedConnections());
       if (short !== undefined) throw new Error(short);
+      this.waitingRoom = waitingRoom(this.threads, metrics, this.boundedConnections(), WAITING_MOST);
       this.acceptor = startAcceptor({
         host: config.host,
         port: config.port,
         maxClients: config.maxClients,
         idleTimeout: config.idleTimeout,
-        waitingRoom: waitingRoom(this.threads, metrics, this.boundedConnections(), WAITING_MOST),
+        waitingRoom: this.waitingRoom,
         // No client is admitted before the dispatcher exists: nothing yields to the event
         // loop between here and the end of prepare().
         intake: {
@@ -253,7 +256,7 @@ class Server {
 
   /** After readiness: a descriptor limit too low for the bounded connections is said once. */
   private warnDescriptors(): void {
-    const warning = descriptorWarning(this.boundedConnections());
+    const warning = descriptorWarning(this.boundedConnections(), this.waitingRoom);
     if (warning !== undefined) printNotice(warning);
   }
 

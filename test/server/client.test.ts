@@ -103,6 +103,20 @@ describe("client", () => {
     }
   });
 
+  test("a peer that sends bytes back and keeps the connection open: exit 1 as soon as they come, not at --timeout", async () => {
+    const fake = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => void socket.write("?"), data() {} } });
+    try {
+      const result = await run(["client", "--port", String(fake.port), "--count", "1", "--connections", "1", "--timeout", "0"]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`numbers-server: the peer at 127.0.0.1:${fake.port} sent bytes back on 1 of 1 connections: a numbers server never does (is it one?)`],
+      });
+    } finally {
+      fake.stop(true);
+    }
+  });
+
   test("a peer that takes nothing and never closes: --timeout 0.3 gives up with exit 1 and one line", async () => {
     // Accepts and never reads, so the client's end of input is never seen either.
     const fake = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => socket.pause(), data() {} } });

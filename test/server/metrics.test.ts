@@ -46,6 +46,7 @@ const COUNTS = [
 ];
 const CLIENTS = [
   "numbers_clients_connected",
+  "numbers_clients_waiting",
   'numbers_connections_total{outcome="admitted"}',
   'numbers_connections_total{outcome="refused"}',
   'numbers_clients_closed_total{reason="invalid"}',
@@ -62,7 +63,8 @@ function counts(unique: number, duplicates: number, logNumbers: number, bytes: n
 
 /** The values of CLIENTS, in order. */
 function clients(connected: number, admitted: number, refused: number, closed: Partial<Record<CloseReason, number>>) {
-  const values = [connected, admitted, refused, ...REASONS.map((reason) => closed[reason] ?? 0)];
+  // None waits when a test scrapes: a refused connection is awaited first.
+  const values = [connected, 0, admitted, refused, ...REASONS.map((reason) => closed[reason] ?? 0)];
   return Object.fromEntries(CLIENTS.map((name, i) => [name, values[i]]));
 }
 

@@ -41,7 +41,7 @@ test("the metric set: the names and types the issue lists, each with HELP and TY
     logNumbers: 3,
     logBytesWritten: 10,
     logWriteErrors: 0,
-    connections: { connected: 1, admitted: 2, refused: 3, closed: { invalid: 4, idle: 5, eof: 6, terminate: 8, shutdown: 7 } },
+    connections: { connected: 1, waiting: 9, admitted: 2, refused: 3, closed: { invalid: 4, idle: 5, eof: 6, terminate: 8, shutdown: 7 } },
     workerQueueBytes: [100, 200],
   });
   const types = Object.fromEntries([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
@@ -51,6 +51,7 @@ test("the metric set: the names and types the issue lists, each with HELP and TY
     numbers_log_bytes_written_total: "counter",
     numbers_log_write_errors_total: "counter",
     numbers_clients_connected: "gauge",
+    numbers_clients_waiting: "gauge",
     numbers_connections_total: "counter",
     numbers_clients_closed_total: "counter",
     numbers_worker_queue_bytes: "gauge",
@@ -66,6 +67,7 @@ test("the metric set: the names and types the issue lists, each with HELP and TY
     "numbers_log_bytes_written_total 10",
     "numbers_log_write_errors_total 0",
     "numbers_clients_connected 1",
+    "numbers_clients_waiting 9",
     'numbers_connections_total{outcome="admitted"} 2',
     'numbers_connections_total{outcome="refused"} 3',
     'numbers_clients_closed_total{reason="invalid"} 4',

@@ -60,9 +60,15 @@ export function renderMetrics(s: Snapshot): string {
       samples: [{ value: s.connections.connected }],
     },
     {
+      name: "numbers_clients_waiting",
+      type: "gauge",
+      help: "Connections over --max-clients waiting now for a slot to free (unread; refused once none has freed for 50 ms).",
+      samples: [{ value: s.connections.waiting }],
+    },
+    {
       name: "numbers_connections_total",
       type: "counter",
-      help: "Connections accepted since start: admitted, or refused (over --max-clients, or while stopping).",
+      help: "Connections accepted since start: admitted, or refused (over --max-clients: reset, or gone before a slot freed; or while stopping).",
       samples: [
         { labels: { outcome: "admitted" }, value: s.connections.admitted },
         { labels: { outcome: "refused" }, value: s.connections.refused },
