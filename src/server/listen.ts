@@ -34,9 +34,10 @@ export function guarded<T>(handlers: SocketHandler<T>, onFault: (err: unknown) =
   const out: Record<string, unknown> = { ...handlers };
   for (const [name, handler] of Object.entries(handlers)) {
     if (name === "error" || typeof handler !== "function") continue;
-    out[name] = (socket: Socket<T>, ...rest: unknown[]) => {
+    // Fixed arity, no rest array: `data` runs once per chunk. No handler takes more than three.
+    out[name] = (socket: Socket<T>, a: unknown, b: unknown) => {
       try {
-        return handler(socket, ...rest);
+        return handler(socket, a, b);
       } catch (err) {
         onFault(err);
         socket.terminate(); // a no-op on a socket already closed (the `close` handler's)
