@@ -52,3 +52,19 @@ test("a request sent in pieces within the deadline is served; a scrape that fail
   expect(statusOf(failed)).toBe(503);
   expect(failed).toEndWith("unavailable: no shard\n");
 });
+
+// Before, such a request's connection was closed with no answer.
+test("a scrape still being made when the endpoint stops is answered 503 stopping", async () => {
+  const asked = Promise.withResolvers<void>();
+  const never = new Promise<string>(() => {});
+  const { base } = start(() => {
+    asked.resolve();
+    return never;
+  });
+  const answer = rawRequest(base, "GET /metrics HTTP/1.1\r\n\r\n");
+  await asked.promise;
+  endpoint!.stop();
+  const text = await answer;
+  expect(statusOf(text)).toBe(503);
+  expect(text).toEndWith("\r\n\r\nstopping\n");
+});

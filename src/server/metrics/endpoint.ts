@@ -45,6 +45,8 @@ interface Exchange {
   deadline?: ReturnType<typeof setTimeout>;
   /** Response bytes not yet taken by the kernel. */
   pending?: Uint8Array;
+  /** Its response has been given to flush(): a second one (a scrape that ends after the stop) is dropped. */
+  answered?: boolean;
 }
 
 const text = (status: number, body: string, headers?: Record<string, string>): Response => ({ status, body, headers });
@@ -59,6 +61,8 @@ class MetricsEndpoint implements Endpoint {
   private readonly listener: TCPSocketListener<Exchange>;
   /** Connections holding one of the MAX_CONNECTIONS places. */
   private open = 0;
+  /** Every connection not yet closed: answered `503 stopping` at stop() if not yet answered. */
+  private readonly sockets = new Set<Socket<Exchange>>();
 
   constructor(private readonly o: EndpointOptions) {
     const socket = guarded<Exchange>({
@@ -76,13 +80,19 @@ class MetricsEndpoint implements Endpoint {
     this.url = `http://${address(o.host, this.listener.port)}/metrics`;
   }
 
+  /**
+   * Closes the endpoint. A request still in progress (its head not yet whole, or its scrape
+   * not yet made) is answered `503 stopping` first, as /healthz would, rather than cut off.
+   */
   stop(): void {
+    for (const socket of this.sockets) if (socket.data.pending === undefined && !socket.data.answered) this.answer(socket, text(503, "stopping\n"));
     this.listener.stop(true);
   }
 
   /** A new connection: held (with its deadline) while there is a place, else 503 at once. */
   private admit(socket: Socket<Exchange>) {
     socket.data = { received: "", counted: false };
+    this.sockets.add(socket);
     if (this.open >= MAX_CONNECTIONS) return this.answer(socket, text(503, "too many connections\n"));
     this.open++;
     socket.data.counted = true;
@@ -122,6 +132,8 @@ class MetricsEndpoint implements Endpoint {
   /** Sends the whole response (over drains if need be), then closes. */
   private answer(socket: Socket<Exchange>, response: Response, head = false) {
     const x = socket.data;
+    if (x.answered) return;
+    x.answered = true;
     clearTimeout(x.deadline);
     x.received = undefined;
     x.pending = formatResponse(response, head);
@@ -141,6 +153,7 @@ class MetricsEndpoint implements Endpoint {
   }
 
   private vacate(socket: Socket<Exchange>) {
+    this.sockets.delete(socket);
     const x = socket.data;
     clearTimeout(x.deadline);
     x.pending = undefined;
