@@ -11,8 +11,11 @@ import { CLOSE, holdsTerminateLine, KEEP, newLineCarry, type LineCarry, type Ver
 export interface Intake {
   /** Consumes one chunk of a connection and returns the connection's verdict. */
   feed(conn: LineCarry, chunk: Uint8Array): Verdict;
-  /** Calls `done` once every line of `conn` fed so far has been counted (at once, or later). */
-  whenCounted(conn: LineCarry, done: () => void): void;
+  /**
+   * Calls `done` once every line of `conn` fed so far has been counted (at once, or later);
+   * `counted` is false when some may have been lost (a worker died).
+   */
+  whenCounted(conn: LineCarry, done: (counted: boolean) => void): void;
 }
 
 export interface AcceptorOptions {
@@ -129,8 +132,12 @@ export class Acceptor {
     return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } };
   }
 
-  /** Closes the listener, then refuses the connections waiting for a slot, then closes every client but those that sent `terminate`. */
-  stop(): void {
+  /**
+   * Closes the listener, then refuses the connections waiting for a slot, then closes every
+   * client but those that sent `terminate`: with a FIN, or, when the server has `failed` (a
+   * log write, a worker), with a reset, so that a client can tell its numbers may be lost.
+   */
+  stop(failed = false): void {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.idleTimer);
@@ -142,7 +149,12 @@ export class Acceptor {
       const stash = socket.data.stash;
       socket.data.stash = undefined;
       if (stash !== undefined) this.feed(socket, stash);
-      if (socket.data.carry !== undefined) this.drop(socket, "shutdown");
+      if (socket.data.carry === undefined) continue;
+      if (!failed) this.drop(socket, "shutdown");
+      else {
+        this.vacate(socket, "shutdown");
+        socket.terminate();
+      }
     }
   }
 
@@ -296,8 +308,12 @@ export class Acceptor {
     const carry = socket.data.carry;
     if (carry === undefined) return;
     if (socket.data.stash !== undefined) return void (socket.data.ended = true);
-    this.o.intake.whenCounted(carry, () => {
-      if (socket.data.carry === carry) this.drop(socket, "eof");
+    this.o.intake.whenCounted(carry, (counted) => {
+      if (socket.data.carry !== carry) return;
+      if (counted) return this.drop(socket, "eof");
+      // Lines it sent were lost (the server fails on it): a reset, so that the client can tell.
+      this.vacate(socket, "eof");
+      socket.terminate();
     });
   }
 

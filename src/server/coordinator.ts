@@ -269,7 +269,7 @@ class Server {
     clearInterval(this.reportTimer);
     // Threads still warming up end their warm-up at their next pass: the stop waits for them.
     Atomics.store(this.stopping, 0, 1);
-    this.attempt(() => this.acceptor?.stop());
+    this.attempt(() => this.acceptor?.stop(this.life.exitCode !== 0));
     await this.reach("stopping");
     await this.workersStarted;
     await this.fromEachShard((s) => s.stop().catch(this.onFailure));

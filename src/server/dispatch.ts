@@ -15,7 +15,8 @@ export interface Remote {
   readonly queuedBytes: number;
   /** Hands it bytes [start, end) of `chunk`, whole valid lines; the chunk may be transferred. */
   countLines(chunk: Uint8Array, start: number, end: number): void;
-  whenCounted(done: () => void): void;
+  /** Calls `done(true)` once it has counted what it was handed so far; `done(false)` if it died first. */
+  whenCounted(done: (counted: boolean) => void): void;
 }
 
 /**
@@ -58,19 +59,24 @@ export class Dispatcher {
   /**
    * Calls `done` once every line of `conn` fed so far has been counted: at once when this
    * thread counted them all (a small client's close waits for no worker), else once every
-   * worker has counted what it was handed so far.
+   * worker has counted what it was handed so far. `counted` is false when a worker died
+   * first: lines of `conn` may have been lost with it.
    */
-  whenCounted(conn: LineCarry, done: () => void): void {
-    if (!this.handed.has(conn)) return done();
+  whenCounted(conn: LineCarry, done: (counted: boolean) => void): void {
+    if (!this.handed.has(conn)) return done(true);
     this.whenAllCounted(done);
   }
 
-  /** Calls `done` once every line fed so far has been counted, in every thread. */
-  whenAllCounted(done: () => void): void {
+  /** Calls `done` once every line fed so far has been counted, in every thread; with false if a worker died first. */
+  whenAllCounted(done: (counted: boolean) => void): void {
     let waiting = this.remotes.length + 1;
-    const one = () => void (--waiting === 0 && done());
+    let counted = true;
+    const one = (ok: boolean) => {
+      counted &&= ok;
+      if (--waiting === 0) done(counted);
+    };
     for (const remote of this.remotes) remote.whenCounted(one);
-    one();
+    one(true);
   }
 
   /** The open worker with the shortest queue, if any. */

@@ -141,9 +141,12 @@ export class RemoteShard {
     this.send({ type: "count", bytes, start: from, end: from + end - start }, [bytes]);
   }
 
-  /** Calls `done` once the worker has counted every line handed to it so far. */
-  whenCounted(done: () => void): void {
-    void this.request({ type: "sync" }).then(done);
+  /**
+   * Calls `done` once the worker has counted every line handed to it so far, with true; with
+   * false at once when the worker is dead (what it was handed is lost).
+   */
+  whenCounted(done: (counted: boolean) => void): void {
+    void this.request({ type: "sync" }).then((reply) => done(reply !== undefined));
   }
 
   /** The counts, once the worker has counted every line sent before this call. */

@@ -256,14 +256,27 @@ describe("worker threads that fail (--workers 2)", () => {
     expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe("");
   });
 
-  test("a worker that dies while serving: one line, every client closed, exit 1", async () => {
+  test("a worker that dies while serving: one line, every client reset (their numbers may be lost), exit 1", async () => {
     const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-crash" } });
     const b = await connect(server.port);
     // Far more than HANDOFF_BYTES (src/dispatch.ts): lines go to the worker, which dies on them.
-    const a = sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 400_000, 0, 1))]);
-    await Promise.all([a, b.closed]);
+    // Before, the sender's connection (its end already sent, its lines lost in the worker) and
+    // the idle one were closed with a FIN, as if all were counted.
+    const a = await sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 400_000, 0, 1))]);
+    expect(a.cutShort).toBe(1);
+    await b.closed;
     const result = await outcome(server);
     expect(result).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, workerFailed("worker-crash")] });
+  });
+
+  test("a worker that dies on a client's last lines: that client is reset at its end, exit 1", async () => {
+    const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-crash" } });
+    // 200 KB and the end of input: loopback's ~64 KB segments go to the worker (each chunk is
+    // over HANDOFF_BYTES), which dies on the first. Before, the client sometimes got a FIN after
+    // its own: the end waited on the dead worker, whose silence passed for "counted".
+    const sent = await sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 20_000, 0, 1))]);
+    expect(sent.cutShort).toBe(1);
+    expect((await outcome(server)).code).toBe(1);
   });
 
   test("a worker that dies when asked to stop: one line, the process still ends, exit 1", async () => {

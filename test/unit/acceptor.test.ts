@@ -8,7 +8,7 @@ import { KEEP, TERMINATE_SERVER } from "../../src/core/protocol.ts";
 
 test("a half-closed client is closed only after the intake has counted what it sent", async () => {
   const received: string[] = [];
-  let consumed: (() => void) | undefined;
+  let consumed: ((counted: boolean) => void) | undefined;
   let onAsked = () => {};
   const intake: Intake = {
     feed: (_conn, chunk) => {
@@ -44,7 +44,7 @@ test("a half-closed client is closed only after the intake has counted what it s
     // The intake has been asked; the client must still be open until it answers.
     expect(received.join("")).toBe("000000001\n000000002\n");
     expect(closed).toBe(false);
-    consumed!();
+    consumed!(true);
     await closing;
     expect(closed).toBe(true);
   } finally {
@@ -53,7 +53,7 @@ test("a half-closed client is closed only after the intake has counted what it s
 });
 
 test("an intake that answers at once closes the client at once", async () => {
-  const intake: Intake = { feed: () => KEEP, whenCounted: (_conn, done) => done() };
+  const intake: Intake = { feed: () => KEEP, whenCounted: (_conn, done) => done(true) };
   const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; } });
   try {
     let onClose = () => {};
@@ -82,7 +82,7 @@ function recordingAcceptor(limits = { maxClients: 5, waitingRoom: 0 }) {
       onFed();
       return received.join("").endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
     },
-    whenCounted: (_conn, done) => done(),
+    whenCounted: (_conn, done) => done(true),
   };
   const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, idleTimeout: 0, ...limits, intake, onTerminate: () => onTerminate(), onFault: (err) => { throw err; } });
   /** Resolves at the next chunk fed. */
@@ -187,7 +187,7 @@ test("an exception in a socket handler reaches onFault, and its client is reset"
     feed: () => {
       throw new Error("a bug");
     },
-    whenCounted: (_conn, done) => done(),
+    whenCounted: (_conn, done) => done(true),
   };
   const onFault = (err: unknown) => {
     faults.push(err);
@@ -202,5 +202,32 @@ test("an exception in a socket handler reaches onFault, and its client is reset"
     expect((await peer.closed).reset).toBe(true);
   } finally {
     acceptor.stop();
+  }
+});
+
+// A worker that died with lines of this client (the server then fails): before, the client
+// was closed with a FIN, as if every number it sent had been counted.
+test("a client some of whose lines were lost is reset at its end, not closed", async () => {
+  const intake: Intake = { feed: () => KEEP, whenCounted: (_conn, done) => done(false) };
+  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; } });
+  try {
+    const peer = await client(acceptor.port);
+    peer.socket.write("000000001\n");
+    peer.socket.shutdown();
+    expect((await peer.closed).reset).toBe(true);
+  } finally {
+    acceptor.stop();
+  }
+});
+
+test("a stop after a failure resets the clients; a stop without one closes them", async () => {
+  for (const failed of [false, true]) {
+    const { acceptor, fed } = recordingAcceptor();
+    const first = fed();
+    const peer = await client(acceptor.port);
+    peer.socket.write("000000001\n");
+    await first;
+    acceptor.stop(failed);
+    expect({ failed, reset: (await peer.closed).reset }).toEqual({ failed, reset: failed });
   }
 });

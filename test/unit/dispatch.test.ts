@@ -38,7 +38,7 @@ async function setup(fault?: Fault) {
     onLog: () => failures.push("a regular file's lines were handed over"),
   });
   const dispatcher = new Dispatcher(local, [remote]);
-  const consumed = () => new Promise<void>((resolve) => dispatcher.whenAllCounted(resolve));
+  const consumed = () => new Promise<boolean>((resolve) => dispatcher.whenAllCounted(resolve));
   const stop = async () => {
     await Promise.all([local.stop(), remote.stop()]);
     return readFileSync(log, "latin1");
@@ -88,7 +88,7 @@ describe("Dispatcher", () => {
         handed.push(end - start);
         this.queuedBytes += end - start;
       },
-      whenCounted: (done) => done(),
+      whenCounted: (done) => done(true),
     };
     const dispatcher = new Dispatcher(local, [remote]);
     const conn = newLineCarry();
@@ -118,14 +118,14 @@ describe("Dispatcher", () => {
     dispatcher.feed(big, encodeLines(numbers({ kind: "seq" }, Math.ceil(HANDOFF_BYTES / 10), 0, 1)));
     dispatcher.feed(small, text("000000001\n000000002\n"));
     const ended: string[] = [];
-    dispatcher.whenCounted(small, () => ended.push("small"));
-    dispatcher.whenCounted(big, () => ended.push("big"));
+    dispatcher.whenCounted(small, (counted) => ended.push(`small ${counted}`));
+    dispatcher.whenCounted(big, (counted) => ended.push(`big ${counted}`));
     // The small client's lines were all counted here: its end comes at once (a burst of
     // one-line clients is closed without a message to a worker each).
-    expect(ended).toEqual(["small"]);
+    expect(ended).toEqual(["small true"]);
     expect(answers.length).toBe(1);
-    answers[0]();
-    expect(ended).toEqual(["small", "big"]);
+    answers[0](true);
+    expect(ended).toEqual(["small true", "big true"]);
     void local.stop();
   });
 
@@ -164,8 +164,11 @@ describe("Dispatcher", () => {
     expect(s.failures[0]).toContain("injected fault");
     expect(s.remote.open).toBe(false);
     expect(s.dispatcher.feed(conn, text("000000002\n000000003\n"))).toBe(KEEP);
-    // A dead worker answers nothing; whenCounted() still comes.
-    await s.consumed();
+    // A dead worker answers nothing; whenCounted() still comes, saying lines were lost: the
+    // connection they came from is reset (acceptor.ts), not closed as if all were counted.
+    expect(await s.consumed()).toBe(false);
+    expect(await new Promise<boolean>((resolve) => s.dispatcher.whenCounted(conn, resolve))).toBe(false);
+    expect(await new Promise<boolean>((resolve) => s.dispatcher.whenCounted(newLineCarry(), resolve))).toBe(true);
     expect(s.local.report()).toEqual({ unique: 2, duplicates: 0 });
     const log = await s.stop();
     expect(log).toBe("000000002\n000000003\n");
