@@ -93,8 +93,11 @@ export class Acceptor {
   private readonly clients = new Map<number, Socket<Client>>();
   private nextId = 1;
   private stopping = false;
-  /** Clients that sent `terminate`, read no more and closed by closeTerminators(). */
-  private readonly terminators = new Set<Socket<Client>>();
+  /**
+   * Clients read no more and closed last, by closeLast(), once the log is flushed: those that
+   * sent `terminate`, and at the stop every other.
+   */
+  private readonly closingLast = new Set<Socket<Client>>();
   private readonly counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
   private readonly listener: TCPSocketListener<Client>;
   private readonly idleTimer?: ReturnType<typeof setInterval>;
@@ -133,9 +136,10 @@ export class Acceptor {
   }
 
   /**
-   * Closes the listener, then refuses the connections waiting for a slot, then closes every
-   * client but those that sent `terminate`: with a FIN, or, when the server has `failed` (a
-   * log write, a worker), with a reset, so that a client can tell its numbers may be lost.
+   * Closes the listener, refuses the connections waiting for a slot, and reads the clients no
+   * more: closeLast() closes them once the log is flushed, so that a client that sees a FIN
+   * has its numbers on disk. When the server has `failed` already (a log write, a worker) they
+   * are reset at once, so that a client can tell its numbers may be lost.
    */
   stop(failed = false): void {
     if (this.stopping) return;
@@ -150,10 +154,11 @@ export class Acceptor {
       socket.data.stash = undefined;
       if (stash !== undefined) this.feed(socket, stash);
       if (socket.data.carry === undefined) continue;
-      if (!failed) this.drop(socket, "shutdown");
+      this.vacate(socket, "shutdown");
+      if (failed) socket.terminate();
       else {
-        this.vacate(socket, "shutdown");
-        socket.terminate();
+        socket.pause();
+        this.closingLast.add(socket);
       }
     }
   }
@@ -178,16 +183,18 @@ export class Acceptor {
   }
 
   /**
-   * Closes the clients that sent `terminate`: the last step of the shutdown. After a failed
-   * stop (a log write, a worker) with a reset instead, so that such a client can tell that
-   * its numbers may not be in the log (the terminate command then exits 1).
+   * Closes the clients the stop kept (see stop()), those that sent `terminate` among them: the
+   * last step of the shutdown, once the log is flushed. A FIN (a reset where bytes they sent
+   * are unread: the kernel's answer); after a failed stop (a log write, a worker) a reset,
+   * so that a client can tell that its numbers may not be in the log (the terminate command
+   * then exits 1).
    */
-  closeTerminators(failed: boolean): void {
-    for (const socket of this.terminators) {
+  closeLast(failed: boolean): void {
+    for (const socket of this.closingLast) {
       if (failed) socket.terminate();
       else socket.end();
     }
-    this.terminators.clear();
+    this.closingLast.clear();
   }
 
   /**
@@ -345,7 +352,7 @@ export class Acceptor {
     // listener is long closed and its numbers are on disk (the terminate command relies on it).
     this.vacate(socket, "terminate");
     socket.pause();
-    this.terminators.add(socket);
+    this.closingLast.add(socket);
     this.o.onTerminate();
   }
 

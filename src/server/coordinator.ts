@@ -262,8 +262,8 @@ class Server {
 
   /**
    * stopping: entered once, from the Lifecycle; it cannot throw and always settles `exited`.
-   * The listener and the clients first, then every shard flushed and fsynced, and only then
-   * the clients that sent `terminate`: when they see the close, their numbers are on disk.
+   * The listener first, the clients read no more, then every shard flushed and fsynced, and
+   * only then the clients closed: when one sees a FIN, its numbers are on disk.
    */
   private async stop(): Promise<void> {
     clearInterval(this.reportTimer);
@@ -275,7 +275,7 @@ class Server {
     await this.fromEachShard((s) => s.stop().catch(this.onFailure));
     this.attempt(() => this.checkLogKept());
     this.attempt(() => this.log?.close());
-    this.attempt(() => this.acceptor?.closeTerminators(this.life.exitCode !== 0));
+    this.attempt(() => this.acceptor?.closeLast(this.life.exitCode !== 0));
     this.attempt(() => this.endpoint?.stop());
     this.life.finish();
     this.exit.resolve(this.life.exitCode);

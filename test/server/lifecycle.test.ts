@@ -193,10 +193,14 @@ describe.each([1, 2])("--workers %d", (workers) => {
     });
   });
 
-  describe("stopping (held after the clients are closed, before the shards stop)", () => {
+  describe("stopping (held after the clients are read no more, before the shards stop)", () => {
     test("a second signal, and a second terminate, are ignored: exit 0", async () => {
       const server = spawnHeld("stopping", w);
       const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
+      // Another client, whose number was read before the terminate.
+      const other = await connect(port);
+      await sendAll(other, "000000007\n");
+      const idle = await connect(port);
       const peer = await connect(port);
       peer.write("000000006\nterminate\n");
       await heldAt(server, "stopping");
@@ -204,13 +208,15 @@ describe.each([1, 2])("--workers %d", (workers) => {
       server.proc.kill("SIGINT");
       // The listener is closed: a second terminate cannot even be sent.
       expect(connect(port)).rejects.toThrow();
-      // The sender of terminate is closed last, after the log is flushed.
+      // The sender of terminate, and every other client, is closed last, after the log is
+      // flushed (before 2026-12-07 the others were closed before it).
       expect(peer.isClosed).toBe(false);
+      expect(idle.isClosed).toBe(false);
       server.proceed();
-      await peer.closed;
+      await Promise.all([peer.closed, idle.closed]);
       const result = await outcome(server);
       expect(result).toEqual({ code: 0, stdout: [], stderr: [`listening on 127.0.0.1:${port}`, `test: holding at stopping on port ${port}`] });
-      expectLogged(server.log, [6]);
+      expectLogged(server.log, [6, 7]);
     });
 
     test("an uncaught exception: one line, the stop goes on, exit 1", async () => {
