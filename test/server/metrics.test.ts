@@ -149,15 +149,15 @@ describe.each([1, 2])("--workers %d", (workers) => {
     peer.write("000000006\nterminate\n");
     const held = `test: holding at stopping on port ${server.port}`;
     expect(await server.stderr.next()).toBe(held);
-    await bystander.closed;
     expect(await request(server.base, "/healthz")).toMatchObject({ status: 503, body: "stopping\n" });
     const samples = await scrape(server.base);
     expect(pick(samples, COUNTS)).toEqual(counts(2, 0, 2, 20));
     expect(pick(samples, CLIENTS)).toEqual(clients(0, 2, 0, { terminate: 1, shutdown: 1 }));
-    // The sender of terminate is closed last, once the log is flushed.
+    // The sender of terminate, and the bystander, are closed last, once the log is flushed.
     expect(peer.isClosed).toBe(false);
+    expect(bystander.isClosed).toBe(false);
     server.proceed();
-    await peer.closed;
+    await Promise.all([peer.closed, bystander.closed]);
     const result = await outcome(server);
     expect({ code: result.code, stderr: result.stderr }).toEqual({
       code: 0,

@@ -137,7 +137,7 @@ async function client(port: number) {
   return { socket, closed };
 }
 
-test("over the limit beside a client that stays: it waits unread, then is reset, none of its bytes fed", async () => {
+test("over the limit beside a client that stays: it waits, then is reset, none of its bytes fed", async () => {
   const { acceptor, received, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 4 });
   try {
     const first = fed();
@@ -237,5 +237,29 @@ test("a stop after a failure resets the clients at once; another keeps them unti
       acceptor.closeLast(failedLater);
     }
     expect({ failed, failedLater, reset: (await peer.closed).reset }).toEqual({ failed, failedLater, reset: failed || failedLater });
+  }
+});
+
+test("clients that each send a line and end while the slot is taken are all fed and closed once it frees", async () => {
+  const { acceptor, received, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 100 });
+  try {
+    const first = fed();
+    const holder = await client(acceptor.port);
+    holder.socket.write("000000000\n");
+    await first;
+    const burst = [];
+    for (let k = 1; k <= 50; k++) {
+      const peer = await client(acceptor.port);
+      peer.socket.write(`${String(k).padStart(9, "0")}\n`);
+      peer.socket.shutdown();
+      burst.push(peer);
+    }
+    holder.socket.shutdown();
+    const endings = await Promise.all(burst.map((p) => p.closed));
+    expect(endings.every((e) => !e.reset)).toBe(true);
+    expect(received.join("").split("\n").filter(Boolean).sort()).toEqual(Array.from({ length: 51 }, (_, k) => String(k).padStart(9, "0")));
+    expect(acceptor.stats()).toMatchObject({ admitted: 51, refused: 0, waiting: 0 });
+  } finally {
+    acceptor.stop();
   }
 });
