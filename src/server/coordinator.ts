@@ -16,7 +16,7 @@ import { appendLog, BACKLOG_BYTES, streamLog, type LogFile } from "./logfile.ts"
 import { OwnedLog } from "./logowner.ts";
 import { renderMetrics } from "./metrics/render.ts";
 import { printError, printNotice, printReport } from "../output/print.ts";
-import { formatReport } from "./report.ts";
+import { formatReport, nextReportDue } from "./report.ts";
 import { loadLog } from "./resume.ts";
 import { Shard, type ShardStats } from "./shard.ts";
 import { handleSignals } from "./signals.ts";
@@ -73,7 +73,7 @@ class Server {
   private workersStarted: Promise<void> = Promise.resolve();
   /** Nonzero once the server stops: read by every thread's warm-up (warmup.ts). */
   private readonly stopping = new Int32Array(new SharedArrayBuffer(4));
-  private reportTimer?: ReturnType<typeof setInterval>;
+  private reportTimer?: ReturnType<typeof setTimeout>;
   /** Connections over --max-clients that may wait for a slot at once (acceptor.ts). */
   private waitingRoom = 0;
   /** A report is being gathered. */
@@ -200,7 +200,7 @@ class Server {
     // that the two are never resident together: the peak resident set is the serving one.
     releaseCodePages();
     touchPages(this.bits);
-    this.reportTimer = setInterval(() => void this.report(), this.config.reportInterval * 1000);
+    this.reportAt(performance.now() + this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
     this.warnDescriptors();
   }
@@ -227,6 +227,14 @@ class Server {
     const duplicates = counts.reduce((sum, c) => sum + c.duplicates, 0);
     this.total += unique;
     printReport(formatReport({ unique, duplicates, total: this.total }));
+  }
+
+  /** The periodic report, due at `due` and then on that grid (nextReportDue()). */
+  private reportAt(due: number): void {
+    this.reportTimer = setTimeout(() => {
+      void this.report();
+      this.reportAt(nextReportDue(due, this.config.reportInterval * 1000, performance.now()));
+    }, Math.max(0, due - performance.now()));
   }
 
   /**
@@ -266,7 +274,7 @@ class Server {
    * only then the clients closed: when one sees a FIN, its numbers are on disk.
    */
   private async stop(): Promise<void> {
-    clearInterval(this.reportTimer);
+    clearTimeout(this.reportTimer);
     // Threads still warming up end their warm-up at their next pass: the stop waits for them.
     Atomics.store(this.stopping, 0, 1);
     this.attempt(() => this.acceptor?.stop(this.life.exitCode !== 0));
