@@ -57,7 +57,7 @@ test.skipIf(FULL)("each defect fails its own case; the defect-free fixture passe
 }, 60_000);
 
 // Concurrently: a case waits on sockets and timers far more than on the CPU (about 5 s of CPU in
-// 40 s for our server), so thirteen scorecards at once take about as long as the slowest.
+// 40 s for our server), so fifteen scorecards at once take about as long as the slowest.
 const full = test.concurrent.skipIf(!FULL);
 
 for (const defect of ["", ...Object.keys(DEFECTS)]) {
