@@ -65,6 +65,8 @@ interface Client {
   ended?: boolean;
   /** performance.now() when it came over the limit, while it waits for a slot (counted nothing). */
   waitingSince?: number;
+  /** It waits and is read ahead (one of READ_AHEAD_CONNECTIONS). */
+  readingAhead?: boolean;
 }
 
 /**
@@ -88,15 +90,19 @@ export const TURNOVER_MS = 50;
 export const WAITING_MOST = 4096;
 
 /**
- * Bytes of a waiting connection read ahead (never counted before it has a slot), and of all of
- * them together, past which they are read no more. A client that sent a line and its FIN is
- * then seated, fed and finished at once when a slot frees, and frees it again in the same
- * turn of the event loop: a burst of such clients passes through one slot as fast as the
- * main thread takes them, not one per turn of a loop busy with other clients' chunks (where,
- * unread, 77% of 20,000 were refused beside four busy clients: 2026-12-07).
+ * The oldest waiting connections, up to READ_AHEAD_CONNECTIONS of them, are read ahead (never
+ * counted before they have a slot), each until it holds READ_AHEAD_BYTES; the others wait
+ * unread until they are among the oldest. A client that sent a line and its FIN is then
+ * seated, fed and finished at once when a slot frees, and frees it again in the same turn of
+ * the event loop: a burst of such clients passes through one slot as fast as the main thread
+ * takes them, not one per turn of a loop busy with other clients' chunks (where, unread, 77%
+ * of 20,000 were refused beside four busy clients: 2026-12-07). Bounded by connections, not
+ * bytes: a read takes what the kernel holds (a chunk of up to 512 KiB), so 32 connections
+ * hold at most ~16 MiB (a first version bounded by bytes read one whole chunk of every
+ * waiting connection: 138 MB for 2,000 waiting).
  */
+export const READ_AHEAD_CONNECTIONS = 32;
 export const READ_AHEAD_BYTES = 1 << 10;
-export const READ_AHEAD_TOTAL = 4 << 20;
 /** Binds the port and starts admitting clients; a port that cannot be had is a ListenError. */
 export function startAcceptor(o: AcceptorOptions): Acceptor {
   return new Acceptor(o);
@@ -119,8 +125,10 @@ export class Acceptor {
   private held = false;
   /** Connections over the limit waiting for a slot, oldest first (see TURNOVER_MS). */
   private readonly waiting: Socket<Client>[] = [];
-  /** Bytes read ahead of the waiting connections (READ_AHEAD_TOTAL). */
-  private readAhead = 0;
+  /** Waiting connections read ahead: the first ones of `waiting` (READ_AHEAD_CONNECTIONS). */
+  private readingAhead = 0;
+  /** A client sent `terminate`: no connection is admitted or seated any more. */
+  private terminated = false;
   /** seatWaiting() is running: a slot freed meanwhile is taken by its loop. */
   private seating = false;
   /** performance.now() when a slot last freed. */
@@ -226,13 +234,16 @@ export class Acceptor {
   private admit(socket: Socket<Client>) {
     const now = performance.now();
     socket.data = { id: this.nextId++, carry: undefined, lastSeen: now };
-    if (this.stopping) return this.refuse(socket);
+    if (this.stopping || this.terminated) return this.refuse(socket);
     // A slot is free only while nobody waits: seatWaiting() fills every slot that frees.
     if (this.clients.size < this.o.maxClients) return this.seat(socket);
     if (this.waiting.length >= this.o.waitingRoom) return this.refuse(socket);
     socket.data.waitingSince = now;
-    if (this.readAhead >= READ_AHEAD_TOTAL) socket.pause();
     this.waiting.push(socket);
+    if (this.readingAhead < READ_AHEAD_CONNECTIONS) {
+      this.readingAhead++;
+      socket.data.readingAhead = true;
+    } else socket.pause();
     if (this.waitTimer === undefined) this.lookAtWaiting(TURNOVER_MS);
   }
 
@@ -267,18 +278,28 @@ export class Acceptor {
     this.counts.refused++;
   }
 
-  /** Out of the queue (taken off `waiting` by the caller): its bytes read ahead no longer count against READ_AHEAD_TOTAL. */
+  /**
+   * Out of the queue (taken off `waiting` by the caller). If it was read ahead, the oldest
+   * waiting connection not yet read is read from now on: those read are always the first of
+   * `waiting`, so it is the one at index `readingAhead`.
+   */
   private leaveQueue(socket: Socket<Client>) {
     socket.data.waitingSince = undefined;
-    this.readAhead -= socket.data.stash?.length ?? 0;
+    if (!socket.data.readingAhead) return;
+    socket.data.readingAhead = false;
+    this.readingAhead--;
+    const next = this.waiting[this.readingAhead];
+    if (next === undefined) return;
+    this.readingAhead++;
+    next.data.readingAhead = true;
+    next.resume();
   }
 
   /** A waiting connection's chunk: read ahead, counted only once it has a slot. */
   private readAheadOf(socket: Socket<Client>, chunk: Uint8Array) {
     const client = socket.data;
     client.stash = client.stash === undefined ? chunk : Buffer.concat([client.stash, chunk]);
-    this.readAhead += chunk.length;
-    if (client.stash.length >= READ_AHEAD_BYTES || this.readAhead >= READ_AHEAD_TOTAL) socket.pause();
+    if (client.stash.length >= READ_AHEAD_BYTES) socket.pause();
   }
 
   /**
@@ -288,7 +309,7 @@ export class Acceptor {
    */
   private seatWaiting() {
     this.lastFreed = performance.now();
-    if (this.seating) return;
+    if (this.seating || this.terminated) return;
     this.seating = true;
     try {
       while (this.waiting.length > 0 && this.clients.size < this.o.maxClients) {
@@ -409,6 +430,8 @@ export class Acceptor {
     }
     // Closed last, once the log is flushed and fsynced: when this client sees the close, the
     // listener is long closed and its numbers are on disk (the terminate command relies on it).
+    // Its slot goes to no waiting connection: the stop begins (onTerminate), which refuses them.
+    this.terminated = true;
     this.vacate(socket, "terminate");
     socket.pause();
     this.closingLast.add(socket);

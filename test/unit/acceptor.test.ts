@@ -263,3 +263,31 @@ test("clients that each send a line and end while the slot is taken are all fed 
     acceptor.stop();
   }
 });
+
+// Before, the terminate line's slot went to the waiting connections before the stop began:
+// they were counted and closed with a FIN ahead of the flush.
+test("a terminate line's slot goes to no waiting connection; the stop then refuses them", async () => {
+  const { acceptor, received, fed, terminated } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
+  try {
+    const first = fed();
+    const holder = await client(acceptor.port);
+    holder.socket.write("000000000\n");
+    await first;
+    const waiting = [];
+    for (let k = 1; k <= 3; k++) {
+      const peer = await client(acceptor.port);
+      peer.socket.write(`${String(k).padStart(9, "0")}\n`);
+      peer.socket.shutdown();
+      waiting.push(peer);
+    }
+    holder.socket.write("terminate\n");
+    await terminated;
+    acceptor.stop();
+    const endings = await Promise.all(waiting.map((p) => p.closed));
+    expect(endings.map((e) => e.reset)).toEqual([true, true, true]);
+    expect(received.join("")).toBe("000000000\nterminate\n");
+    acceptor.closeLast(false);
+  } finally {
+    acceptor.stop();
+  }
+});
