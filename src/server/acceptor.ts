@@ -312,7 +312,8 @@ export class Acceptor {
     if (this.seating || this.terminated) return;
     this.seating = true;
     try {
-      while (this.waiting.length > 0 && this.clients.size < this.o.maxClients) {
+      // A `terminate` in the bytes fed here ends the seating: the stop refuses the rest.
+      while (this.waiting.length > 0 && this.clients.size < this.o.maxClients && !this.terminated) {
         const socket = this.waiting.shift()!;
         this.leaveQueue(socket);
         socket.data.lastSeen = this.lastFreed;

@@ -291,3 +291,32 @@ test("a terminate line's slot goes to no waiting connection; the stop then refus
     acceptor.stop();
   }
 });
+
+// Before, the seating loop went on after a seated connection's terminate: the waiting ones
+// behind it were counted and closed with a FIN before the stop could refuse them.
+test("a terminate read ahead from a waiting connection ends the seating when it gets a slot", async () => {
+  const { acceptor, received, fed, terminated } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
+  try {
+    const first = fed();
+    const holder = await client(acceptor.port);
+    holder.socket.write("000000000\n");
+    await first;
+    const stopper = await client(acceptor.port);
+    stopper.socket.write("terminate\n");
+    const behind = [];
+    for (let k = 1; k <= 3; k++) {
+      const peer = await client(acceptor.port);
+      peer.socket.write(`${String(k).padStart(9, "0")}\n`);
+      peer.socket.shutdown();
+      behind.push(peer);
+    }
+    holder.socket.shutdown();
+    await terminated;
+    acceptor.stop();
+    expect((await Promise.all(behind.map((p) => p.closed))).map((e) => e.reset)).toEqual([true, true, true]);
+    expect(received.join("")).toBe("000000000\nterminate\n");
+    acceptor.closeLast(false);
+  } finally {
+    acceptor.stop();
+  }
+});
