@@ -16,7 +16,7 @@ const WHY = "it signals the spawned process and reads its log";
  * holds, which takes longer than other events on a loaded machine (the fixture took over 3 s
  * with sixteen scorecards at once); one still running then ignores SIGTERM.
  */
-const sigtermExitMs = (timeoutMs: number) => Math.max(3 * timeoutMs, 10_000);
+const sigtermExitMs = (timeoutMs: number) => 3 * timeoutMs;
 /** Numbers each connection streams, again and again until the SIGTERM. */
 const STREAM = 200_000;
 
