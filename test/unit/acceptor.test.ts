@@ -87,7 +87,15 @@ function recordingAcceptor(limits = { maxClients: 5, waitingRoom: 0 }) {
   const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, idleTimeout: 0, ...limits, intake, onTerminate: () => onTerminate(), onFault: (err) => { throw err; } });
   /** Resolves at the next chunk fed. */
   const fed = () => new Promise<void>((resolve) => (onFed = resolve));
-  return { acceptor, received, terminated, fed };
+  /** A client that sent `line` and was admitted: resolves once the line has been fed. */
+  const admitted = async (line: string) => {
+    const first = fed();
+    const peer = await client(acceptor.port);
+    peer.socket.write(line);
+    await first;
+    return peer;
+  };
+  return { acceptor, received, terminated, fed, admitted };
 }
 
 // A server whose log's reader stalls holds its clients; the terminate command connects anew.
@@ -126,6 +134,18 @@ test("held: a terminate from a client connected before the hold, split over two 
   }
 });
 
+/** Clients numbered 1 to `n`, one after another, each sending its number as a line and ending. */
+async function oneLineClients(port: number, n: number) {
+  const peers = [];
+  for (let k = 1; k <= n; k++) {
+    const peer = await client(port);
+    peer.socket.write(`${String(k).padStart(9, "0")}\n`);
+    peer.socket.shutdown();
+    peers.push(peer);
+  }
+  return peers;
+}
+
 /** Connects; `closed` resolves at the close, with whether it came with an error (a reset). */
 async function client(port: number) {
   const { promise: closed, resolve } = Promise.withResolvers<{ at: number; reset: boolean }>();
@@ -138,12 +158,9 @@ async function client(port: number) {
 }
 
 test("over the limit beside a client that stays: it waits, then is reset, none of its bytes fed", async () => {
-  const { acceptor, received, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 4 });
+  const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 4 });
   try {
-    const first = fed();
-    const holder = await client(acceptor.port);
-    holder.socket.write("000000001\n");
-    await first;
+    const holder = await admitted("000000001\n");
     const started = performance.now();
     const late = await client(acceptor.port);
     late.socket.write("000000002\n");
@@ -160,12 +177,9 @@ test("over the limit beside a client that stays: it waits, then is reset, none o
 });
 
 test("with no room to wait (waitingRoom 0), a connection over the limit is reset at once, unread", async () => {
-  const { acceptor, received, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 0 });
+  const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 0 });
   try {
-    const first = fed();
-    const holder = await client(acceptor.port);
-    holder.socket.write("000000001\n");
-    await first;
+    const holder = await admitted("000000001\n");
     const late = await client(acceptor.port).catch(() => undefined);
     // Reset before or after Bun called it open: either way refused, and nothing fed.
     if (late !== undefined) expect((await late.closed).reset).toBe(true);
@@ -222,11 +236,8 @@ test("a client some of whose lines were lost is reset at its end, not closed", a
 
 test("a stop after a failure resets the clients at once; another keeps them until closeLast(), which closes or resets them", async () => {
   for (const [failed, failedLater] of [[true, false], [false, false], [false, true]]) {
-    const { acceptor, fed } = recordingAcceptor();
-    const first = fed();
-    const peer = await client(acceptor.port);
-    peer.socket.write("000000001\n");
-    await first;
+    const { acceptor, admitted } = recordingAcceptor();
+    const peer = await admitted("000000001\n");
     let closed = false;
     void peer.closed.then(() => (closed = true));
     acceptor.stop(failed);
@@ -241,19 +252,10 @@ test("a stop after a failure resets the clients at once; another keeps them unti
 });
 
 test("clients that each send a line and end while the slot is taken are all fed and closed once it frees", async () => {
-  const { acceptor, received, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 100 });
+  const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 100 });
   try {
-    const first = fed();
-    const holder = await client(acceptor.port);
-    holder.socket.write("000000000\n");
-    await first;
-    const burst = [];
-    for (let k = 1; k <= 50; k++) {
-      const peer = await client(acceptor.port);
-      peer.socket.write(`${String(k).padStart(9, "0")}\n`);
-      peer.socket.shutdown();
-      burst.push(peer);
-    }
+    const holder = await admitted("000000000\n");
+    const burst = await oneLineClients(acceptor.port, 50);
     holder.socket.shutdown();
     const endings = await Promise.all(burst.map((p) => p.closed));
     expect(endings.every((e) => !e.reset)).toBe(true);
@@ -267,19 +269,10 @@ test("clients that each send a line and end while the slot is taken are all fed 
 // Before, the terminate line's slot went to the waiting connections before the stop began:
 // they were counted and closed with a FIN ahead of the flush.
 test("a terminate line's slot goes to no waiting connection; the stop then refuses them", async () => {
-  const { acceptor, received, fed, terminated } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
+  const { acceptor, received, terminated, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
   try {
-    const first = fed();
-    const holder = await client(acceptor.port);
-    holder.socket.write("000000000\n");
-    await first;
-    const waiting = [];
-    for (let k = 1; k <= 3; k++) {
-      const peer = await client(acceptor.port);
-      peer.socket.write(`${String(k).padStart(9, "0")}\n`);
-      peer.socket.shutdown();
-      waiting.push(peer);
-    }
+    const holder = await admitted("000000000\n");
+    const waiting = await oneLineClients(acceptor.port, 3);
     holder.socket.write("terminate\n");
     await terminated;
     acceptor.stop();
@@ -295,21 +288,12 @@ test("a terminate line's slot goes to no waiting connection; the stop then refus
 // Before, the seating loop went on after a seated connection's terminate: the waiting ones
 // behind it were counted and closed with a FIN before the stop could refuse them.
 test("a terminate read ahead from a waiting connection ends the seating when it gets a slot", async () => {
-  const { acceptor, received, fed, terminated } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
+  const { acceptor, received, terminated, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
   try {
-    const first = fed();
-    const holder = await client(acceptor.port);
-    holder.socket.write("000000000\n");
-    await first;
+    const holder = await admitted("000000000\n");
     const stopper = await client(acceptor.port);
     stopper.socket.write("terminate\n");
-    const behind = [];
-    for (let k = 1; k <= 3; k++) {
-      const peer = await client(acceptor.port);
-      peer.socket.write(`${String(k).padStart(9, "0")}\n`);
-      peer.socket.shutdown();
-      behind.push(peer);
-    }
+    const behind = await oneLineClients(acceptor.port, 3);
     holder.socket.shutdown();
     await terminated;
     acceptor.stop();
