@@ -154,6 +154,8 @@ export class Target {
   readonly stdout: LineReader;
   private readonly stderr: LineReader;
   private stopped?: Promise<void>;
+  /** When the group was first sent SIGTERM (performance.now()), by a case or by stop(). */
+  private firstSigterm: number | null = null;
 
   private constructor(
     readonly proc: Subprocess<"ignore", "pipe", "pipe">,
@@ -270,6 +272,7 @@ export class Target {
   signal(sig: NodeJS.Signals): boolean {
     try {
       process.kill(-this.proc.pid, sig);
+      if (sig === "SIGTERM") this.firstSigterm ??= performance.now();
       return true;
     } catch {
       return false;
@@ -286,11 +289,15 @@ export class Target {
     return livingInGroup(this.proc.pid);
   }
 
-  /** Ends every process of the group: SIGTERM, then SIGKILL after `grace` ms. */
+  /**
+   * Ends every process of the group: SIGTERM, then SIGKILL `grace` ms after the first SIGTERM
+   * it was sent. A case that sent one and waited already has given a server that ignores it
+   * its grace: it is not waited for twice.
+   */
   stop(grace: number): Promise<void> {
     this.stopped ??= (async () => {
       if (this.signal("SIGTERM")) {
-        const deadline = performance.now() + grace;
+        const deadline = (this.firstSigterm ?? performance.now()) + grace;
         while (this.groupAlive() && performance.now() < deadline) await Bun.sleep(20);
         this.signal("SIGKILL");
       }
