@@ -27,13 +27,13 @@ export interface Remote {
 export const HANDOFF_BYTES = 32 << 10;
 
 export class Dispatcher {
+  /** Connections some of whose lines went to a worker: their end waits for the workers. */
+  private readonly handed = new WeakSet<LineCarry>();
+
   /**
    * @param local this thread's shard
    * @param remotes the workers' shards; the array may still grow while workers start
    */
-  /** Connections some of whose lines went to a worker: their end waits for the workers. */
-  private readonly handed = new WeakSet<LineCarry>();
-
   constructor(
     private readonly local: Shard,
     private readonly remotes: readonly Remote[],
