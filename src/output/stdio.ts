@@ -1,6 +1,6 @@
 // Writing to standard output or error without ever blocking: a pipe nobody reads (or a
 // terminal on hold) must not stop the event loop. A write takes what the descriptor can take
-// now and says how much; the caller keeps the rest (src/backlog.ts).
+// now and says how much; the caller keeps the rest (src/output/backlog.ts).
 //
 // How, by what the descriptor is (measured on Linux with Bun 1.4.5: a write to a full pipe
 // through the descriptor opened here fails with EAGAIN in microseconds):

@@ -14,7 +14,7 @@ const servers = serverPool();
 
 /**
  * Numbers each of five clients sends in one write: 35 KB, more than HANDOFF_BYTES (32 KiB,
- * src/dispatch.ts), so with several threads they are counted by the workers, not only by the
+ * src/server/dispatch.ts), so with several threads they are counted by the workers, not only by the
  * main thread; 175 KB in all, a little more than one shard's 128 KiB log buffer holds.
  */
 const PER_CLIENT = 3_500;

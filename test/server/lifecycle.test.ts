@@ -1,4 +1,4 @@
-// Every stop event in every phase it can reach (src/lifecycle.ts), on the real server with
+// Every stop event in every phase it can reach (src/server/lifecycle.ts), on the real server with
 // one and with two threads: start-up or shutdown is held at a phase with NUMBERS_TEST_HOLD,
 // the event is delivered inside that window, and the exit code, stdout, stderr and the log
 // are checked. Failures no input can cause are injected with NUMBERS_TEST_FAULT.
@@ -265,7 +265,7 @@ describe("worker threads that fail (--workers 2)", () => {
   test("a worker that dies while serving: one line, every client reset (their numbers may be lost), exit 1", async () => {
     const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-crash" } });
     const b = await connect(server.port);
-    // Far more than HANDOFF_BYTES (src/dispatch.ts): lines go to the worker, which dies on them.
+    // Far more than HANDOFF_BYTES (src/server/dispatch.ts): lines go to the worker, which dies on them.
     // Before, the sender's connection (its end already sent, its lines lost in the worker) and
     // the idle one were closed with a FIN, as if all were counted.
     const a = await sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 400_000, 0, 1))]);

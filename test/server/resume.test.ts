@@ -30,7 +30,7 @@ describe("serve --resume", () => {
 
     // Each of 5 clients sends 50 old numbers and 101 new ones (one of them what the torn
     // tail would have said), the new ones twice; all that 14 times in one write of 35 KB,
-    // more than HANDOFF_BYTES (src/dispatch.ts), so the workers count lines too.
+    // more than HANDOFF_BYTES (src/server/dispatch.ts), so the workers count lines too.
     const fresh = [...Array.from({ length: 100 }, (_, i) => 1000 * i + 8), 123_450_000];
     const peers = await Promise.all([1, 2, 3, 4, 5].map(() => connect(server.port)));
     for (const peer of peers) {

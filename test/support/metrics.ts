@@ -33,7 +33,7 @@ export const METRICS_ON = ["--metrics-port", "0"];
 /**
  * GET /metrics: checks the status and content type, and returns every sample as
  * `name{labels}` (exactly as written) to its value. The HELP and TYPE lines are checked
- * by promtool (test/promtool.test.ts).
+ * by promtool (test/server/promtool.test.ts).
  */
 export async function scrape(base: string): Promise<Map<string, number>> {
   const response = await fetch(`${base}/metrics`);

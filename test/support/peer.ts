@@ -1,5 +1,5 @@
 // A scripted TCP client for the integration tests: small writes, half-close or reset, and
-// when (performance.now()) the connection closed. Bulk streams go through src/sender.ts.
+// when (performance.now()) the connection closed. Bulk streams go through src/client/sender.ts.
 
 import type { Socket } from "bun";
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the path of a promtool, the Prometheus checker that test/promtool.test.ts runs on a
+# Prints the path of a promtool, the Prometheus checker that test/server/promtool.test.ts runs on a
 # live scrape: $PROMTOOL if set, else one on the PATH, else a copy taken from Debian's
 # `prometheus` package into a cache directory, extracted there the first time. Only the one
 # binary is taken: the package, with its web assets and their dependencies, installs ~100 MB.

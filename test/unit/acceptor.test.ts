@@ -1,4 +1,4 @@
-// The acceptor (src/acceptor.ts) in-process, with a stand-in intake: a client that has sent
+// The acceptor (src/server/acceptor.ts) in-process, with a stand-in intake: a client that has sent
 // everything is closed only once the intake says every line has been counted; while the
 // clients are held (a log's reader behind), a terminate from a new client still gets through.
 

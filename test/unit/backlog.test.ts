@@ -1,4 +1,4 @@
-// The bounded line backlog (src/backlog.ts) against a fake pipe: order, the byte bound
+// The bounded line backlog (src/output/backlog.ts) against a fake pipe: order, the byte bound
 // dropping the oldest lines, partial writes never splitting a line, and errors.
 
 import { expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Server configuration (src/config.ts): defaults, environment twins, flag over env,
+// Server configuration (src/server/config.ts): defaults, environment twins, flag over env,
 // rejected values as UsageError, --help, and the option table.
 
 import { afterEach, describe, expect, test } from "bun:test";

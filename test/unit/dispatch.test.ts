@@ -1,4 +1,4 @@
-// The Dispatcher (src/dispatch.ts) in-process, with this thread's shard and a real worker:
+// The Dispatcher (src/server/dispatch.ts) in-process, with this thread's shard and a real worker:
 // the verdict of each chunk comes at once, and every valid line is counted exactly once,
 // in whichever thread, with none after a bad line.
 

@@ -1,4 +1,4 @@
-// The parser, de-duplication and log buffer of src/engine.ts, fed in-process. Every
+// The parser, de-duplication and log buffer of src/core/engine.ts, fed in-process. Every
 // example must give the same log, counts and verdict position however it is cut into chunks.
 
 import { describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// The Prometheus text format writer (src/exposition.ts) and the metric set (src/metrics.ts):
+// The Prometheus text format writer (src/server/metrics/exposition.ts) and the metric set (src/server/metrics/render.ts):
 // layout, escaping, special values, names the format forbids, and the names and types the
 // issue asks for.
 

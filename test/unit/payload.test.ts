@@ -1,4 +1,4 @@
-// Seeded payload generation (src/payload.ts): distributions, determinism, ranges, and
+// Seeded payload generation (src/client/payload.ts): distributions, determinism, ranges, and
 // the exact bytes of the encoded lines.
 
 import { describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// The phase table of src/lifecycle.ts in-process: what each stop event does in each phase,
+// The phase table of src/server/lifecycle.ts in-process: what each stop event does in each phase,
 // that the stop begins once however many events come, and the exit code.
 
 import { describe, expect, test } from "bun:test";

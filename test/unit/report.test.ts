@@ -1,4 +1,4 @@
-// The report line (src/report.ts): the exact text the server prints to stdout.
+// The report line (src/server/report.ts): the exact text the server prints to stdout.
 
 import { expect, test } from "bun:test";
 import { formatReport, nextReportDue } from "../../src/server/report.ts";

@@ -1,4 +1,4 @@
-// Non-blocking writers on stdout/stderr-like descriptors (src/stdio.ts), in-process: a full
+// Non-blocking writers on stdout/stderr-like descriptors (src/output/stdio.ts), in-process: a full
 // pipe takes nothing instead of blocking (a blocking write here would hang the test), the
 // shared descriptor stays blocking for everyone else, a pipe without a reader fails with
 // EPIPE, and a regular file is written at its own offset.

@@ -1,4 +1,4 @@
-// RemoteShard (src/threads.ts): a shard in a worker thread counts the whole valid lines it
+// RemoteShard (src/server/threads.ts): a shard in a worker thread counts the whole valid lines it
 // is handed, keeps the shared count of queued bytes, and answers after what came before.
 
 import { describe, expect, test } from "bun:test";

@@ -2,7 +2,7 @@
 // `# HELP` and `# TYPE` line, then one line per sample. Only what this server exposes:
 // counters and gauges, no timestamps. The rules are those of
 // https://prometheus.io/docs/instrumenting/exposition_formats/ (`promtool check metrics`
-// checks our output in test/promtool.test.ts).
+// checks our output in test/server/promtool.test.ts).
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
