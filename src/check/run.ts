@@ -4,7 +4,7 @@
 // summary, or the same as one JSON document (--json). Exit 0 only when nothing failed.
 
 import { ALL_CASES } from "./cases/index.ts";
-import type { CheckConfig } from "./config.ts";
+import type { CheckConfig } from "./checkconfig.ts";
 import { UsageError } from "../options.ts";
 import { printResult } from "../output/print.ts";
 import { canConnect, Peer } from "./peer.ts";

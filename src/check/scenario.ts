@@ -3,7 +3,7 @@
 // a case that controls the server starts its own), and the helpers cases share: fresh
 // numbers, a log's lines, and the verdict with its evidence.
 
-import type { CheckConfig } from "./config.ts";
+import type { CheckConfig } from "./checkconfig.ts";
 import { Peer } from "./peer.ts";
 import type { Target } from "./target.ts";
 

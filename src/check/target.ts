@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { listeningSockets, socketInodes } from "../procnet.ts";
-import type { CheckConfig } from "./config.ts";
+import type { CheckConfig } from "./checkconfig.ts";
 import { canConnect, within } from "./peer.ts";
 
 /** Lines of a stream as they arrive; `next` waits for the next one. */
