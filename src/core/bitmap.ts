@@ -40,8 +40,8 @@ export function touchPages(bits: Uint8Array): void {
 /**
  * Asks Linux for transparent huge pages (2 MiB) under the bitmap, before its pages are
  * touched: ~60 page faults instead of ~30k. Where a fault is slow (a virtual machine whose
- * memory the host backs on demand: ~10 µs a fault seen here) that took a server's start from
- * ~400 ms to ~80-280 ms; the probes' speed is the same either way (docs/experiments.md).
+ * memory the host backs on demand) that shortened a server's start severalfold; the probes'
+ * speed is the same either way (docs/experiments.md, 2026-12-05, evening).
  * Only a hint: where THP is off, or libc.so.6 cannot be loaded (musl, another system), the
  * pages stay 4 KiB and nothing else changes. True when Linux took the advice.
  */

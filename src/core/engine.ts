@@ -201,7 +201,7 @@ export class Engine {
    * testAndSet() for numbers scattered over the bitmap, where nearly every read misses the
    * caches: each block's bytes are gathered first, in a loop whose loads depend on nothing,
    * so that more misses are in flight at once. Slower where the reads hit (seq, dup), hence
-   * a method of its own: one method choosing between the two loops ran those 20% slower
+   * a method of its own: one method choosing between the two loops ran those slower
    * (docs/experiments.md, gathering the probes).
    */
   private testAndSetScattered(count: number): number {
@@ -239,7 +239,7 @@ export class Engine {
     if (this.atomic) {
       // As below, a byte at a time, but each byte is written with one compareExchange
       // from the value read, which decided what was new (see claimByte()). One loop for
-      // both, with the write chosen per byte, cost random 4-6% in-process.
+      // both, with the write chosen per byte, was slower on random (docs/experiments.md, 2026-12-07).
       let first = 0;
       let foundAtFirst = found;
       let at = values[candidates[0]] >>> 3;
@@ -358,7 +358,7 @@ function four(x: number): number {
 }
 
 // The probe and set loops are compiled on their own, never inlined into commit(): inlined,
-// each change of path (near, scattered; a first duplicate) recompiled all of commit() at
-// ~20 ms of JIT a time, during the first clients' numbers (docs/experiments.md).
+// each change of path (near, scattered; a first duplicate) recompiled all of commit(),
+// during the first clients' numbers (docs/experiments.md).
 const methods = Engine.prototype as unknown as Record<string, (...args: never[]) => unknown>;
 for (const name of ["testAndSet", "testAndSetScattered", "setBlock"]) noInline(methods[name]);

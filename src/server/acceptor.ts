@@ -95,11 +95,11 @@ export const WAITING_MOST = 4096;
  * unread until they are among the oldest. A client that sent a line and its FIN is then
  * seated, fed and finished at once when a slot frees, and frees it again in the same turn of
  * the event loop: a burst of such clients passes through one slot as fast as the main thread
- * takes them, not one per turn of a loop busy with other clients' chunks (where, unread, 77%
- * of 20,000 were refused beside four busy clients: 2026-12-07). Bounded by connections, not
- * bytes: a read takes what the kernel holds (a chunk of up to 512 KiB), so 32 connections
- * hold at most ~16 MiB (a first version bounded by bytes read one whole chunk of every
- * waiting connection: 138 MB for 2,000 waiting).
+ * takes them, not one per turn of a loop busy with other clients' chunks (where, unread, most
+ * of such a burst beside busy clients were refused). Bounded by connections, not bytes: a
+ * read takes what the kernel holds (a chunk of up to 512 KiB), so 32 connections hold at
+ * most 16 MiB, where a bound in bytes held a whole chunk of every waiting connection
+ * (docs/experiments.md, 2026-12-07).
  */
 export const READ_AHEAD_CONNECTIONS = 32;
 export const READ_AHEAD_BYTES = 1 << 10;

@@ -46,7 +46,7 @@ export function descriptorsToStart(threads: number, metrics: boolean): number {
 /**
  * Connections over --max-clients that a limit should let wait at once (acceptor.ts): clients
  * that each send a line and close, one after another, reached a server under load 500 and
- * more at a time (2026-12-07: with room for 221 of them, 1,649 of 2,000 were refused once).
+ * more at a time, and a limit with room for fewer refused most of them (docs/edges.md).
  */
 export const WAITING_WANTED = 512;
 

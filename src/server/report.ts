@@ -9,7 +9,7 @@ export function formatReport(c: { unique: number; duplicates: number; total: num
  * When the report after the one due at `due` is due (performance.now() times, ms): the next
  * point of the grid `due + k * interval` after `now`. Each report keeps to the grid set at
  * readiness: setInterval counted each tick from the last one's lateness, and the lines drifted
- * later and later (measured 2026-12-07: +0.8 ms a 2 s interval idle, ~4 ms under load). A
+ * later and later (docs/experiments.md, 2026-12-07). A
  * server stopped longer than an interval (SIGSTOP) skips the reports it missed.
  */
 export function nextReportDue(due: number, interval: number, now: number): number {

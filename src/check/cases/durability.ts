@@ -13,8 +13,8 @@ import { expectedSet, LogChecker } from "../verify.ts";
 const WHY = "it signals the spawned process and reads its log";
 /**
  * How long the exit after SIGTERM is waited for: a stop writes out what the implementation
- * holds, which takes longer than other events on a loaded machine (the fixture took over 3 s
- * with sixteen scorecards at once); one still running then ignores SIGTERM.
+ * holds, which takes longer than other events on a loaded machine (docs/experiments.md,
+ * 2026-12-07); one still running then ignores SIGTERM.
  */
 const sigtermExitMs = (timeoutMs: number) => 3 * timeoutMs;
 /** Numbers each connection streams, again and again until the SIGTERM. */
