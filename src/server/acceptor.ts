@@ -249,7 +249,7 @@ export class Acceptor {
 
   private lookAtWaiting(ms: number) {
     this.waitDue = performance.now() + ms;
-    this.waitTimer = setTimeout(() => this.refuseStale(), ms);
+    this.waitTimer = setTimeout(() => this.refuseStale(true), ms);
   }
 
   /** Gives the connection a slot. */
@@ -336,13 +336,22 @@ export class Acceptor {
     if ((socket.data.stash?.length ?? 0) < STASH_BYTES) socket.resume();
   }
 
-  /** Refuses the waiting connections for which no slot has freed for TURNOVER_MS; looks again later for the rest. */
-  private refuseStale() {
+  /**
+   * Refuses the waiting connections for which no slot has freed for TURNOVER_MS; looks again
+   * later for the rest. `mayDefer`: a timer that fires late may put the look off once.
+   */
+  private refuseStale(mayDefer: boolean) {
     this.waitTimer = undefined;
     const now = performance.now();
     // Late, the timer says the event loop was busy (a long chunk, a compile): FINs that free
-    // slots may be waiting to be read, so nobody is refused before the loop has read them.
-    if (now - this.waitDue > TURNOVER_MS / 2) return this.lookAtWaiting(TURNOVER_MS);
+    // slots may be waiting to be read, so the look is made again once the loop has had a turn
+    // to read them. Only once: under steady load every timer is late, and put off at each,
+    // a connection over the limit waited for as long as the load lasted, to be seated and
+    // counted (a `terminate` among its bytes too) whenever a slot freed at last.
+    if (mayDefer && now - this.waitDue > TURNOVER_MS / 2) {
+      this.waitTimer = setTimeout(() => this.refuseStale(false), 0);
+      return;
+    }
     const since = (socket: Socket<Client>) => Math.max(socket.data.waitingSince!, this.lastFreed);
     while (this.waiting.length > 0 && now - since(this.waiting[0]) >= TURNOVER_MS) {
       const socket = this.waiting.shift()!;

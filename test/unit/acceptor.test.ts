@@ -176,6 +176,64 @@ test("over the limit beside a client that stays: it waits, then is reset, none o
   }
 });
 
+/** Blocks the event loop for `ms` in every turn until stopped; `turned()` resolves after the next such turn. */
+function busyLoop(ms: number) {
+  let onTurn = () => {};
+  const timer = setInterval(() => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+    onTurn();
+  }, 0);
+  return { turned: () => new Promise<void>((resolve) => (onTurn = resolve)), stop: () => clearInterval(timer) };
+}
+
+// Every timer fires some 100 ms late here. Before, a late timer put the refusal off each time:
+// the connection waited as long as the load lasted, and was seated and counted once a slot freed.
+test("over the limit while the event loop is busy in every turn: refused after one more look, not kept until a slot frees", async () => {
+  const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 4 });
+  const busy = busyLoop(3 * TURNOVER_MS);
+  try {
+    const holder = await admitted("000000001\n");
+    const late = await client(acceptor.port);
+    late.socket.write("000000002\n");
+    let closed = false;
+    void late.closed.then(() => (closed = true));
+    // Six busy turns (each three times TURNOVER_MS), or fewer if it is refused first; then
+    // the slot frees.
+    for (let turn = 0; turn < 6 && !closed; turn++) await busy.turned();
+    holder.socket.end();
+    expect((await late.closed).reset).toBe(true);
+    expect(received.join("")).toBe("000000001\n");
+    expect(acceptor.stats()).toMatchObject({ admitted: 1, refused: 1 });
+  } finally {
+    busy.stop();
+    acceptor.stop();
+  }
+});
+
+// The FIN that frees the slot is sent before a turn of the loop that lasts past the waiting
+// connection's TURNOVER_MS: the slot is free before anyone looks.
+test("a slot freed while the event loop was busy past TURNOVER_MS goes to the connection waiting for it, which is not refused", async () => {
+  const { acceptor, received, admitted, fed } = recordingAcceptor({ maxClients: 1, waitingRoom: 4 });
+  try {
+    const holder = await admitted("000000001\n");
+    const waiter = await client(acceptor.port);
+    waiter.socket.write("000000002\n");
+    waiter.socket.end();
+    const seated = fed();
+    // The holder's FIN is sent; the loop is busy past the waiter's TURNOVER_MS before it can read it.
+    holder.socket.end();
+    const end = performance.now() + 3 * TURNOVER_MS;
+    while (performance.now() < end);
+    await seated;
+    expect(received.join("")).toBe("000000001\n000000002\n");
+    expect((await waiter.closed).reset).toBe(false);
+    expect(acceptor.stats()).toMatchObject({ admitted: 2, refused: 0 });
+  } finally {
+    acceptor.stop();
+  }
+});
+
 test("with no room to wait (waitingRoom 0), a connection over the limit is reset at once, unread", async () => {
   const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 0 });
   try {
