@@ -61,3 +61,40 @@ test("past BACKLOG_BYTES waiting it says so once; once the reader has taken ever
   expect(reader.text.length).toBe(bytes.length);
   expect(Buffer.from(reader.text, "latin1").equals(Buffer.from(bytes))).toBe(true);
 });
+
+/**
+ * A connected pair of Unix stream sockets (socketpair(2) through bun:ffi), the first with the
+ * smallest send buffer Linux allows: a socket, unlike a pipe, takes part of a write.
+ */
+function socketPair(): [number, number] {
+  const { dlopen, FFIType, ptr } = require("bun:ffi") as typeof import("bun:ffi");
+  const { symbols } = dlopen("libc.so.6", {
+    socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  });
+  const fds = new Int32Array(2);
+  const [AF_UNIX, SOCK_STREAM, SOL_SOCKET, SO_SNDBUF] = [1, 1, 1, 7];
+  expect(symbols.socketpair(AF_UNIX, SOCK_STREAM, 0, ptr(fds))).toBe(0);
+  expect(symbols.setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, ptr(new Int32Array([1])), 4)).toBe(0);
+  return [fds[0], fds[1]];
+}
+
+test("a socket that takes part of a piece: the rest follows, every byte once and in order", async () => {
+  const [fd, peer] = socketPair();
+  const bytes = encodeLines(sequence(0, 100_000)); // 1 MB through a send buffer of a few KiB
+  const errors: string[] = [];
+  const log = streamLog({ fd, path: "socket", stream: true }, (message) => errors.push(message), { stopTimeoutMs: 10_000 });
+  const received: Uint8Array[] = [];
+  const reading = (async () => {
+    for await (const chunk of Bun.file(peer).stream()) received.push(chunk);
+  })();
+  for (let at = 0; at < bytes.length; at += 1 << 17) log.write(bytes.subarray(at, at + (1 << 17)));
+  // Closed once the writer has handed the socket every byte (or failed): the reader then
+  // reads to the end of the stream.
+  await log.close();
+  closeSync(fd);
+  await reading;
+  closeSync(peer);
+  expect(errors).toEqual([]);
+  expect(Buffer.concat(received).equals(Buffer.from(bytes))).toBe(true);
+});
