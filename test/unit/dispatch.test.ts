@@ -108,6 +108,34 @@ describe("Dispatcher", () => {
     void local.stop();
   });
 
+  test("with several workers, each chunk goes to the open one with the shortest queue", () => {
+    const local = new Shard({ bits: untouchedBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
+    /** A stand-in worker with `queued` bytes waiting, which keeps what it is handed. */
+    const worker = (name: string, queued: number, open = true) => {
+      const remote: Remote & { queuedBytes: number } = {
+        queuedBytes: queued,
+        open,
+        countLines(_chunk, start, end) {
+          order.push(name);
+          this.queuedBytes += end - start;
+        },
+        whenCounted: (done) => done(true),
+      };
+      return remote;
+    };
+    const order: string[] = [];
+    // c has the shortest queue but is closed (dead, or full); b is next.
+    const workers = [worker("a", 300_000), worker("b", 200_000), worker("c", 0, false), worker("d", 250_000)];
+    const dispatcher = new Dispatcher(local, workers);
+    const conn = newLineCarry();
+    // Chunks of 100,000 bytes: b (200k), then d (250k; b is at 300k now), then a and b, tied at
+    // 300k, the first of them first.
+    for (let k = 0; k < 4; k++) dispatcher.feed(conn, encodeLines(numbers({ kind: "seq" }, 10_000, k * 10_000, 1)));
+    expect(order).toEqual(["b", "d", "a", "b"]);
+    expect(workers.map((w) => w.queuedBytes)).toEqual([400_000, 400_000, 0, 350_000]);
+    void local.stop();
+  });
+
   test("a connection's end waits for the workers only when some of its lines went to one", () => {
     const local = new Shard({ bits: untouchedBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
     // A stand-in worker that answers whenCounted() only when told to.
