@@ -79,7 +79,7 @@ export class Engine {
    */
   frameAndCount(conn: LineCarry, chunk: Uint8Array): Verdict {
     const f = frame(conn, chunk);
-    if (f.head) this.countLines(conn.head, 0, LINE_BYTES);
+    if (f.carried) this.countLines(conn.completed, 0, LINE_BYTES);
     this.countLines(chunk, f.start, f.end);
     return f.verdict;
   }

@@ -27,20 +27,20 @@ export interface LineCarry {
   carry: Uint8Array;
   carryLen: number;
   /**
-   * The carried line that the last frame() completed (Frame.head): its 10 bytes stay here
+   * The carried line that the last frame() completed (Frame.carried): its 10 bytes stay here
    * until the next frame() of this connection. It swaps buffers with `carry`, so no copy.
    */
-  head: Uint8Array;
+  completed: Uint8Array;
 }
 
 export function newLineCarry(): LineCarry {
-  return { carry: new Uint8Array(LINE_BYTES), carryLen: 0, head: new Uint8Array(LINE_BYTES) };
+  return { carry: new Uint8Array(LINE_BYTES), carryLen: 0, completed: new Uint8Array(LINE_BYTES) };
 }
 
 /** The outcome of one chunk: what to count, and what to do with the connection. */
 export interface Frame {
-  /** A valid line completed from the carry: its bytes are in LineCarry.head. */
-  head: boolean;
+  /** The carried line was completed by this chunk, and is valid: its bytes are in LineCarry.completed. */
+  carried: boolean;
   /** The chunk's whole valid lines to count: bytes [start, end), a multiple of 10 long. */
   start: number;
   end: number;
@@ -56,33 +56,33 @@ export interface Frame {
 export function frame(conn: LineCarry, chunk: Uint8Array): Frame {
   const n = chunk.length;
   let i = 0;
-  let head = false;
+  let carried = false;
   if (conn.carryLen > 0) {
     const carry = conn.carry;
     let k = conn.carryLen;
     while (k < LINE_BYTES && i < n) carry[k++] = chunk[i++];
     if (k < LINE_BYTES) {
       conn.carryLen = k;
-      return { head, start: i, end: i, verdict: partialLineIsValid(carry, k) ? KEEP : CLOSE };
+      return { carried, start: i, end: i, verdict: partialLineIsValid(carry, k) ? KEEP : CLOSE };
     }
     conn.carryLen = 0;
-    if (parseLine(carry, 0) < 0) return { head, start: i, end: i, verdict: isTerminate(carry, 0) ? TERMINATE_SERVER : CLOSE };
-    conn.carry = conn.head;
-    conn.head = carry;
-    head = true;
+    if (parseLine(carry, 0) < 0) return { carried, start: i, end: i, verdict: isTerminate(carry, 0) ? TERMINATE_SERVER : CLOSE };
+    conn.carry = conn.completed;
+    conn.completed = carry;
+    carried = true;
   }
   const start = i;
   const whole = start + Math.floor((n - start) / LINE_BYTES) * LINE_BYTES;
   const end = firstBadLine(chunk, start, whole);
-  if (end < whole) return { head, start, end, verdict: isTerminate(chunk, end) ? TERMINATE_SERVER : CLOSE };
+  if (end < whole) return { carried, start, end, verdict: isTerminate(chunk, end) ? TERMINATE_SERVER : CLOSE };
   const rest = n - whole;
   if (rest > 0) {
     const carry = conn.carry;
     for (let k = 0; k < rest; k++) carry[k] = chunk[whole + k];
     conn.carryLen = rest;
-    if (!partialLineIsValid(carry, rest)) return { head, start, end, verdict: CLOSE };
+    if (!partialLineIsValid(carry, rest)) return { carried, start, end, verdict: CLOSE };
   }
-  return { head, start, end, verdict: KEEP };
+  return { carried, start, end, verdict: KEEP };
 }
 
 /**

@@ -42,7 +42,7 @@ export class Dispatcher {
   /** Consumes one chunk of a connection and returns the connection's verdict. */
   feed(conn: LineCarry, chunk: Uint8Array): Verdict {
     const f = frame(conn, chunk);
-    if (f.head) this.local.countLines(conn.head, 0, LINE_BYTES);
+    if (f.carried) this.local.countLines(conn.completed, 0, LINE_BYTES);
     if (f.end > f.start) {
       const remote = f.end - f.start >= HANDOFF_BYTES ? this.pick() : undefined;
       if (remote !== undefined) {
