@@ -171,7 +171,7 @@ class Server {
       this.local = new Shard({
         bits,
         atomic: shared,
-        log: (onError) => (this.sink = handle.stream
+        openLog: (onError) => (this.sink = handle.stream
           ? streamLog(handle, onError, { onBacklog: (backlogged) => this.holdClients(backlogged), stopTimeoutMs: config.stopTimeout * 1000 })
           : appendLog(handle, onError)),
         flushInterval: config.flushInterval,

@@ -107,15 +107,15 @@ export interface StreamOptions {
 export function streamLog(log: LogHandle, onError: (message: string) => void, options: StreamOptions): LogFile {
   const sink = Bun.file(log.fd).writer();
   const queue: Uint8Array[] = [];
-  let head = 0;
+  let next = 0;
   /** Bytes queued, the piece being written included. */
-  let waiting = 0;
+  let unwritten = 0;
   let writing = false;
   let failed = false;
   let backlogged = false;
   let open = true;
-  let idle = Promise.withResolvers<void>();
-  idle.resolve();
+  let drained = Promise.withResolvers<void>();
+  drained.resolve();
   const fail = (err: unknown) => {
     if (failed) return;
     failed = true;
@@ -141,24 +141,24 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
   // chunk (left to the garbage collector, whose pacing counts the bitmap, they piled up in
   // RSS at the full write rate behind a reader only a little slower than the clients).
   const taken = (piece: Uint8Array) => {
-    waiting -= piece.length;
+    unwritten -= piece.length;
     if (piece.byteOffset + piece.length === piece.buffer.byteLength) (piece.buffer as ArrayBuffer).transfer(0);
   };
   const pump = () => {
-    while (!failed && !writing && head < queue.length) {
-      const piece = queue[head];
+    while (!failed && !writing && next < queue.length) {
+      const piece = queue[next];
       // Let go at once: a reader only a little slower than the clients never empties the
       // queue, so pieces kept until then grew memory at the full write rate (see taken()).
-      queue[head++] = EMPTY;
-      if (head === COMPACT_AT) {
-        queue.splice(0, head);
-        head = 0;
+      queue[next++] = EMPTY;
+      if (next === COMPACT_AT) {
+        queue.splice(0, next);
+        next = 0;
       }
       try {
         const written = writeSync(log.fd, piece);
         if (written === piece.length) taken(piece);
         else {
-          waiting -= written;
+          unwritten -= written;
           later(piece.subarray(written));
         }
       } catch (err) {
@@ -166,9 +166,9 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
         else fail(err);
       }
     }
-    if (head === queue.length && !writing) {
-      queue.length = head = 0;
-      idle.resolve();
+    if (next === queue.length && !writing) {
+      queue.length = next = 0;
+      drained.resolve();
       // After a failure nothing was taken: the clients stay held, the server is stopping.
       if (backlogged && !failed) options.onBacklog?.((backlogged = false));
     }
@@ -176,13 +176,13 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
   return {
     write(bytes) {
       if (failed) return;
-      if (head === queue.length && !writing) idle = Promise.withResolvers<void>();
+      if (next === queue.length && !writing) drained = Promise.withResolvers<void>();
       // Copied once: the engine reuses its buffer once write() returns.
       const copy = bytes.slice();
       for (let at = 0; at < copy.length; at += PIECE_BYTES) queue.push(copy.subarray(at, at + PIECE_BYTES));
-      waiting += bytes.length;
+      unwritten += bytes.length;
       pump();
-      if (waiting > BACKLOG_BYTES && !backlogged && !failed) options.onBacklog?.((backlogged = true));
+      if (unwritten > BACKLOG_BYTES && !backlogged && !failed) options.onBacklog?.((backlogged = true));
     },
     flush: pump,
     async close() {
@@ -190,8 +190,8 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
       open = false;
       pump();
       // The reader may never take the rest (stalled, stopped): the stop is bounded.
-      if (!failed && !(await settlesWithin(idle.promise, options.stopTimeoutMs))) {
-        fail(new Error(`its reader did not take the last lines within ${options.stopTimeoutMs / 1000} s of the stop (--stop-timeout): ${waiting} bytes of them are not written`));
+      if (!failed && !(await settlesWithin(drained.promise, options.stopTimeoutMs))) {
+        fail(new Error(`its reader did not take the last lines within ${options.stopTimeoutMs / 1000} s of the stop (--stop-timeout): ${unwritten} bytes of them are not written`));
       }
     },
   };

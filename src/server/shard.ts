@@ -14,7 +14,7 @@ export interface ShardOptions {
    * Makes this shard's log writer (logfile.ts) on the log the coordinator opened and
    * prepared; `onError` is to get the writer's first write failure.
    */
-  log: (onError: (message: string) => void) => LogFile;
+  openLog: (onError: (message: string) => void) => LogFile;
   flushInterval: number;
   /** A log write failed (called once). */
   onWriteError: (message: string) => void;
@@ -64,7 +64,7 @@ export class Shard {
   private stopped = false;
 
   constructor(o: ShardOptions) {
-    this.log = o.log((message) => {
+    this.log = o.openLog((message) => {
       this.logWriteErrors++;
       o.onWriteError(message);
     });

@@ -9,7 +9,7 @@ import { NO_STATS, type Counts, type ShardOptions, type ShardStats } from "./sha
 import type { Fault } from "./testhooks.ts";
 
 /** What a worker needs to run a shard: the options minus the callbacks, the log, the queue count and a test fault. */
-export type WorkerSetup = Omit<ShardOptions, "onWriteError" | "log"> & {
+export type WorkerSetup = Omit<ShardOptions, "onWriteError" | "openLog"> & {
   /** The log's descriptor (shared by every thread of the process): not reopened by path. */
   log: LogHandle;
   /** One Int32: bytes handed to the worker and not yet counted (the worker subtracts). */

@@ -28,7 +28,7 @@ function scratch(atomic: boolean): { shard: Shard; bits: Uint8Array; end: () => 
   const bits = atomic ? new Uint8Array(new SharedArrayBuffer(SPACE / 8)) : new Uint8Array(SPACE / 8);
   const fd = openSync("/dev/null", "w");
   const log = { fd, path: "/dev/null", stream: false };
-  const shard = new Shard({ bits, atomic, log: (onError) => appendLog(log, onError), flushInterval: 3600, onWriteError: () => {} });
+  const shard = new Shard({ bits, atomic, openLog: (onError) => appendLog(log, onError), flushInterval: 3600, onWriteError: () => {} });
   const end = async () => {
     await shard.stop();
     closeSync(fd);

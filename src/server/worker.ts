@@ -45,7 +45,7 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
     shard = new Shard({
       ...m,
       // A stream log has one writer, the main thread's: this thread hands its lines over.
-      log: log.stream ? () => handOverLog((bytes) => self.postMessage({ type: "log", bytes } satisfies FromWorker, [bytes])) : (onError) => appendLog(log, onError),
+      openLog: log.stream ? () => handOverLog((bytes) => self.postMessage({ type: "log", bytes } satisfies FromWorker, [bytes])) : (onError) => appendLog(log, onError),
       onWriteError: (message) => send({ type: "write-error", message }),
     });
     const stopping = new Int32Array(m.stopping);

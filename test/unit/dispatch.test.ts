@@ -29,7 +29,7 @@ async function setup(fault?: Fault) {
   const failures: string[] = [];
   let onFailure = () => {};
   const failed = new Promise<void>((resolve) => (onFailure = resolve));
-  const local = new Shard({ ...options, log: (onError) => appendLog(handle, onError), onWriteError: (m) => failures.push(m) });
+  const local = new Shard({ ...options, openLog: (onError) => appendLog(handle, onError), onWriteError: (m) => failures.push(m) });
   const remote = await RemoteShard.start({ ...options, log: handle, fault }, {
     onFailure: (m) => {
       failures.push(m);
@@ -76,7 +76,7 @@ describe("Dispatcher", () => {
   });
 
   test("one connection's lines go to a worker while its queue is short, then to this thread, then back", () => {
-    const local = new Shard({ bits: untouchedBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
+    const local = new Shard({ bits: untouchedBitmap(), atomic: false, openLog: nullLog, flushInterval: 60, onWriteError: () => {} });
     // A stand-in worker that counts nothing until told to.
     const handed: number[] = [];
     const remote: Remote = {
@@ -109,7 +109,7 @@ describe("Dispatcher", () => {
   });
 
   test("with several workers, each chunk goes to the open one with the shortest queue", () => {
-    const local = new Shard({ bits: untouchedBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
+    const local = new Shard({ bits: untouchedBitmap(), atomic: false, openLog: nullLog, flushInterval: 60, onWriteError: () => {} });
     /** A stand-in worker with `queued` bytes waiting, which keeps what it is handed. */
     const worker = (name: string, queued: number, open = true) => {
       const remote: Remote & { queuedBytes: number } = {
@@ -137,7 +137,7 @@ describe("Dispatcher", () => {
   });
 
   test("a connection's end waits for the workers only when some of its lines went to one", () => {
-    const local = new Shard({ bits: untouchedBitmap(), atomic: false, log: nullLog, flushInterval: 60, onWriteError: () => {} });
+    const local = new Shard({ bits: untouchedBitmap(), atomic: false, openLog: nullLog, flushInterval: 60, onWriteError: () => {} });
     // A stand-in worker that answers whenCounted() only when told to.
     const answers: (() => void)[] = [];
     const remote: Remote = { queuedBytes: 0, open: true, countLines() {}, whenCounted: (done) => void answers.push(done) };
