@@ -43,15 +43,19 @@ describe.each(["starting", "serving"] as const)("%s", (phase) => {
 });
 
 describe.each(["binding", "preparing"] as const)("%s", (phase) => {
-  test.each([TERMINATE, SIGNAL, FAILURE])("%j is noted, and the stop begins when starting is entered", (event) => {
+  test.each([[TERMINATE, 0], [SIGNAL, 0], [FAILURE, 1]] as const)("%j is noted, and the stop begins when starting is entered, exit code %d", (event, code) => {
     const { life, log } = at(phase);
     life.handle(event);
     expect(log.stops).toBe(0);
+    // A failure is said at once, in the phase it happens in; the rest say nothing.
+    expect(log.printed).toEqual(code ? ["disk full"] : []);
     if (phase === "binding") expect(life.advance("preparing")).toBe(true);
     expect(life.advance("starting")).toBe(false);
     expect(life.phase).toBe("stopping");
     expect(log.stops).toBe(1);
+    expect(life.exitCode).toBe(code);
     expect(life.advance("serving")).toBe(false);
+    expect(log.printed).toEqual(code ? ["disk full"] : []);
   });
 });
 
