@@ -102,11 +102,12 @@ class Server {
   private readonly onFatal = (err: unknown) => {
     if (this.life.phase === "stopped") return;
     this.onFailure(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+    const grace = this.hooks.fatalGraceMs ?? FATAL_GRACE_MS;
     setTimeout(() => {
       // Said, so that a stop that hangs after a fault is never mistaken for one that ended.
-      printError(`the stop did not end within ${FATAL_GRACE_MS / 1000} s of the internal error; exiting`);
+      printError(`the stop did not end within ${grace / 1000} s of the internal error; exiting`);
       process.exit(1);
-    }, FATAL_GRACE_MS);
+    }, grace);
   };
 
   /**

@@ -1,6 +1,6 @@
 // Test-only hooks that let the integration tests reach every window of the server's life
-// deterministically, on the source and on the compiled executable alike. Both are inert
-// unless their environment variable is set, and neither is listed in --help.
+// deterministically, on the source and on the compiled executable alike. Each is inert
+// unless its environment variable is set, and none is listed in --help.
 //
 // NUMBERS_TEST_HOLD=<phase> pauses the server when it enters that phase: it prints
 // `test: holding at <phase>` on stderr (with ` on port N` once the port is bound) and waits
@@ -16,6 +16,9 @@
 //   worker-stop   a worker thread throws when it is asked to stop
 //   throw         SIGUSR2 throws an uncaught exception in the main thread
 //   reject        SIGUSR2 leaves a rejected promise unhandled in the main thread
+//
+// NUMBERS_TEST_FATAL_GRACE=<ms> shortens the wait after an internal error for a stop that does
+// not end (coordinator.ts, 5 s), so that a test of it need not wait that long.
 
 import { readSync } from "node:fs";
 import type { Phase } from "./lifecycle.ts";
@@ -29,6 +32,7 @@ export type Fault = (typeof FAULTS)[number];
 export interface TestHooks {
   hold?: (typeof HOLDS)[number];
   fault?: Fault;
+  fatalGraceMs?: number;
 }
 
 function pick<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
@@ -37,10 +41,17 @@ function pick<T extends string>(name: string, value: string | undefined, allowed
   return value as T;
 }
 
+function milliseconds(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${name} must be a whole number of milliseconds, got '${value}'`);
+  return Number(value);
+}
+
 export function parseTestHooks(env: Record<string, string | undefined>): TestHooks {
   return {
     hold: pick("NUMBERS_TEST_HOLD", env.NUMBERS_TEST_HOLD, HOLDS),
     fault: pick("NUMBERS_TEST_FAULT", env.NUMBERS_TEST_FAULT, FAULTS),
+    fatalGraceMs: milliseconds("NUMBERS_TEST_FATAL_GRACE", env.NUMBERS_TEST_FATAL_GRACE),
   };
 }
 
