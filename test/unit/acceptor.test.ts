@@ -71,7 +71,7 @@ test("an intake that answers at once closes the client at once", async () => {
  * An acceptor whose intake records every chunk fed and answers terminate for a connection
  * whose bytes so far end in a terminate line; `terminated` resolves at its onTerminate.
  */
-function recordingAcceptor(limits = { maxClients: 5, waitingRoom: 0 }) {
+function recordingAcceptor(limits: { maxClients: number; waitingRoom: number; turnoverMs?: number } = { maxClients: 5, waitingRoom: 0 }) {
   const received: string[] = [];
   let onFed = () => {};
   let onTerminate = () => {};
@@ -135,6 +135,13 @@ test("held: a terminate from a client connected before the hold, split over two 
 });
 
 /** Clients numbered 1 to `n`, one after another, each sending its number as a line and ending. */
+/**
+ * How long a connection over the limit waits in the tests whose clients must all still be
+ * waiting when the slot frees: they connect one by one, which takes longer than TURNOVER_MS
+ * on a loaded machine.
+ */
+const LONG_WAIT = 60_000;
+
 async function oneLineClients(port: number, n: number) {
   const peers = [];
   for (let k = 1; k <= n; k++) {
@@ -310,7 +317,7 @@ test("a stop after a failure resets the clients at once; another keeps them unti
 });
 
 test("clients that each send a line and end while the slot is taken are all fed and closed once it frees", async () => {
-  const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 100 });
+  const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 100, turnoverMs: LONG_WAIT });
   try {
     const holder = await admitted("000000000\n");
     const burst = await oneLineClients(acceptor.port, 50);
@@ -327,7 +334,7 @@ test("clients that each send a line and end while the slot is taken are all fed 
 // Before, the terminate line's slot went to the waiting connections before the stop began:
 // they were counted and closed with a FIN ahead of the flush.
 test("a terminate line's slot goes to no waiting connection; the stop then refuses them", async () => {
-  const { acceptor, received, terminated, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
+  const { acceptor, received, terminated, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 10, turnoverMs: LONG_WAIT });
   try {
     const holder = await admitted("000000000\n");
     const waiting = await oneLineClients(acceptor.port, 3);
@@ -346,7 +353,7 @@ test("a terminate line's slot goes to no waiting connection; the stop then refus
 // Before, the seating loop went on after a seated connection's terminate: the waiting ones
 // behind it were counted and closed with a FIN before the stop could refuse them.
 test("a terminate read ahead from a waiting connection ends the seating when it gets a slot", async () => {
-  const { acceptor, received, terminated, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 10 });
+  const { acceptor, received, terminated, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 10, turnoverMs: LONG_WAIT });
   try {
     const holder = await admitted("000000000\n");
     const stopper = await client(acceptor.port);
