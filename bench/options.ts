@@ -53,7 +53,7 @@ export const BENCH_OPTIONS = {
     help: "run the C yardstick (bench/reference.c, built with cc -O2) interleaved with ours",
   },
   svg: {
-    flag: "svg", env: "NUMBERS_BENCH_SVG", default: "bench.svg", read: (text: string) => text,
+    flag: "svg", env: "NUMBERS_BENCH_SVG", default: "bench.svg", read: (text: string) => text, empty: true,
     help: "write the results as an SVG bar chart to this file (\"\" for none)",
   },
 } satisfies Record<keyof BenchConfig, OptionSpec<unknown>>;

@@ -18,6 +18,11 @@ export interface OptionSpec<T> {
   dashValue?: true;
   env: string;
   default: string;
+  /**
+   * An empty value given on purpose means something (`--svg ""`: no chart). Otherwise an
+   * empty flag or twin is a usage error, never the default: a mistyped `$VAR` is caught.
+   */
+  empty?: true;
   help: string;
   read: (text: string, name: string) => T;
 }
@@ -106,11 +111,19 @@ export function parseOptions<S extends Specs>(
   for (const [key, spec] of Object.entries(specs)) {
     const raw = parsed.values[spec.flag];
     const flagValue = typeof raw === "boolean" ? String(raw) : raw;
-    if (flagValue !== undefined) config[key] = spec.read(flagValue, `--${spec.flag}`);
-    else if (env[spec.env] !== undefined) config[key] = spec.read(env[spec.env]!, spec.env);
+    if (flagValue !== undefined) config[key] = spec.read(given(spec, flagValue, `--${spec.flag}`), `--${spec.flag}`);
+    else if (env[spec.env] !== undefined) config[key] = spec.read(given(spec, env[spec.env]!, spec.env), spec.env);
     else config[key] = spec.read(spec.default, `--${spec.flag}`);
   }
   return { help: false, config: config as Values<S>, positionals: parsed.positionals };
+}
+
+/** A value given by flag or twin: empty only where the option says what that means. */
+function given(spec: OptionSpec<unknown>, text: string, name: string): string {
+  if (text === "" && !spec.empty) {
+    throw new UsageError(name.startsWith("--") ? `${name} must not be empty (leave it out for the default)` : `${name} is set but empty (unset it for the default)`);
+  }
+  return text;
 }
 
 /**

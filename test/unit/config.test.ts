@@ -2,7 +2,10 @@
 // rejected values as UsageError, --help, and the option table.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { describeOptions, UsageError } from "../../src/options.ts";
+import { describeOptions, parseOptions, UsageError, type OptionSpec } from "../../src/options.ts";
+import { CLIENT_OPTIONS, TERMINATE_OPTIONS } from "../../src/client/config.ts";
+import { CHECK_OPTIONS } from "../../src/check/config.ts";
+import { AB_OPTIONS, BENCH_OPTIONS } from "../../bench/options.ts";
 import { parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "../../src/server/config.ts";
 import { parseTerminateConfig, type TerminateConfig } from "../../src/client/config.ts";
 
@@ -68,7 +71,7 @@ describe("the metrics endpoint", () => {
     expect(config([], { NUMBERS_METRICS_PORT: "0", NUMBERS_METRICS_HOST: "::1" })).toMatchObject({ metricsPort: 0, metricsHost: "::1" });
     expect(config(["--metrics-port", "off"], { NUMBERS_METRICS_PORT: "9400" })).toMatchObject({ metricsPort: undefined });
     // Empty is an error, as for every twin (README): a unit file's unset $VAR must not turn metrics off unseen.
-    expect(() => config([], { NUMBERS_METRICS_PORT: "" })).toThrow("NUMBERS_METRICS_PORT must be a port from 0 to 65535, or off, got ''");
+    expect(() => config([], { NUMBERS_METRICS_PORT: "" })).toThrow("NUMBERS_METRICS_PORT is set but empty (unset it for the default)");
     expect(config(["--metrics-port=9401"], { NUMBERS_METRICS_PORT: "9400" })).toMatchObject({ metricsPort: 9401 });
   });
 
@@ -192,4 +195,24 @@ describe("terminate options", () => {
     }
     expect(() => parseTerminateConfig([], { NUMBERS_TERMINATE_TIMEOUT: "0" })).toThrow(/NUMBERS_TERMINATE_TIMEOUT/);
   });
+});
+
+// Before, an empty value of an option whose default is empty passed for the default: an empty
+// NUMBERS_CHECK_SPAWN checked whatever server ran on port 4000, and counted numbers into its log.
+test("every option of every command refuses an empty value, by flag and by twin, but those that say what empty means", () => {
+  const tables: Record<string, Record<string, OptionSpec<unknown>>> = {
+    serve: SERVER_OPTIONS, client: CLIENT_OPTIONS, terminate: TERMINATE_OPTIONS, check: CHECK_OPTIONS, bench: BENCH_OPTIONS, "bench:ab": AB_OPTIONS,
+  };
+  const allowed: string[] = [];
+  for (const [command, table] of Object.entries(tables)) {
+    for (const spec of Object.values(table)) {
+      if (spec.empty) {
+        allowed.push(`${command} --${spec.flag}`);
+        continue;
+      }
+      if (!spec.switch) expect(() => parseOptions(table, [`--${spec.flag}=`], {}, Infinity)).toThrow(`--${spec.flag} must not be empty (leave it out for the default)`);
+      expect(() => parseOptions(table, [], { [spec.env]: "" }, Infinity)).toThrow(`${spec.env} is set but empty (unset it for the default)`);
+    }
+  }
+  expect(allowed).toEqual(["bench --svg"]);
 });
