@@ -1,6 +1,6 @@
 // The commands of the one executable, each a parser and a runner, and their --help text.
 
-import { describeOptions } from "./options.ts";
+import { describeOptions, UsageError } from "./options.ts";
 import { parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "./server/config.ts";
 import { CLIENT_OPTIONS, parseClientConfig, parseTerminateConfig, TERMINATE_OPTIONS, type ClientConfig, type TerminateConfig } from "./client/config.ts";
 import { CHECK_OPTIONS, parseCheckConfig, type CheckConfig } from "./check/config.ts";
@@ -58,7 +58,28 @@ export const COMMANDS = {
   },
 };
 
-export function usage(name: keyof typeof COMMANDS): string {
+export type CommandName = keyof typeof COMMANDS;
+
+/** The command the arguments name (serve when the first is none) and the arguments left for it. */
+export function pickCommand(argv: string[]): { name: CommandName; args: string[] } {
+  const [first, ...rest] = argv;
+  // Own keys only: `in` also found `constructor` and `toString`, which crashed as commands.
+  if (first !== undefined && Object.hasOwn(COMMANDS, first)) return { name: first as CommandName, args: rest };
+  return { name: "serve", args: argv };
+}
+
+/**
+ * Whether a command's arguments ask for the version (`--version` or `-v`, as every --help lists
+ * it: `numbers-server --version`, `numbers-server client --version`); with anything else
+ * beside it, a usage error, not the version with the rest ignored.
+ */
+export function askedVersion(args: string[]): boolean {
+  if (!args.some((a) => a === "--version" || a === "-v")) return false;
+  if (args.length > 1) throw new UsageError("--version takes no other argument");
+  return true;
+}
+
+export function usage(name: CommandName): string {
   const command = COMMANDS[name];
   const list = Object.entries(COMMANDS)
     .map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`)

@@ -4,12 +4,11 @@
 // stdout any more, as for a program killed by SIGPIPE, 1 for everything else).
 
 import { UsageError } from "./options.ts";
-import { COMMANDS, usage } from "./commands.ts";
+import { askedVersion, COMMANDS, pickCommand, usage } from "./commands.ts";
 import { printError, printResult, StdoutClosed } from "./output/print.ts";
 import pkg from "../package.json" with { type: "json" };
 
-const args = process.argv.slice(2);
-const name = args[0] !== undefined && args[0] in COMMANDS ? args.shift()! : "serve";
+const { name, args } = pickCommand(process.argv.slice(2));
 
 function fail(message: string, code: number): never {
   printError(message);
@@ -20,15 +19,14 @@ function fail(message: string, code: number): never {
 const EXIT_SIGPIPE = 141;
 
 try {
-  // As every command's --help lists it: `numbers-server --version`, `numbers-server client --version`.
-  if (args[0] === "--version" || args[0] === "-v") {
+  if (askedVersion(args)) {
     printResult(`${pkg.version}\n`);
     process.exit(0);
   }
-  const command = COMMANDS[name as keyof typeof COMMANDS];
+  const command = COMMANDS[name];
   const parsed = command.parse(args, process.env);
   if (parsed.help) {
-    printResult(usage(name as keyof typeof COMMANDS));
+    printResult(usage(name));
     process.exit(0);
   }
   process.exit(await command.run(parsed.config as never));

@@ -99,9 +99,17 @@ export function parseOptions<S extends Specs>(
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: positionals > 0 });
+    parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: positionals > 0, tokens: true });
   } catch (err) {
     throw new UsageError(parseError(err as Error, argv));
+  }
+  // Given twice, one of the two is a mistake: which one was meant is not for us to guess.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option") continue;
+    const short = Object.values(specs).find((spec) => spec.flag === token.name)?.short;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name}${short ? ` (-${short})` : ""} is given more than once`);
+    seen.add(token.name);
   }
   if (parsed.values.help) return { help: true };
   if (parsed.positionals.length > positionals) {

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../src/options.ts";
 import { parseClientConfig, parseTerminateConfig } from "../../src/client/config.ts";
-import { COMMANDS, usage } from "../../src/commands.ts";
+import { askedVersion, COMMANDS, pickCommand, usage } from "../../src/commands.ts";
 import { parseServerConfig, SERVER_OPTIONS } from "../../src/server/config.ts";
 
 describe("client and terminate options", () => {
@@ -99,5 +99,31 @@ describe("--help", () => {
     const help = usage("check");
     expect(help).toMatch(/--spawn <v> +NUMBERS_CHECK_SPAWN +default none +start/);
     expect(help).not.toMatch(/default {2,}\S/);
+  });
+});
+
+describe("the command and --version", () => {
+  test("the first argument names the command when it is one; else the arguments are the server's", () => {
+    expect(pickCommand(["client", "--count", "5"])).toEqual({ name: "client", args: ["--count", "5"] });
+    expect(pickCommand(["--port", "5000"])).toEqual({ name: "serve", args: ["--port", "5000"] });
+    expect(pickCommand([])).toEqual({ name: "serve", args: [] });
+    // Before, `in` found these on Object.prototype: an internal error, exit 1.
+    for (const inherited of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      expect(pickCommand([inherited])).toEqual({ name: "serve", args: [inherited] });
+      expect(() => parseServerConfig(pickCommand([inherited]).args, {})).toThrow(UsageError);
+    }
+  });
+
+  test("--version (-v) alone asks for the version; beside anything else it is a usage error", () => {
+    expect(askedVersion(["--version"])).toBe(true);
+    expect(askedVersion(["-v"])).toBe(true);
+    expect(askedVersion(["--port", "1"])).toBe(false);
+    for (const args of [["--version", "extra"], ["--port", "1", "--version"], ["-v", "-v"]]) expect(() => askedVersion(args)).toThrow("--version takes no other argument");
+  });
+
+  test("a flag given twice is a usage error naming it, whichever way it was spelt", () => {
+    expect(() => parseServerConfig(["--port", "1", "--port", "2"], {})).toThrow("--port is given more than once");
+    expect(() => parseServerConfig(["--log=a", "--log", "b"], {})).toThrow("--log is given more than once");
+    expect(() => COMMANDS.check.parse(["-k", "lines", "--only", "log"], {})).toThrow("--only (-k) is given more than once");
   });
 });
