@@ -60,6 +60,17 @@ export const nonEmpty = (text: string, name: string): string => {
   return text;
 };
 
+/**
+ * An address or host name to listen on or connect to. An IPv6 address may come in brackets,
+ * as a URL writes it (`[::1]`); blanks are refused here, where a resolver's ENOTFOUND would not
+ * say what was wrong.
+ */
+export const hostName = (text: string, name: string): string => {
+  const host = /^\[([0-9A-Fa-f:.]+)\]$/.exec(text)?.[1] ?? text;
+  if (host === "" || /[\s\[\]]/.test(host)) throw new UsageError(`${name} must be an address or a host name, got '${text}'`);
+  return host;
+};
+
 /** A port, or off. Empty is neither: a twin set from an unset variable is an error, not off. */
 export const portOrOff = (text: string, name: string): number | undefined => {
   if (text === "off") return undefined;
@@ -68,7 +79,7 @@ export const portOrOff = (text: string, name: string): number | undefined => {
 };
 
 export const HOST: OptionSpec<string> = {
-  flag: "host", env: "NUMBERS_HOST", default: "127.0.0.1", read: nonEmpty,
+  flag: "host", env: "NUMBERS_HOST", default: "127.0.0.1", read: hostName,
   help: "address to listen on (0.0.0.0 opens it to the network)",
 };
 export const PORT: OptionSpec<number> = {

@@ -1,7 +1,7 @@
 // The serve command's configuration: a pure function of the command-line arguments and the
 // environment (see options.ts). It holds the flags alone: test hooks enter apart (testhooks.ts).
 
-import { bool, HOST, integer, nonEmpty, parseOptions, PORT, portOrOff, seconds, secondsOrOff, type OptionSpec, type Parsed } from "../options.ts";
+import { bool, HOST, hostName, integer, nonEmpty, parseOptions, PORT, portOrOff, seconds, secondsOrOff, type OptionSpec, type Parsed } from "../options.ts";
 
 export interface ServerConfig {
   host: string;
@@ -72,7 +72,7 @@ export const SERVER_OPTIONS = {
     help: "HTTP port for Prometheus /metrics and /healthz; 0 picks a free one",
   },
   metricsHost: {
-    flag: "metrics-host", env: "NUMBERS_METRICS_HOST", default: "127.0.0.1", read: nonEmpty,
+    flag: "metrics-host", env: "NUMBERS_METRICS_HOST", default: "127.0.0.1", read: hostName,
     help: "address of the metrics endpoint (read-only; 0.0.0.0 opens it to the network)",
   },
 } satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;

@@ -11,6 +11,14 @@ export function address(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
+/** What each error of a listen means, in words. */
+const REASONS: Record<string, string> = {
+  EADDRINUSE: "the port is in use",
+  ENOTFOUND: "no such address here",
+  EADDRNOTAVAIL: "the address is not one of this machine's",
+  EACCES: "permission denied (a port below 1024 needs privileges)",
+};
+
 /** Bun.listen, with any failure turned into a one-line ListenError. */
 export function listen<T>(host: string, port: number, socket: SocketHandler<T>): TCPSocketListener<T> {
   try {
@@ -19,7 +27,7 @@ export function listen<T>(host: string, port: number, socket: SocketHandler<T>):
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // Bun says only "Failed to listen at HOST" for a host it cannot resolve or parse.
-    const why = e.code === "EADDRINUSE" ? "the port is in use" : e.code ?? "no such address here";
+    const why = REASONS[e.code ?? "ENOTFOUND"] ?? e.code;
     throw new ListenError(`cannot listen on ${address(host, port)}: ${why}`);
   }
 }

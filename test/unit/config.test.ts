@@ -84,6 +84,15 @@ describe("the metrics endpoint", () => {
   });
 });
 
+test("--host and --metrics-host: an IPv6 address may come in brackets; blanks and stray brackets are usage errors", () => {
+  expect(config(["--host", "[::1]", "--metrics-host", "[fe80::1]"])).toMatchObject({ host: "::1", metricsHost: "fe80::1" });
+  expect(config(["--host", "localhost"])).toMatchObject({ host: "localhost" });
+  for (const host of [" 127.0.0.1", "127.0.0.1 ", "[::1", "::1]", "[]", "a b"]) {
+    expect(() => config(["--host", host])).toThrow(`--host must be an address or a host name, got '${host}'`);
+  }
+  expect(() => config([], { NUMBERS_METRICS_HOST: "[x" })).toThrow("NUMBERS_METRICS_HOST must be an address or a host name, got '[x'");
+});
+
 describe("bad input is a UsageError", () => {
   const bad: [string, string[], Record<string, string>?][] = [
     ["port not a number", ["--port", "abc"]],
