@@ -60,6 +60,13 @@ export const nonEmpty = (text: string, name: string): string => {
   return text;
 };
 
+/** A file's path: not empty, and not ending in `/` (the open would say only "it is a directory"). */
+export const filePath = (text: string, name: string): string => {
+  if (text === "") throw new UsageError(`${name} must not be empty`);
+  if (text.endsWith("/")) throw new UsageError(`${name} must name a file, not a directory (it ends in /), got '${text}'`);
+  return text;
+};
+
 /**
  * An address or host name to listen on or connect to. An IPv6 address may come in brackets,
  * as a URL writes it (`[::1]`); blanks are refused here, where a resolver's ENOTFOUND would not

@@ -1,7 +1,7 @@
 // The serve command's configuration: a pure function of the command-line arguments and the
 // environment (see options.ts). It holds the flags alone: test hooks enter apart (testhooks.ts).
 
-import { bool, HOST, hostName, integer, nonEmpty, parseOptions, PORT, portOrOff, seconds, secondsOrOff, type OptionSpec, type Parsed } from "../options.ts";
+import { bool, filePath, HOST, hostName, integer, parseOptions, PORT, portOrOff, seconds, secondsOrOff, type OptionSpec, type Parsed } from "../options.ts";
 
 export interface ServerConfig {
   host: string;
@@ -35,7 +35,7 @@ export const SERVER_OPTIONS = {
     help: "clients connected at once; one more waits for a slot, and is reset once none has freed for 50 ms",
   },
   log: {
-    flag: "log", env: "NUMBERS_LOG", default: "numbers.log", read: nonEmpty,
+    flag: "log", env: "NUMBERS_LOG", default: "numbers.log", read: filePath,
     help: "log file, emptied at start once the port is bound",
   },
   reportInterval: {

@@ -232,6 +232,13 @@ export function errorReason(err: unknown): string {
     EIO: "input/output error",
     ENXIO: "no such device or address",
     EPIPE: "its reader has gone (broken pipe)",
+    ETXTBSY: "it is a program that is running",
+    ELOOP: "too many symbolic links on the way",
+    ENAMETOOLONG: "the name is too long",
+    EPERM: "operation not permitted",
+    EDQUOT: "disk quota exceeded",
+    EFBIG: "the file is too large",
+    EMFILE: "too many open files",
   };
   return (e.code && reasons[e.code]) ?? e.message;
 }

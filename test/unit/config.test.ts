@@ -110,6 +110,9 @@ describe("bad input is a UsageError", () => {
     ["negative interval", ["--report-interval=-1"]],
     ["interval not a number", ["--flush-interval", "soon"]],
     ["empty log", ["--log="]],
+    // Before, "it is a directory" even when it named no directory (the open's EISDIR).
+    ["log ending in /", ["--log", "logs/numbers.log/"]],
+    ["env log ending in /", [], { NUMBERS_LOG: "/tmp/" }],
     ["unknown flag", ["--verbose"]],
     ["unexpected argument", ["extra"]],
     ["flag without its value", ["--port"]],
