@@ -70,7 +70,9 @@ export function startShortfall(threads: number, metrics: boolean, connections: n
   const need = descriptorsToStart(threads, metrics);
   if (limit === undefined || limit >= need) return undefined;
   const many = threads === 1 ? "1 serving thread needs" : `${threads} serving threads need`;
-  return `the open-file limit (${limit}) is too low to start: ${many} about ${need} descriptors, and the connections up to ${connections + SPARE} more; raise it (ulimit -n ${need + connections + SPARE})`;
+  // The same advice as the warnings after a start: enough for the connections and for those
+  // that wait for a slot, not only to start (which would then warn at once).
+  return `the open-file limit (${limit}) is too low to start: ${many} about ${need} descriptors, and the connections up to ${connections + SPARE} more; raise it (ulimit -n ${need + connections + SPARE + WAITING_WANTED})`;
 }
 
 /**
