@@ -34,13 +34,22 @@ export function descriptorsOpen(): number | undefined {
 }
 
 /**
- * Descriptors the start needs, measured 2026-12-06 (docs/edges.md): the runtime's own 7 or
- * so, three per serving thread (its event loop and wake-ups), the metrics endpoint's
- * listener, and one the start opens for a moment (a worker's source, the log). Below it the
- * start failed in Bun's or a worker's code, in several lines, after the log was emptied.
+ * Descriptors each serving thread's start opens at its peak: its event loop and wake-ups, the
+ * warm-up's two scratch logs and the copies their writers make, the copy the log's writer
+ * makes (docs/edges.md, 2026-12-07).
+ */
+const OPENED_PER_THREAD = 7;
+/** What the start may open beyond that for a moment (a worker's source file, from a checkout). */
+const OPENED_BRIEFLY = 2;
+
+/**
+ * Descriptors the start needs: those open now, inherited ones included (a supervisor may
+ * leave some open), and what the start opens. Counted from a fixed estimate of those open
+ * (8 + 3 per thread), a limit just above it let the start fail in Bun's own code, after the
+ * log was emptied; where /proc cannot tell what is open, the runtime's usual 5 are assumed.
  */
 export function descriptorsToStart(threads: number, metrics: boolean): number {
-  return 8 + 3 * threads + (metrics ? 1 : 0);
+  return (descriptorsOpen() ?? 5) + OPENED_PER_THREAD * threads + (metrics ? 1 : 0) + OPENED_BRIEFLY;
 }
 
 /**
