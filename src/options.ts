@@ -117,7 +117,9 @@ export function parseOptions<S extends Specs>(
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: positionals > 0, tokens: true });
+    // allowNegative: a switch is turned off with --no-<flag>, so that a flag beats a twin that
+    // turned it on (NUMBERS_RESUME=1 and --no-resume).
+    parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: positionals > 0, tokens: true, allowNegative: true });
   } catch (err) {
     throw new UsageError(parseError(err as Error, argv));
   }
@@ -125,6 +127,7 @@ export function parseOptions<S extends Specs>(
   const seen = new Set<string>();
   for (const token of parsed.tokens) {
     if (token.kind !== "option") continue;
+    if (token.rawName === "--no-help") throw new UsageError("unknown option '--no-help'");
     const short = Object.values(specs).find((spec) => spec.flag === token.name)?.short;
     if (seen.has(token.name)) throw new UsageError(`--${token.name}${short ? ` (-${short})` : ""} is given more than once`);
     seen.add(token.name);
@@ -197,7 +200,7 @@ function glueDashValues(specs: Specs, argv: string[]): string[] {
 
 /** The option table for `--help`; an option with no default (an empty one) says `none`. */
 export function describeOptions(specs: Specs): string {
-  const rows = Object.values(specs).map((s) => [`${s.short ? `-${s.short}, ` : ""}--${s.flag}${s.switch ? "" : " <v>"}`, s.env, s.default || "none", s.help]);
+  const rows = Object.values(specs).map((s) => [`${s.short ? `-${s.short}, ` : ""}--${s.switch ? `[no-]${s.flag}` : `${s.flag} <v>`}`, s.env, s.default || "none", s.help]);
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
   return rows
     .map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`)

@@ -177,7 +177,7 @@ test("describeOptions lists every flag, env name and default of the server", () 
   const specs = Object.values(SERVER_OPTIONS);
   expect(table.split("\n")).toHaveLength(specs.length);
   for (const spec of specs) {
-    const row = table.split("\n").find((r) => r.includes(`--${spec.flag}`));
+    const row = table.split("\n").find((r) => r.includes(spec.switch ? `--[no-]${spec.flag}` : `--${spec.flag} `));
     expect(row, spec.flag).toBeDefined();
     expect(row, spec.flag).toContain(spec.env);
     expect(row, spec.flag).toContain(`default ${spec.default}`);

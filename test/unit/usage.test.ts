@@ -78,7 +78,7 @@ describe("--help", () => {
   test("serve: every flag and environment twin, and --help", () => {
     const help = usage("serve");
     for (const spec of Object.values(SERVER_OPTIONS)) {
-      expect(help).toContain(`--${spec.flag}`);
+      expect(help).toContain(spec.switch ? `--[no-]${spec.flag}` : `--${spec.flag} <v>`);
       expect(help).toContain(spec.env);
     }
     expect(help).toContain("--help");
@@ -126,4 +126,14 @@ describe("the command and --version", () => {
     expect(() => parseServerConfig(["--log=a", "--log", "b"], {})).toThrow("--log is given more than once");
     expect(() => COMMANDS.check.parse(["-k", "lines", "--only", "log"], {})).toThrow("--only (-k) is given more than once");
   });
+});
+
+test("a switch is turned off with --no-<flag>, beating a twin that turned it on; other flags have no --no- form", () => {
+  expect(parseServerConfig(["--no-resume"], { NUMBERS_RESUME: "1" })).toMatchObject({ config: { resume: false } });
+  expect(parseServerConfig([], { NUMBERS_RESUME: "1" })).toMatchObject({ config: { resume: true } });
+  expect(COMMANDS.check.parse(["--no-json"], { NUMBERS_CHECK_JSON: "true" })).toMatchObject({ config: { json: false } });
+  expect(() => parseServerConfig(["--no-port"], {})).toThrow(UsageError);
+  expect(() => parseServerConfig(["--no-help"], {})).toThrow("unknown option '--no-help'");
+  expect(() => parseServerConfig(["--resume", "--no-resume"], {})).toThrow("--resume is given more than once");
+  expect(usage("serve")).toContain("--[no-]resume");
 });
