@@ -105,7 +105,7 @@ test("--help: exit 0, every flag and environment twin on stdout", async () => {
   expect(result.stderr).toEqual([]);
   const help = result.stdout.join("\n");
   for (const spec of Object.values(SERVER_OPTIONS)) {
-    expect(help).toContain(`--${spec.flag}`);
+    expect(help).toContain(spec.switch ? `--[no-]${spec.flag}` : `--${spec.flag} <v>`);
     expect(help).toContain(spec.env);
   }
   expect(help).toContain("--help");
