@@ -140,7 +140,11 @@ export class Engine {
     // takes the loop made for that. Either loop gives the same result; only speed differs.
     const values = this.values;
     const far = Math.abs(values[count - 1] - values[0]) > count * SCATTERED_SPREAD;
-    const found = this.scattered && far ? this.testAndSetScattered(count) : this.testAndSet(count);
+    const found = isRun(values, count)
+      ? this.setRun(values[0], count)
+      : this.scattered && far
+        ? this.testAndSetScattered(count)
+        : this.testAndSet(count);
     // A pass of one line (the odd line at a chunk's end, counted on its own) says nothing of
     // the next; letting it decide sent every pass after a chunk of an odd number of lines to
     // the near loop, however scattered the numbers.
@@ -224,6 +228,53 @@ export class Engine {
   }
 
   /**
+   * Test-and-sets the run of numbers from..from + count (line k holds from + k) a bitmap byte
+   * at a time, eight numbers in one read and write (or one Atomics.or on a shared bitmap,
+   * whose old value says which bits this thread set); returns how many were new. fresh[]
+   * lists them only when some were not: while every number so far is new it is left
+   * unwritten, as commit() copies a pass whose lines are all new in one piece.
+   */
+  private setRun(from: number, count: number): number {
+    const bits = this.bits;
+    const fresh = this.fresh;
+    const end = from + count;
+    let found = 0;
+    // Whether fresh[0..found) lists the new ones: only once a number was not new.
+    let listed = false;
+    for (let v = from, k = 0; v < end; ) {
+      const low = v & 7;
+      const high = Math.min(8, low + end - v);
+      const mask = (0xff >>> (8 - high)) & (0xff << low);
+      const at = v >>> 3;
+      let added: number;
+      if (this.atomic) added = mask & ~Atomics.or(bits, at, mask);
+      else {
+        const was = bits[at];
+        added = mask & ~was;
+        // A byte whose numbers were all set already is not written: its cache line stays clean.
+        if (added !== 0) bits[at] = was | mask;
+      }
+      if (added === mask && !listed) found += high - low;
+      else {
+        if (!listed) {
+          // Every number before this byte was new: they are fresh[0..found).
+          for (let j = 0; j < found; j++) fresh[j] = j;
+          listed = true;
+        }
+        if (added !== 0) {
+          for (let b = low; b < high; b++) {
+            fresh[found] = k + b - low;
+            found += (added >>> b) & 1;
+          }
+        }
+      }
+      k += high - low;
+      v += high - low;
+    }
+    return found;
+  }
+
+  /**
    * Sets the bits of the `open` numbers values[candidates[0..open)] that looked new, in
    * order, appending those that were new to fresh[] from `found`; returns its new end. On a
    * bitmap shared with other threads each byte is written with a compareExchange from the
@@ -284,6 +335,20 @@ export class Engine {
     bits[at] = byte;
     return found;
   }
+}
+
+/** Lines from which a pass of consecutive numbers is set a byte at a time (setRun()). */
+const RUN_LINES = 64;
+
+/**
+ * Whether values[0..count) are consecutive ascending numbers (a client sending a range, as
+ * the seq workload does): the first test fails at once for any other pass.
+ */
+function isRun(values: Uint32Array, count: number): boolean {
+  const first = values[0];
+  if (count < RUN_LINES || values[count - 1] - first !== count - 1) return false;
+  for (let k = 1; k < count; k++) if (values[k] !== first + k) return false;
+  return true;
 }
 
 /**
@@ -361,4 +426,4 @@ function four(x: number): number {
 // each change of path (near, scattered; a first duplicate) recompiled all of commit(),
 // during the first clients' numbers (docs/experiments.md).
 const methods = Engine.prototype as unknown as Record<string, (...args: never[]) => unknown>;
-for (const name of ["testAndSet", "testAndSetScattered", "setBlock"]) noInline(methods[name]);
+for (const name of ["testAndSet", "testAndSetScattered", "setBlock", "setRun"]) noInline(methods[name]);

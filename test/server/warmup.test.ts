@@ -35,7 +35,7 @@ test.each([1, 2])("--workers %d with the default warm-up: ready, and only the nu
 }, 20_000);
 
 /** The engine's per-line functions (src/core/engine.ts), as JavaScriptCore's compile report names them. */
-const ENGINE = ["parsePairs", "parseAlignedPairs", "four", "commit", "testAndSet", "testAndSetScattered", "setBlock", "claimByte"];
+const ENGINE = ["parsePairs", "parseAlignedPairs", "four", "commit", "isRun", "setRun", "testAndSet", "testAndSetScattered", "setBlock", "claimByte"];
 
 test("--workers 2: after the readiness line no thread compiles the engine's per-line functions again (JavaScriptCore's compile report)", async () => {
   // The report goes to stderr ahead of the readiness line, so the server is started by hand.

@@ -326,6 +326,95 @@ describe("scattered passes: numbers far apart and mostly new take the gathering 
   }
 });
 
+describe("runs: a pass of consecutive numbers is set a byte at a time", () => {
+  /** Counts the passes `engine` sets as runs from now on. */
+  function countRuns(engine: Engine): { runs: number } {
+    const calls = { runs: 0 };
+    const e = engine as unknown as Record<"setRun", (from: number, n: number) => number>;
+    const setRun = e.setRun.bind(engine);
+    e.setRun = (from, n) => (calls.runs++, setRun(from, n));
+    return calls;
+  }
+
+  // Runs from every offset in a bitmap byte, of lengths that end anywhere in one; some of
+  // their numbers set before (none, the first, the last, one mid-byte, every third, all).
+  const starts = [0, 1, 5, 7, 8, 123_456_789, 999_999_000];
+  const lengths = [64, 65, 71, 200, 1_000];
+  const presets: [string, (k: number, n: number) => boolean][] = [
+    ["none set before", () => false],
+    ["the first set before", (k) => k === 0],
+    ["the last set before", (k, n) => k === n - 1],
+    ["one in the middle set before", (k, n) => k === n >> 1],
+    ["every third set before", (k) => k % 3 === 1],
+    ["all set before", () => true],
+  ];
+  for (const atomic of [false, true]) {
+    for (const [label, preset] of presets) {
+      test(`${atomic ? "a shared" : "its own"} bitmap, ${label}: the log and counts of a set, in the order of first sight; the neighbours untouched`, () => {
+        let log = "";
+        const engine = new Engine({ bitmap: untouchedBitmap(atomic), atomic, write: (b) => void (log += Buffer.from(b).toString("latin1")) });
+        const calls = countRuns(engine);
+        let passes = 0;
+        for (const from of starts) {
+          for (const length of lengths) {
+            const run = Array.from({ length }, (_, k) => from + k);
+            const before = run.filter((_, k) => preset(k, length));
+            // The numbers set before go in as a pass of their own (a run only when it is all of them).
+            if (before.length > 0) {
+              engine.countLines(encodeLines(Uint32Array.from(before)), 0, before.length * 10);
+              passes += before.length === length ? 1 : 0;
+            }
+            engine.drain();
+            engine.takeCounts();
+            log = "";
+            const lines = encodeLines(Uint32Array.from(run));
+            engine.countLines(lines, 0, lines.length);
+            passes += 1;
+            engine.drain();
+            const fresh = run.filter((_, k) => !preset(k, length));
+            const where = `${length} from ${from}`;
+            expect(log, where).toBe(Buffer.from(encodeLines(Uint32Array.from(fresh))).toString("latin1"));
+            expect(engine.takeCounts().unique, where).toBe(fresh.length);
+            // Every number of the run is set now: sent again, all are duplicates.
+            engine.countLines(lines, 0, lines.length);
+            passes += 1;
+            engine.drain();
+            expect(log, where).toBe(Buffer.from(encodeLines(Uint32Array.from(fresh))).toString("latin1"));
+            expect(engine.takeCounts(), where).toMatchObject({ unique: 0, duplicates: length });
+            // The eight numbers either side share its first and last bitmap bytes: still new.
+            const around = [...Array.from({ length: 8 }, (_, k) => from - 8 + k), ...Array.from({ length: 8 }, (_, k) => from + length + k)];
+            const near = around.filter((v) => v >= 0 && v < 1_000_000_000);
+            log = "";
+            engine.countLines(encodeLines(Uint32Array.from(near)), 0, near.length * 10);
+            engine.drain();
+            expect(engine.takeCounts().unique, where).toBe(near.length);
+            // Clear them and the run for the next one (the bitmap is this test's own).
+            for (const v of [...run, ...near]) engine.bits[v >>> 3] &= ~(1 << (v & 7));
+          }
+        }
+        expect(calls.runs).toBe(passes);
+      });
+    }
+  }
+
+  test("a pass that is not a run takes the probe loops, however close: a gap, a repeat, a descent, too short", () => {
+    const engine = new Engine({ bitmap: untouchedBitmap(), write: () => {} });
+    const calls = countRuns(engine);
+    const base = Array.from({ length: 100 }, (_, k) => 1_000 + k);
+    const gap = base.map((v, k) => (k >= 50 ? v + 1 : v));
+    const repeat = base.map((v, k) => (k === 50 ? v - 1 : v));
+    const descent = [...base].reverse();
+    for (const values of [gap, repeat, descent, base.slice(0, 63)]) {
+      const lines = encodeLines(Uint32Array.from(values));
+      engine.countLines(lines, 0, lines.length);
+    }
+    expect(calls.runs).toBe(0);
+    const lines = encodeLines(Uint32Array.from(base));
+    engine.countLines(lines, 0, lines.length);
+    expect(calls.runs).toBe(1);
+  });
+});
+
 // A held connection's bytes wait unframed (acceptor.ts, hold()), except where they hold a
 // terminate line: that look must never miss a terminate that framing would reach.
 describe("holdsTerminateLine: a terminate among a connection's unframed bytes", () => {
