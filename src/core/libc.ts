@@ -18,6 +18,13 @@ export interface Libc {
 }
 
 let loaded: Libc | null | undefined;
+/** Why libc could not be loaded, when it could not (libcFailure()). */
+let failure = "";
+
+/** Why libc() is undefined, in a few words ("" when it is not, or not yet asked). */
+export function libcFailure(): string {
+  return failure;
+}
 
 /** libc, loaded on the first call; undefined where it cannot be loaded. */
 export function libc(): Libc | undefined {
@@ -26,7 +33,10 @@ export function libc(): Libc | undefined {
 }
 
 function load(): Libc | null {
-  if (process.platform !== "linux") return null;
+  if (process.platform !== "linux") {
+    failure = `not Linux (${process.platform})`;
+    return null;
+  }
   try {
     const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
     const { i32, u64, ptr } = FFIType;
@@ -48,7 +58,11 @@ function load(): Libc | null {
       sigrtmax: symbols.__libc_current_sigrtmax,
       errno: () => read.i32(symbols.__errno_location()!, 0),
     };
-  } catch {
+  } catch (err) {
+    failure = err instanceof Error ? err.message : String(err);
+    // Under a low address-space limit (ulimit -v) JavaScriptCore runs without its JIT, and
+    // Bun says only that bun:ffi requires it: the cause is the limit, not libc.
+    if (/requires the JIT/.test(failure)) failure += ", which is off here: is the memory limit (ulimit -v) too low?";
     return null;
   }
 }

@@ -11,7 +11,7 @@
 // (see LogHandle.stream).
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync } from "node:fs";
-import { libc, type Libc } from "../core/libc.ts";
+import { libc, libcFailure, type Libc } from "../core/libc.ts";
 import { listeningSockets, socketInodes } from "../procnet.ts";
 
 /** What a thread needs to write the log; plain data, so it can be posted to a worker. */
@@ -125,7 +125,7 @@ function kindOf(path: string): Kind {
 /** libc for the lock and the duplicate: without them a log cannot be made ours. */
 function needLibc(path: string): Libc {
   const c = libc();
-  if (c === undefined) throw new LogOpenError(`cannot use log file '${path}': libc.so.6, needed to lock it, cannot be loaded through bun:ffi`);
+  if (c === undefined) throw new LogOpenError(`cannot use log file '${path}': libc.so.6, needed to lock it, cannot be loaded through bun:ffi (${libcFailure()})`);
   return c;
 }
 
