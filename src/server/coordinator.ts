@@ -203,7 +203,7 @@ class Server {
     touchPages(this.bits);
     this.reportAt(performance.now() + this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
-    this.warnDescriptors();
+    this.warn();
   }
 
   /**
@@ -263,10 +263,15 @@ class Server {
     return this.config.maxClients + (this.config.metricsPort !== undefined ? MAX_CONNECTIONS : 0);
   }
 
-  /** After readiness: a descriptor limit too low for the bounded connections is said once. */
-  private warnDescriptors(): void {
+  /**
+   * After readiness, each said once: a descriptor limit too low for the bounded connections,
+   * and a log that discards every line (/dev/null, be it named or what a closed standard
+   * output was given: `--log /dev/stdout >&-` served and exited 0 with no number kept).
+   */
+  private warn(): void {
     const warning = descriptorWarning(this.boundedConnections(), this.waitingRoom);
     if (warning !== undefined) printNotice(warning);
+    if (this.log!.discards()) printNotice(`warning: the log '${this.log!.path}' keeps nothing (it is /dev/null): every number is discarded`);
   }
 
   /**

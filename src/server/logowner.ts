@@ -97,6 +97,16 @@ export class OwnedLog implements LogHandle {
     }
   }
 
+  /** Whether the log is /dev/null, which keeps nothing. */
+  discards(): boolean {
+    try {
+      const { rdev, mode } = fstatSync(this.fd);
+      return (mode & constants.S_IFMT) === constants.S_IFCHR && rdev === statSync("/dev/null").rdev;
+    } catch {
+      return false;
+    }
+  }
+
   /** What threads are handed: the descriptor, not the object. */
   get handle(): LogHandle {
     return { fd: this.fd, path: this.path, stream: this.stream };
