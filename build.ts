@@ -9,9 +9,17 @@ import { describeOptions, parseOptions, UsageError } from "./src/options.ts";
 
 const OUTFILE = resolve(import.meta.dir, "dist/numbers-server");
 
+/** A target's shape, bun-<os>-<arch>[-<variant>...]: another is a usage error here, not a failed build. */
+function compileTarget(text: string, name: string): string {
+  if (text !== "" && !/^bun-[a-z]+-[a-z0-9]+(-[a-z0-9]+)*$/.test(text)) {
+    throw new UsageError(`${name} must be bun-<os>-<arch>[-<variant>] (e.g. bun-linux-arm64), got '${text}'`);
+  }
+  return text;
+}
+
 const OPTIONS = {
   target: {
-    flag: "target", env: "NUMBERS_BUILD_TARGET", default: "", read: (text: string) => text,
+    flag: "target", env: "NUMBERS_BUILD_TARGET", default: "", read: compileTarget,
     help: "Bun's compile target, bun-<os>-<arch>[-<variant>] (e.g. bun-linux-arm64); none = this host",
   },
 };

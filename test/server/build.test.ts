@@ -38,11 +38,17 @@ test.skipIf(!bin)("serve --port 0 starts with the default host, and stops on SIG
 });
 
 // Without building: the build script's own command line.
-test("bun run build --help lists --target and its twin; an unknown option is one line, exit 2", () => {
+test("bun run build --help lists --target and its twin; an unknown option or a target that is none is one line, exit 2", () => {
   const script = resolve(import.meta.dir, "../../build.ts");
   const help = Bun.spawnSync([process.execPath, script, "--help"]);
   expect(help.exitCode).toBe(0);
   expect(help.stdout.toString()).toMatch(/--target <v> +NUMBERS_BUILD_TARGET +default none/);
   const bad = Bun.spawnSync([process.execPath, script, "--bogus"]);
   expect({ code: bad.exitCode, stderr: bad.stderr.toString() }).toEqual({ code: 2, stderr: "build: Unknown option '--bogus' (see --help)\n" });
+  // A target that is not one is a usage error too (it was a failed build, exit 1).
+  const target = Bun.spawnSync([process.execPath, script, "--target", "bogus"]);
+  expect({ code: target.exitCode, stderr: target.stderr.toString() }).toEqual({
+    code: 2,
+    stderr: "build: --target must be bun-<os>-<arch>[-<variant>] (e.g. bun-linux-arm64), got 'bogus' (see --help)\n",
+  });
 });
