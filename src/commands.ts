@@ -69,12 +69,13 @@ export function pickCommand(argv: string[]): { name: CommandName; args: string[]
 }
 
 /**
- * Whether a command's arguments ask for the version (`--version` or `-v`, as every --help lists
- * it: `numbers-server --version`, `numbers-server client --version`); with anything else
- * beside it, a usage error, not the version with the rest ignored.
+ * Whether a command's arguments ask for the version: `--version` (or `-v`) first, as every
+ * --help lists it (`numbers-server --version`, `numbers-server client --version`); with
+ * anything after it, a usage error, not the version with the rest ignored. Elsewhere it is
+ * an option the command does not know (or the value of one: `check -k -v`).
  */
 export function askedVersion(args: string[]): boolean {
-  if (!args.some((a) => a === "--version" || a === "-v")) return false;
+  if (args[0] !== "--version" && args[0] !== "-v") return false;
   if (args.length > 1) throw new UsageError("--version takes no other argument");
   return true;
 }

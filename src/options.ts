@@ -73,7 +73,8 @@ export const filePath = (text: string, name: string): string => {
  * say what was wrong.
  */
 export const hostName = (text: string, name: string): string => {
-  const host = /^\[([0-9A-Fa-f:.]+)\]$/.exec(text)?.[1] ?? text;
+  // A zone after `%` (fe80::1%lo) is part of an address in brackets too.
+  const host = /^\[([0-9A-Fa-f:.]+(%[\w.-]+)?)\]$/.exec(text)?.[1] ?? text;
   if (host === "" || /[\s\[\]]/.test(host)) throw new UsageError(`${name} must be an address or a host name, got '${text}'`);
   return host;
 };
@@ -129,7 +130,8 @@ export function parseOptions<S extends Specs>(
     if (token.kind !== "option") continue;
     if (token.rawName === "--no-help") throw new UsageError("unknown option '--no-help'");
     const short = Object.values(specs).find((spec) => spec.flag === token.name)?.short;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name}${short ? ` (-${short})` : ""} is given more than once`);
+    // -h and --help together ask for the help, once.
+    if (seen.has(token.name) && token.name !== "help") throw new UsageError(`--${token.name}${short ? ` (-${short})` : ""} is given more than once`);
     seen.add(token.name);
   }
   if (parsed.values.help) return { help: true };
@@ -171,6 +173,8 @@ function parseError(err: Error, argv: string[]): string {
   }
   const missing = /^Option '(-[^' ,]+)[^']*' argument missing/.exec(err.message);
   if (missing) return `${missing[1]} needs a value`;
+  // --help lists --version among the commands: it comes first, alone (commands.ts).
+  if (/^Unknown option '(--version|-v)'/.test(err.message)) return "--version takes no other argument";
   // parseArgs explains some errors over several lines; the usage error stays one line.
   return err.message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" ");
 }

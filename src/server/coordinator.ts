@@ -9,7 +9,7 @@ import { createBitmap, touchPages } from "../core/bitmap.ts";
 import { releaseCodePages } from "./codepages.ts";
 import type { ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { descriptorWarning, startShortfall, waitingRoom } from "./descriptors.ts";
+import { descriptorsToStart, descriptorWarning, startShortfall, waitingRoom } from "./descriptors.ts";
 import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
 import { appendLog, BACKLOG_BYTES, streamLog, type LogFile } from "./logfile.ts";
@@ -76,6 +76,8 @@ class Server {
   private reportTimer?: ReturnType<typeof setTimeout>;
   /** Connections over --max-clients that may wait for a slot at once (acceptor.ts). */
   private waitingRoom = 0;
+  /** Descriptors the start needs, counted at bind (descriptors.ts): the waiting room and the advice follow from it. */
+  private toStart = 0;
   /** A report is being gathered. */
   private reporting = false;
   /** A report was asked for meanwhile (SIGUSR1, a timer tick): it follows at once. */
@@ -124,9 +126,10 @@ class Server {
     const { config, life } = this;
     try {
       const metrics = config.metricsPort !== undefined;
-      const short = startShortfall(this.threads, metrics, this.boundedConnections());
+      this.toStart = descriptorsToStart(this.threads, metrics);
+      const short = startShortfall(this.toStart, this.threads, this.boundedConnections());
       if (short !== undefined) throw new Error(short);
-      this.waitingRoom = waitingRoom(this.threads, metrics, this.boundedConnections(), WAITING_MOST);
+      this.waitingRoom = waitingRoom(this.toStart, this.boundedConnections(), WAITING_MOST);
       this.acceptor = startAcceptor({
         host: config.host,
         port: config.port,
@@ -269,7 +272,7 @@ class Server {
    * output was given: `--log /dev/stdout >&-` served and exited 0 with no number kept).
    */
   private warn(): void {
-    const warning = descriptorWarning(this.boundedConnections(), this.waitingRoom);
+    const warning = descriptorWarning(this.toStart, this.boundedConnections(), this.waitingRoom);
     if (warning !== undefined) printNotice(warning);
     if (this.log!.discards()) printNotice(`warning: the log '${this.log!.path}' keeps nothing (it is /dev/null): every number is discarded`);
   }

@@ -64,24 +64,32 @@ export const WAITING_WANTED = 512;
  * limit leaves after the start, the bounded `connections` and the spare, at most `most`
  * (`most` where the limit is unknown). Each waiting connection holds a descriptor.
  */
-export function waitingRoom(threads: number, metrics: boolean, connections: number, most: number): number {
+export function waitingRoom(toStart: number, connections: number, most: number): number {
   const limit = descriptorLimit();
   if (limit === undefined) return most;
-  return Math.max(0, Math.min(most, limit - descriptorsToStart(threads, metrics) - connections - SPARE));
+  return Math.max(0, Math.min(most, limit - toStart - connections - SPARE));
+}
+
+/**
+ * The limit to advise: room for the start (`toStart`), the bounded connections, the spare and
+ * WAITING_WANTED connections waiting for a slot, so that neither the refusal nor a warning
+ * comes at it (each once advised a figure at which the other came).
+ */
+function advisedLimit(toStart: number, connections: number): number {
+  return toStart + connections + SPARE + WAITING_WANTED;
 }
 
 /**
  * One line when the limit is below what the start needs (descriptorsToStart()), so that the
  * server refuses before the port or the log is touched; undefined if it is enough or unknown.
  */
-export function startShortfall(threads: number, metrics: boolean, connections: number): string | undefined {
+export function startShortfall(need: number, threads: number, connections: number): string | undefined {
   const limit = descriptorLimit();
-  const need = descriptorsToStart(threads, metrics);
   if (limit === undefined || limit >= need) return undefined;
   const many = threads === 1 ? "1 serving thread needs" : `${threads} serving threads need`;
   // The same advice as the warnings after a start: enough for the connections and for those
   // that wait for a slot, not only to start (which would then warn at once).
-  return `the open-file limit (${limit}) is too low to start: ${many} about ${need} descriptors, and the connections up to ${connections + SPARE} more; raise it (ulimit -n ${need + connections + SPARE + WAITING_WANTED})`;
+  return `the open-file limit (${limit}) is too low to start: ${many} about ${need} descriptors, and the connections up to ${connections + SPARE} more; raise it (ulimit -n ${advisedLimit(need, connections)})`;
 }
 
 /**
@@ -89,12 +97,13 @@ export function startShortfall(threads: number, metrics: boolean, connections: n
  * clients and the metrics endpoint's connections) beyond those open now; undefined if it is
  * enough, or cannot be known.
  */
-export function descriptorWarning(connections: number, waitingRoom: number): string | undefined {
+export function descriptorWarning(toStart: number, connections: number, waitingRoom: number): string | undefined {
   const limit = descriptorLimit();
   const open = descriptorsOpen();
   if (limit === undefined || open === undefined) return undefined;
   const need = open + connections + SPARE;
-  const raise = need + WAITING_WANTED;
+  // The limit at which neither warning comes: the waiting room was counted from `toStart`.
+  const raise = advisedLimit(Math.max(open, toStart), connections);
   if (limit < need) {
     return `warning: the open-file limit (${limit}) is low: ${open} descriptors are in use and the connections need up to ${connections + SPARE} more; raise it (ulimit -n ${raise}) or connections may be refused slowly, at a full core`;
   }

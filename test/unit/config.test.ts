@@ -86,6 +86,7 @@ describe("the metrics endpoint", () => {
 
 test("--host and --metrics-host: an IPv6 address may come in brackets; blanks and stray brackets are usage errors", () => {
   expect(config(["--host", "[::1]", "--metrics-host", "[fe80::1]"])).toMatchObject({ host: "::1", metricsHost: "fe80::1" });
+  expect(config(["--host", "[fe80::1%lo]"])).toMatchObject({ host: "fe80::1%lo" });
   expect(config(["--host", "localhost"])).toMatchObject({ host: "localhost" });
   for (const host of [" 127.0.0.1", "127.0.0.1 ", "[::1", "::1]", "[]", "a b"]) {
     expect(() => config(["--host", host])).toThrow(`--host must be an address or a host name, got '${host}'`);

@@ -118,13 +118,21 @@ describe("the command and --version", () => {
     expect(askedVersion(["--version"])).toBe(true);
     expect(askedVersion(["-v"])).toBe(true);
     expect(askedVersion(["--port", "1"])).toBe(false);
-    for (const args of [["--version", "extra"], ["--port", "1", "--version"], ["-v", "-v"]]) expect(() => askedVersion(args)).toThrow("--version takes no other argument");
+    for (const args of [["--version", "extra"], ["-v", "-v"]]) expect(() => askedVersion(args)).toThrow("--version takes no other argument");
+    // Elsewhere it is not asked for: an option the command does not know, said the same way,
+    // or the value of one (check -k -v).
+    expect(askedVersion(["--port", "1", "--version"])).toBe(false);
+    expect(() => parseServerConfig(["--port", "1", "--version"], {})).toThrow("--version takes no other argument");
+    expect(askedVersion(["-k", "-v"])).toBe(false);
+    expect(() => COMMANDS.check.parse(["-k", "-v"], {})).toThrow("-k '-v' matches no case");
   });
 
   test("a flag given twice is a usage error naming it, whichever way it was spelt", () => {
     expect(() => parseServerConfig(["--port", "1", "--port", "2"], {})).toThrow("--port is given more than once");
     expect(() => parseServerConfig(["--log=a", "--log", "b"], {})).toThrow("--log is given more than once");
     expect(() => COMMANDS.check.parse(["-k", "lines", "--only", "log"], {})).toThrow("--only (-k) is given more than once");
+    // -h and --help together ask for the help.
+    expect(parseServerConfig(["-h", "--help"], {})).toEqual({ help: true });
   });
 });
 
