@@ -4,7 +4,7 @@ import { describeOptions, UsageError } from "./options.ts";
 import { parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "./server/config.ts";
 import { CLIENT_OPTIONS, parseClientConfig, parseTerminateConfig, TERMINATE_OPTIONS, type ClientConfig, type TerminateConfig } from "./client/config.ts";
 import { CHECK_OPTIONS, parseCheckConfig, type CheckConfig } from "./check/config.ts";
-import { address } from "./server/listen.ts";
+import { address } from "./address.ts";
 import { parseTestHooks } from "./server/testhooks.ts";
 import { printNotice } from "./output/print.ts";
 

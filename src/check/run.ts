@@ -6,6 +6,7 @@
 import { ALL_CASES } from "./cases/index.ts";
 import type { CheckConfig } from "./checkconfig.ts";
 import { UsageError } from "../options.ts";
+import { address } from "../address.ts";
 import { printResult } from "../output/print.ts";
 import { canConnect, Peer } from "./peer.ts";
 import { pass, quiet, REPORT_SECONDS, stopWithTerminate, type Case, type Context, type LogCheck, type Verdict } from "./scenario.ts";
@@ -132,7 +133,7 @@ export async function runCheck(config: CheckConfig): Promise<number> {
   };
   // A server that is not there would fail every socket case the same way: say it once.
   if (!spawn && !(await canConnect(config.host, config.port, config.timeout * 1000, config.timeout * 1000))) {
-    throw new Error(`nothing accepts connections on ${config.host}:${config.port} (start the server, or give --spawn CMD)`);
+    throw new Error(`nothing accepts connections on ${address(config.host, config.port)} (start the server, or give --spawn CMD)`);
   }
   let started = false;
   for (const group of groups(cases)) {

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { listeningSockets, socketInodes } from "../procnet.ts";
+import { address } from "../address.ts";
 import type { CheckConfig } from "./checkconfig.ts";
 import { canConnect, within } from "./peer.ts";
 
@@ -208,7 +209,7 @@ export class Target {
     const script = !simple ? command : assignments > 0 ? `exec env ${command}` : `exec ${command}`;
     const proc = Bun.spawn(["/bin/sh", "-c", script], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
-    const where = `${config.host}:${port}`;
+    const where = address(config.host, port);
     const deadline = performance.now() + config.timeout * 1000;
     for (;;) {
       // Ready only when the listener is the implementation's: another process on the port

@@ -8,6 +8,7 @@ import { encodeLines, LINE_BYTES } from "../core/protocol.ts";
 import { connectionNumbers } from "./payload.ts";
 import { SendError, sendPayloads, type SendProgress } from "./sender.ts";
 import { printResult } from "../output/print.ts";
+import { address } from "../address.ts";
 
 /** One payload per connection; never more connections than numbers. */
 export function clientPayloads(config: ClientConfig): Uint8Array[] {
@@ -47,23 +48,23 @@ function showProgress(progress: SendProgress, started: number): () => void {
 }
 
 /** What the client says of a peer that sent bytes back on `answered` of `connections`. */
-const notOurs = (address: string, answered: number, connections: number) =>
-  `the peer at ${address} sent bytes back on ${answered} of ${connections} connections: a numbers server never does (is it one?)`;
+const notOurs = (where: string, answered: number, connections: number) =>
+  `the peer at ${where} sent bytes back on ${answered} of ${connections} connections: a numbers server never does (is it one?)`;
 
 /**
  * Aborts `abort` as soon as the peer has sent bytes (a connection it keeps open would
  * otherwise be waited for), or once `progress` has stood still (no byte taken, no connection
  * closed) for `seconds` (0: never); returns the function that stops watching.
  */
-function watchPeer(progress: SendProgress, seconds: number, abort: AbortController, address: string, connections: number): () => void {
+function watchPeer(progress: SendProgress, seconds: number, abort: AbortController, where: string, connections: number): () => void {
   let seen = "";
   let since = performance.now();
   const timer = setInterval(() => {
-    if (progress.answered) return abort.abort(new SendError(notOurs(address, progress.answered, connections)));
+    if (progress.answered) return abort.abort(new SendError(notOurs(where, progress.answered, connections)));
     const now = `${progress.sentBytes} ${progress.closed ?? 0}`;
     if (now !== seen) [seen, since] = [now, performance.now()];
     else if (seconds > 0 && performance.now() - since >= seconds * 1000) {
-      abort.abort(new SendError(`the server at ${address} took no byte and closed no connection for ${seconds} s (--timeout)`));
+      abort.abort(new SendError(`the server at ${where} took no byte and closed no connection for ${seconds} s (--timeout)`));
     }
   }, seconds > 0 ? Math.min(100, seconds * 250) : 100);
   return () => clearInterval(timer);
@@ -74,9 +75,9 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const progress: SendProgress = { sentBytes: 0 };
   const started = performance.now();
   const repeat = config.duration > 0 ? { until: started + config.duration * 1000, wholeFirst: false } : undefined;
-  const address = `${config.host}:${config.port}`;
+  const where = address(config.host, config.port);
   const abort = new AbortController();
-  const stopWatching = watchPeer(progress, config.timeout, abort, address, payloads.length);
+  const stopWatching = watchPeer(progress, config.timeout, abort, where, payloads.length);
   const stop = showProgress(progress, started);
   let result;
   try {
@@ -85,7 +86,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     stopWatching();
     stop();
   }
-  if (result.answered > 0) throw new Error(notOurs(address, result.answered, payloads.length));
+  if (result.answered > 0) throw new Error(notOurs(where, result.answered, payloads.length));
   if (result.cutShort > 0) {
     throw new Error(
       `the server closed ${result.cutShort} of ${payloads.length} connections before it had read all their numbers ` +

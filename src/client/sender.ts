@@ -6,6 +6,7 @@
 
 import type { Socket } from "bun";
 import { LINE_BYTES } from "../core/protocol.ts";
+import { address } from "../address.ts";
 
 export interface SendProgress {
   /** Bytes accepted by the kernel so far, over all connections. */
@@ -44,7 +45,7 @@ export class SendError extends Error {}
 export function connectError(host: string, port: number, err: unknown): SendError {
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
   const hint = code === "ECONNREFUSED" ? " (is the server running?)" : "";
-  return new SendError(`cannot connect to ${host}:${port}: ${code}${hint}`);
+  return new SendError(`cannot connect to ${address(host, port)}: ${code}${hint}`);
 }
 
 /** Bytes handed to one write() call; large writes keep the syscall count low. */

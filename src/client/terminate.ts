@@ -8,6 +8,7 @@
 
 import type { TerminateConfig } from "./config.ts";
 import { connectError } from "./sender.ts";
+import { address } from "../address.ts";
 
 
 class Timeout extends Error {}
@@ -43,7 +44,7 @@ function connect(config: TerminateConfig, open: (socket: Bun.Socket) => void) {
 
 export async function terminate(config: TerminateConfig): Promise<number> {
   const deadline = performance.now() + config.timeout * 1000;
-  const address = `${config.host}:${config.port}`;
+  const where = address(config.host, config.port);
   const within = `within ${config.timeout} s`;
 
   // No half-close after the line: the server closes this connection only after every
@@ -53,8 +54,8 @@ export async function terminate(config: TerminateConfig): Promise<number> {
   try {
     socket = await before(first.connected, deadline);
   } catch (err) {
-    if (err instanceof Timeout) throw new Error(`cannot connect to ${address}: no answer ${within}`);
-    if (isReset(err)) throw stillRunning(address);
+    if (err instanceof Timeout) throw new Error(`cannot connect to ${where}: no answer ${within}`);
+    if (isReset(err)) throw stillRunning(where);
     throw connectError(config.host, config.port, err);
   }
   let reset: boolean;
@@ -62,24 +63,24 @@ export async function terminate(config: TerminateConfig): Promise<number> {
     reset = await before(first.closed, deadline);
   } catch {
     socket.terminate();
-    if (first.state.answered) throw notOurs(address);
-    throw new Error(`the server at ${address} accepted terminate but had not closed the connection ${within}`);
+    if (first.state.answered) throw notOurs(where);
+    throw new Error(`the server at ${where} accepted terminate but had not closed the connection ${within}`);
   }
-  if (first.state.answered) throw notOurs(address);
+  if (first.state.answered) throw notOurs(where);
 
   // The server stops listening before it closes its clients, so a refused probe means it is gone.
   const probe = connect(config, (socket) => socket.end());
   try {
     await before(probe.connected, deadline);
   } catch (err) {
-    if (err instanceof Timeout) throw new Error(`the server at ${address} closed the connection, but a new one got no answer ${within}`);
+    if (err instanceof Timeout) throw new Error(`the server at ${where} closed the connection, but a new one got no answer ${within}`);
     if (!isReset(err)) {
       // Gone. The client that sent terminate is reset, not closed, when the stop failed.
-      if (reset) throw new Error(`the server at ${address} has stopped, but its stop failed (its stderr says why): not every number sent may be in its log`);
+      if (reset) throw new Error(`the server at ${where} has stopped, but its stop failed (its stderr says why): not every number sent may be in its log`);
       return 0;
     }
   }
-  throw stillRunning(address);
+  throw stillRunning(where);
 }
 
 /** A connect that failed with a reset: the server took the connection and refused it. */
@@ -87,10 +88,10 @@ function isReset(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ECONNRESET";
 }
 
-function notOurs(address: string): Error {
-  return new Error(`the peer at ${address} answered terminate with bytes: a numbers server never does (is it one?)`);
+function notOurs(where: string): Error {
+  return new Error(`the peer at ${where} answered terminate with bytes: a numbers server never does (is it one?)`);
 }
 
-function stillRunning(address: string): Error {
-  return new Error(`the server at ${address} closed the connection but is still running (is it full?)`);
+function stillRunning(where: string): Error {
+  return new Error(`the server at ${where} closed the connection but is still running (is it full?)`);
 }

@@ -3,13 +3,10 @@
 // exceptions are never lost.
 
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import { address } from "../address.ts";
 
 export class ListenError extends Error {}
 
-/** `host:port` as a URL or a readiness line writes it: an IPv6 host in brackets. */
-export function address(host: string, port: number): string {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
 
 /** What each error of a listen means, in words. */
 const REASONS: Record<string, string> = {

@@ -26,7 +26,7 @@ async function importGraph(): Promise<Map<string, string[]>> {
 function layer(file: string): number {
   if (file.startsWith("bench/")) return 5;
   if (file.startsWith("src/core/")) return 0;
-  if (file.startsWith("src/output/") || file === "src/options.ts" || file === "src/procnet.ts") return 1;
+  if (file.startsWith("src/output/") || file === "src/options.ts" || file === "src/procnet.ts" || file === "src/address.ts") return 1;
   if (file.startsWith("src/client/") || file.startsWith("src/server/")) return 2;
   if (file.startsWith("src/check/")) return 3;
   if (file === "src/commands.ts" || file === "src/main.ts") return 4;

@@ -8,7 +8,8 @@
 // hanging clients can neither use up the descriptors nor hold a thread busy (docs/edges.md).
 
 import type { Socket, TCPSocketListener } from "bun";
-import { address, guarded, ListenError } from "../listen.ts";
+import { address } from "../../address.ts";
+import { guarded, ListenError } from "../listen.ts";
 import { CONTENT_TYPE } from "./exposition.ts";
 import { formatResponse, parseHead, REASONS, type Response } from "./http.ts";
 import type { Phase } from "../lifecycle.ts";
