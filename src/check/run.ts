@@ -32,9 +32,7 @@ async function disposeAll(grace: number) {
 }
 
 async function start(config: CheckConfig, options: Parameters<Context["start"]>[0] = {}): Promise<Target> {
-  const target = await Target.start(config, options.reportSeconds, options.prepare);
-  live.add(target);
-  return target;
+  return Target.start(config, (target) => live.add(target), options.reportSeconds, options.prepare);
 }
 
 function context(config: CheckConfig, target?: Target): Context {
@@ -122,9 +120,12 @@ export async function runCheck(config: CheckConfig): Promise<number> {
     for (const c of cases) printResult(`${c.name}  [${c.needs}]\n`);
     return 0;
   }
-  const stopChecker = () => void disposeAll(500).then(() => process.exit(130));
-  process.on("SIGINT", stopChecker);
-  process.on("SIGTERM", stopChecker);
+  // Each implementation runs in a process group of its own, which the terminal's signals do
+  // not reach: the checker stops them before it goes (a closed terminal's SIGHUP too).
+  const stopChecker = (code: number) => () => void disposeAll(500).then(() => process.exit(code));
+  process.on("SIGINT", stopChecker(130));
+  process.on("SIGTERM", stopChecker(143));
+  process.on("SIGHUP", stopChecker(129));
   const spawn = config.spawn !== "";
   const results: Result[] = [];
   const emit = (r: Result) => {

@@ -177,18 +177,25 @@ export class Target {
    * the checker picked ({PORT}) and someone else took before the implementation could bind it,
    * it starts again on another port, up to three times.
    */
-  static async start(config: CheckConfig, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
+  static async start(config: CheckConfig, spawned: (t: Target) => void, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
     const picked = config.spawn.includes("{PORT}");
     for (let attempt = 1; ; attempt++) {
       try {
-        return await Target.startOn(picked ? freePort(config.host) : config.port, config, reportSeconds, prepare);
+        return await Target.startOn(picked ? freePort(config.host) : config.port, config, spawned, reportSeconds, prepare);
       } catch (e) {
         if (!(e instanceof PortTaken) || !picked || attempt === 3) throw e;
       }
     }
   }
 
-  private static async startOn(port: number, config: CheckConfig, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
+  private static async startOn(port: number, config: CheckConfig, spawned: (t: Target) => void, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
+    const where = address(config.host, port);
+    // A port someone listens on already is theirs: nothing is prepared (a stale log written
+    // into --cwd would replace that server's log) and nothing is started. The last group's
+    // implementation, stopped a moment ago, is given a second to let go of it.
+    for (const until = performance.now() + 1000; portTaken(config.host, port); await Bun.sleep(25)) {
+      if (performance.now() > until) throw new PortTaken(`\`${config.spawn}\` was not started: ${where} is held by another process`);
+    }
     const ownDir = config.cwd === "";
     const dir = ownDir ? mkdtempSync(join(tmpdir(), "numbers-check-")) : resolve(config.cwd);
     let command = config.spawn.replaceAll("{PORT}", String(port));
@@ -209,7 +216,9 @@ export class Target {
     const script = !simple ? command : assignments > 0 ? `exec env ${command}` : `exec ${command}`;
     const proc = Bun.spawn(["/bin/sh", "-c", script], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
-    const where = address(config.host, port);
+    // Known to the checker from now on: stopping it (Ctrl-C) stops this one too, even while
+    // it is still starting.
+    spawned(target);
     const deadline = performance.now() + config.timeout * 1000;
     for (;;) {
       // Ready only when the listener is the implementation's: another process on the port
@@ -219,7 +228,9 @@ export class Target {
       const answered = !foreign && (await canConnect(config.host, port, 250, config.timeout * 1000));
       if (answered) foreign = listenerIsForeign(port, proc.pid);
       if (answered && !foreign) return target;
-      const ended = proc.exitCode !== null || proc.signalCode !== null;
+      // Ended once every process of its group has: a shell that put the server in the
+      // background (`cmd &`) exits at once, and the server it started is the implementation.
+      const ended = (proc.exitCode !== null || proc.signalCode !== null) && !livingInGroup(proc.pid);
       if (ended || performance.now() > deadline) {
         const taken = foreign || (ended && portTaken(config.host, port));
         const why = ended

@@ -154,16 +154,21 @@ test("a --spawn command that starts with an assignment runs with it, and its exi
   expect(run.code).toBe(0);
 });
 
-test("a --spawn on a port another process listens on: one clear line naming it, exit 1, not one connection to that process", async () => {
+// Before, the start went ahead: a case's stale log was written into --cwd first, replacing the
+// log of the server that held the port.
+test("a --spawn on a port another process listens on: one clear line naming it, exit 1, nothing started or written, not one connection to that process", async () => {
   let connections = 0;
   const other = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: () => void connections++, data() {} } });
+  const dir = tempDir();
+  writeFileSync(join(dir, "numbers.log"), "123456789\n");
   try {
-    const run = await check(["-k", "lines/invalid/crlf", "--spawn", fixtureCommand("").replace("{PORT}", String(other.port)), "--port", String(other.port)]);
+    const run = await check(["-k", "log/emptied-at-start", "--cwd", dir, "--spawn", fixtureCommand("").replace("{PORT}", String(other.port)), "--port", String(other.port)]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
-    expect(run.stderr).toContain(`exited (code 1) before it accepted connections; 127.0.0.1:${other.port} is held by another process`);
+    expect(run.stderr).toContain(`was not started: 127.0.0.1:${other.port} is held by another process`);
     expect(connections).toBe(0);
+    expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe("123456789\n");
   } finally {
     other.stop(true);
   }
@@ -206,4 +211,53 @@ test("a case's last clients still hold the slots when it ends: the terminate is 
   expect(card.cases.map((c) => [c.name, c.status])).toEqual([["connections/sixth-closed-not-counted", "PASS"]]);
   // The case passes on a sixth closed at once, or reset before Bun reported it open.
   expect(card.cases[0].evidence).toMatch(/^sixth (closed \(|refused: )/);
+});
+
+/** Whether process `pid` is gone (or a zombie nobody reaped). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]?.startsWith("Z") ?? true;
+  } catch {
+    return true;
+  }
+}
+
+// Before, an implementation still starting was not yet known to the checker: a Ctrl-C left it
+// running for good (its process group is its own, so the terminal's signal missed it), and
+// SIGHUP (a closed terminal) was not handled at all.
+test.each([["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const)("%s to the checker while the implementation is still starting stops it too; exit %d", async (signal, code) => {
+  const dir = tempDir();
+  const ready = join(dir, "ready");
+  expect(Bun.spawnSync(["mkfifo", ready]).exitCode).toBe(0);
+  // It says its pid, then never listens: the checker waits for it (--timeout 60).
+  const proc = Bun.spawn([...serverCommand(), "check", "-k", "connections/accepts", "--cwd", dir, "--timeout", "60", "--spawn", `echo $$ > ready; exec sleep 60`], { stdout: "pipe", stderr: "pipe" });
+  const pid = Number((await Bun.file(ready).text()).trim());
+  expect(gone(pid)).toBe(false);
+  proc.kill(signal);
+  expect(await proc.exited).toBe(code);
+  expect(gone(pid)).toBe(true);
+});
+
+// Before, the start looked at the shell alone: one that put the server in the background exited
+// at once, and the start was a failure though the server came up.
+test("a --spawn whose shell puts the server in the background and exits: the server, in its group, is the implementation", async () => {
+  const run = await check(["-k", "terminate/whole-line-stops", "--spawn", `${ourCommand("--warmup 0")} &`]);
+  expect(run.stdout).toMatch(/^PASS {2}terminate\/whole-line-stops {2}\(exit 0 in [\d.]+ s\)\n1 passed, 0 failed, 0 skipped\n$/);
+  expect(run.code).toBe(0);
+});
+
+// Before, an implementation that wrote no log passed: "0 whole lines".
+test("durability/sigterm-whole-lines against an implementation that never writes its log: SKIP, not PASS", async () => {
+  const dir = tempDir();
+  // Takes every byte, writes nothing, ends on SIGTERM.
+  writeFileSync(join(dir, "sink.ts"), `Bun.listen({ hostname: "127.0.0.1", port: Number(process.argv[2]), socket: { data() {} } });\n`);
+  const card = await scorecard(["-k", "sigterm-whole-lines", "--cwd", dir, "--timeout", "2", "--spawn", `${process.execPath} sink.ts {PORT}`]);
+  expect(card.cases.map((c) => [c.name, c.status])).toEqual([["durability/sigterm-whole-lines", "SKIP"]]);
+  expect(card.cases[0].evidence).toMatch(/^the log is empty after SIGTERM/);
+  expect(card.code).toBe(0);
 });
