@@ -152,7 +152,8 @@ export function parseOptions<S extends Specs>(
 /** A value given by flag or twin: empty only where the option says what that means. */
 function given(spec: OptionSpec<unknown>, text: string, name: string): string {
   if (text === "" && !spec.empty) {
-    throw new UsageError(name.startsWith("--") ? `${name} must not be empty (leave it out for the default)` : `${name} is set but empty (unset it for the default)`);
+    const flag = spec.short ? `${name} (-${spec.short})` : name;
+    throw new UsageError(name.startsWith("--") ? `${flag} must not be empty (leave it out for the default)` : `${name} is set but empty (unset it for the default)`);
   }
   return text;
 }

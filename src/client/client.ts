@@ -96,6 +96,6 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const seconds = (result.lastCloseAt - result.firstByteAt) / 1000;
   const lines = result.sentBytes / LINE_BYTES;
   const repeated = result.repeated ? ` (repeating the same ${group.format(config.count)})` : "";
-  printResult(`sent ${group.format(lines)} numbers${repeated} in ${seconds.toFixed(2)} s (${millions(lines / seconds)} numbers/s)\n`);
+  printResult(`sent ${group.format(lines)} ${lines === 1 ? "number" : "numbers"}${repeated} in ${seconds.toFixed(2)} s (${millions(lines / seconds)} numbers/s)\n`);
   return 0;
 }

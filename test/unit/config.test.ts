@@ -223,7 +223,9 @@ test("every option of every command refuses an empty value, by flag and by twin,
         allowed.push(`${command} --${spec.flag}`);
         continue;
       }
-      if (!spec.switch) expect(() => parseOptions(table, [`--${spec.flag}=`], {}, Infinity)).toThrow(`--${spec.flag} must not be empty (leave it out for the default)`);
+      const flag = spec.short ? `--${spec.flag} (-${spec.short})` : `--${spec.flag}`;
+      if (!spec.switch) expect(() => parseOptions(table, [`--${spec.flag}=`], {}, Infinity)).toThrow(`${flag} must not be empty (leave it out for the default)`);
+      if (spec.short) expect(() => parseOptions(table, [`-${spec.short}`, ""], {}, Infinity)).toThrow(`${flag} must not be empty (leave it out for the default)`);
       expect(() => parseOptions(table, [], { [spec.env]: "" }, Infinity)).toThrow(`${spec.env} is set but empty (unset it for the default)`);
     }
   }
