@@ -5,7 +5,8 @@
 // Lines are processed in three passes so that the random bitmap misses overlap instead of
 // waiting on one another: parse a run of lines into a scratch array, test-and-set them in
 // branch-free loops that only record which were new (see testAndSet), then copy the new
-// lines' bytes into the log buffer.
+// lines' bytes into the log buffer. A pass of consecutive numbers (a client sending a range)
+// is set a byte of the bitmap at a time instead (setRun).
 
 import { noInline } from "bun:jsc";
 import { createBitmap } from "./bitmap.ts";
