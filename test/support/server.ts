@@ -40,18 +40,29 @@ export class Lines {
   private async pump(stream: ReadableStream<Uint8Array>) {
     const decoder = new TextDecoder();
     let rest = "";
-    for await (const chunk of stream) {
-      const s = decoder.decode(chunk, { stream: true });
-      this.text += s;
-      rest += s;
-      let nl;
-      while ((nl = rest.indexOf("\n")) >= 0) {
-        this.push(rest.slice(0, nl));
-        rest = rest.slice(nl + 1);
+    try {
+      // A reader, not `for await` over the stream: that stopped delivering now and then, the
+      // readiness line or the end never coming (docs/testing.md, 2026-12-07).
+      const reader = stream.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        const chunk = r.value;
+        const s = decoder.decode(chunk, { stream: true });
+        this.text += s;
+        rest += s;
+        let nl;
+        while ((nl = rest.indexOf("\n")) >= 0) {
+          this.push(rest.slice(0, nl));
+          rest = rest.slice(nl + 1);
+        }
       }
+    } catch (err) {
+      // A read that fails (Bun surfaces a socketpair's errors) ends the stream here, said in
+      // the text, where it used to leave every waiter, and the test, waiting for good.
+      this.text += `\n[reading failed: ${(err as Error).message}]`;
+    } finally {
+      this.ended = true;
+      for (const w of this.waiters.splice(0)) w(null);
     }
-    this.ended = true;
-    for (const w of this.waiters.splice(0)) w(null);
   }
 
   private push(line: string) {

@@ -40,8 +40,25 @@ export function serverPool() {
 
 /** Waits for the exit and for the end of both output streams. */
 export async function outcome(server: Spawned): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
-  const code = await server.exited;
-  while ((await server.stdout.next()) !== null);
-  while ((await server.stderr.next()) !== null);
-  return { code, stdout: server.stdout.all, stderr: server.stderr.all };
+  const ended = (async () => {
+    const code = await server.exited;
+    while ((await server.stdout.next()) !== null);
+    while ((await server.stderr.next()) !== null);
+    return { code, stdout: server.stdout.all, stderr: server.stderr.all };
+  })();
+  // Not a wait for the server but a watchdog for a failure's message: now and then (a few in
+  // a hundred runs of test/server/lifecycle.test.ts, two copies at once) a test waited here
+  // until its timeout, and the timeout said nothing of what was missing.
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(() => {
+      const state = server.proc.exitCode !== null || server.proc.signalCode !== null ? `exited (${server.proc.signalCode ?? server.proc.exitCode})` : "still running";
+      reject(new Error(`outcome: after 10 s the server (pid ${server.proc.pid}) is ${state}; its stderr so far: ${JSON.stringify(server.stderr.text)}`));
+    }, 10_000);
+  });
+  try {
+    return await Promise.race([ended, stuck]);
+  } finally {
+    clearTimeout(watchdog);
+  }
 }
