@@ -26,8 +26,11 @@ export function killAll(): void {
 export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let rest = "";
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
+  // A reader, not `for await` over the stream, as the tests and the checker read a spawned
+  // process's output (docs/testing.md, 2026-12-07).
+  const reader = stream.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    rest += decoder.decode(r.value, { stream: true });
     let nl;
     while ((nl = rest.indexOf("\n")) >= 0) {
       yield rest.slice(0, nl);

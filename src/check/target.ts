@@ -31,8 +31,11 @@ class LineReader {
     const decoder = new TextDecoder();
     let rest = "";
     try {
-      for await (const chunk of stream) {
-        const s = decoder.decode(chunk, { stream: true });
+      // A reader, not `for await` over the stream: in the tests, that stopped delivering a
+      // spawned process's output now and then (docs/testing.md, 2026-12-07).
+      const reader = stream.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        const s = decoder.decode(r.value, { stream: true });
         this.tail = (this.tail + s).slice(-2000);
         if (!keep) continue;
         rest += s;
