@@ -348,11 +348,13 @@ describe("runs: a pass of consecutive numbers is set a byte at a time", () => {
     ["every third set before", (k) => k % 3 === 1],
     ["all set before", () => true],
   ];
+  // One bitmap of each kind for these tests, each test clearing what it set.
+  const bitmaps = [untouchedBitmap(false), untouchedBitmap(true)];
   for (const atomic of [false, true]) {
     for (const [label, preset] of presets) {
       test(`${atomic ? "a shared" : "its own"} bitmap, ${label}: the log and counts of a set, in the order of first sight; the neighbours untouched`, () => {
         let log = "";
-        const engine = new Engine({ bitmap: untouchedBitmap(atomic), atomic, write: (b) => void (log += Buffer.from(b).toString("latin1")) });
+        const engine = new Engine({ bitmap: bitmaps[Number(atomic)], atomic, write: (b) => void (log += Buffer.from(b).toString("latin1")) });
         const calls = countRuns(engine);
         let passes = 0;
         for (const from of starts) {
@@ -388,7 +390,7 @@ describe("runs: a pass of consecutive numbers is set a byte at a time", () => {
             engine.countLines(encodeLines(Uint32Array.from(near)), 0, near.length * 10);
             engine.drain();
             expect(engine.takeCounts().unique, where).toBe(near.length);
-            // Clear them and the run for the next one (the bitmap is this test's own).
+            // Clear them and the run for the next run and the next test.
             for (const v of [...run, ...near]) engine.bits[v >>> 3] &= ~(1 << (v & 7));
           }
         }
