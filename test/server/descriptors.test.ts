@@ -99,17 +99,18 @@ test("a descriptor limit too low for the bounded connections is a warning after 
     while ((await server.stderr.next()) !== null);
     return server.stderr.all.slice(1);
   };
-  // Each limit enough to start, too low for the connections.
-  for (const [workers, limit] of [["1", 28], ["4", 40]] as const) {
+  // Each limit enough to start, too low for the connections; the two thread counts side by side.
+  await Promise.all(([["1", 28], ["4", 40]] as const).map(async ([workers, limit]) => {
     const low = await warned(limit, workers);
     // Too low for the connections ("is low"), or for the waiting ones ("lets only").
     expect(low).toEqual([expect.stringMatching(new RegExp(`^warning: the open-file limit \\(${limit}\\) (is low|lets only).*; raise it \\(ulimit -n \\d+\\)`))]);
     const advised = Number(/ulimit -n (\d+)/.exec(low[0])![1]);
     // Before, the advice of the second warning (too little room to wait) was at times the
     // limit the server already had: following it never cleared the warning.
-    expect(await warned(advised, workers)).toEqual([]);
-    expect(await warned(advised - 1, workers)).toEqual([expect.stringContaining(`raise it (ulimit -n ${advised})`)]);
-  }
+    const [at, below] = await Promise.all([warned(advised, workers), warned(advised - 1, workers)]);
+    expect(at).toEqual([]);
+    expect(below).toEqual([expect.stringContaining(`raise it (ulimit -n ${advised})`)]);
+  }));
 }, 30_000);
 
 // Before, such a start failed in several lines of Bun's (or as a worker's SyntaxError), the
@@ -130,13 +131,15 @@ test("a descriptor limit too low to start: one line naming it, exit 1, the log u
   // Before, limits a little above a fixed estimate passed the check, and the start failed in
   // Bun's own code after the log was emptied.
   const need = Number(/need about (\d+) descriptors/.exec(server.stderr.all[0])![1]);
-  for (let limit = 13; limit < need; limit++) {
+  // Side by side: each is refused before it touches the log.
+  await Promise.all(Array.from({ length: need - 13 }, async (_, k) => {
+    const limit = 13 + k;
     const below = spawnLimited(limit, args, dir);
     expect(await below.exited).toBe(1);
     while ((await below.stderr.next()) !== null);
     expect(below.stderr.all).toEqual([expect.stringContaining(`the open-file limit (${limit}) is too low to start`)]);
-    expect(readFileSync(log, "latin1")).toBe("123456789\n");
-  }
+  }));
+  expect(readFileSync(log, "latin1")).toBe("123456789\n");
   // What it names is enough to start (with a warning that the connections need more), and
   // the limit it advises starts it with no warning (before, it advised just enough to start,
   // and that start warned).
