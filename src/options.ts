@@ -62,8 +62,7 @@ export const nonEmpty = (text: string, name: string): string => {
 
 /** A file's path: not empty, and not ending in `/` (the open would say only "it is a directory"). */
 export const filePath = (text: string, name: string): string => {
-  if (text === "") throw new UsageError(`${name} must not be empty`);
-  if (text.endsWith("/")) throw new UsageError(`${name} must name a file, not a directory (it ends in /), got '${text}'`);
+  if (nonEmpty(text, name).endsWith("/")) throw new UsageError(`${name} must name a file, not a directory (it ends in /), got '${text}'`);
   return text;
 };
 
@@ -129,9 +128,11 @@ export function parseOptions<S extends Specs>(
   for (const token of parsed.tokens) {
     if (token.kind !== "option") continue;
     if (token.rawName === "--no-help") throw new UsageError("unknown option '--no-help'");
-    const short = Object.values(specs).find((spec) => spec.flag === token.name)?.short;
     // -h and --help together ask for the help, once.
-    if (seen.has(token.name) && token.name !== "help") throw new UsageError(`--${token.name}${short ? ` (-${short})` : ""} is given more than once`);
+    if (seen.has(token.name) && token.name !== "help") {
+      const short = Object.values(specs).find((spec) => spec.flag === token.name)?.short;
+      throw new UsageError(`--${token.name}${short ? ` (-${short})` : ""} is given more than once`);
+    }
     seen.add(token.name);
   }
   if (parsed.values.help) return { help: true };

@@ -7,7 +7,6 @@ import { address } from "../address.ts";
 
 export class ListenError extends Error {}
 
-
 /** What each error of a listen means, in words. */
 const REASONS: Record<string, string> = {
   EADDRINUSE: "the port is in use",

@@ -3,8 +3,13 @@
 // clients are held (a log's reader behind), a terminate from a new client still gets through.
 
 import { expect, test } from "bun:test";
-import { startAcceptor, TURNOVER_MS, type Intake } from "../../src/server/acceptor.ts";
+import { startAcceptor, TURNOVER_MS, type AcceptorOptions, type Intake } from "../../src/server/acceptor.ts";
 import { KEEP, TERMINATE_SERVER } from "../../src/core/protocol.ts";
+
+/** An acceptor on a free port with `intake`: five slots, no idle timeout, no waiting room, a fault thrown; `more` changes any of it. */
+function acceptorWith(intake: Intake, more: Partial<AcceptorOptions> = {}) {
+  return startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; }, ...more });
+}
 
 test("a half-closed client is closed only after the intake has counted what it sent", async () => {
   const received: string[] = [];
@@ -20,7 +25,7 @@ test("a half-closed client is closed only after the intake has counted what it s
       onAsked();
     },
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; } });
+  const acceptor = acceptorWith(intake);
   try {
     const asked = new Promise<void>((resolve) => (onAsked = resolve));
     let closed = false;
@@ -54,7 +59,7 @@ test("a half-closed client is closed only after the intake has counted what it s
 
 test("an intake that answers at once closes the client at once", async () => {
   const intake: Intake = { feed: () => KEEP, whenCounted: (_conn, done) => done(true) };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; } });
+  const acceptor = acceptorWith(intake);
   try {
     let onClose = () => {};
     const closing = new Promise<void>((resolve) => (onClose = resolve));
@@ -84,7 +89,7 @@ function recordingAcceptor(limits: { maxClients: number; waitingRoom: number; tu
     },
     whenCounted: (_conn, done) => done(true),
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, idleTimeout: 0, ...limits, intake, onTerminate: () => onTerminate(), onFault: (err) => { throw err; } });
+  const acceptor = acceptorWith(intake, { ...limits, onTerminate: () => onTerminate() });
   /** Resolves at the next chunk fed. */
   const fed = () => new Promise<void>((resolve) => (onFed = resolve));
   /** A client that sent `line` and was admitted: resolves once the line has been fed. */
@@ -272,7 +277,7 @@ test("an exception in a socket handler reaches onFault, and its client is reset"
     faults.push(err);
     resolve();
   };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault });
+  const acceptor = acceptorWith(intake, { onFault });
   try {
     const peer = await client(acceptor.port);
     peer.socket.write("000000001\n");
@@ -288,7 +293,7 @@ test("an exception in a socket handler reaches onFault, and its client is reset"
 // was closed with a FIN, as if every number it sent had been counted.
 test("a client some of whose lines were lost is reset at its end, not closed", async () => {
   const intake: Intake = { feed: () => KEEP, whenCounted: (_conn, done) => done(false) };
-  const acceptor = startAcceptor({ host: "127.0.0.1", port: 0, maxClients: 5, idleTimeout: 0, waitingRoom: 0, intake, onTerminate: () => {}, onFault: (err) => { throw err; } });
+  const acceptor = acceptorWith(intake);
   try {
     const peer = await client(acceptor.port);
     peer.socket.write("000000001\n");
