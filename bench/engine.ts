@@ -11,9 +11,14 @@ import { Engine } from "../src/core/engine.ts";
 import { encodeLines, LINE_BYTES, newLineCarry } from "../src/core/protocol.ts";
 import { numbers, type Dist } from "../src/client/payload.ts";
 
+const USAGE = "usage: bun run bench:engine [count, default 20000000]\n";
+if (process.argv[2] === "--help" || process.argv[2] === "-h") {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const count = Number(process.argv[2] ?? 20_000_000);
 if (!Number.isInteger(count) || count < 1) {
-  process.stderr.write("usage: bun run bench:engine [count, default 20000000]\n");
+  process.stderr.write(USAGE);
   process.exit(2);
 }
 const CHUNK = 524_288 - (524_288 % LINE_BYTES);

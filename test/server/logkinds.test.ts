@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { encodeLines, LINE_BYTES } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { sendPayloads } from "../../src/client/sender.ts";
+import { expectReadWhole } from "../support/client.ts";
 import { StuckPipe } from "../support/fifo.ts";
 import { distinct, parseLog, sorted, waitForSize } from "../support/logs.ts";
 import { sequence } from "../support/sequence.ts";
@@ -58,7 +59,7 @@ function expectEveryByte(text: string) {
 
 async function sendAndTerminate(server: Server) {
   const sent = await sendPayloads("127.0.0.1", server.port, payloads);
-  expect(sent.cutShort).toBe(0);
+  await expectReadWhole(sent, server);
   (await connect(server.port)).write("terminate\n");
 }
 
@@ -226,7 +227,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expect(await server.stderr.next()).toBe(BEHIND);
     const log = pipe.reader();
     expect(await server.stderr.next()).toBe("the log's reader caught up: clients are served again");
-    expect((await sending).cutShort).toBe(0);
+    await expectReadWhole(await sending, server);
     (await connect(server.port)).write("terminate\n");
     expect((await outcome(server)).code).toBe(0);
     while ((await log.next()) !== null);

@@ -6,12 +6,25 @@ import { expect } from "bun:test";
 import { logNumbers, sorted } from "./logs.ts";
 import { connect, type Peer } from "./peer.ts";
 import { REPORT } from "./reports.ts";
+import type { Spawned } from "./server.ts";
+import { outcome } from "./servers.ts";
 
 /** Sends `text` and half-closes; resolves once the server has read it all and closed. */
 export async function sendAll(peer: Peer, text: string): Promise<void> {
   peer.write(text);
   peer.end();
   await peer.closed;
+}
+
+/**
+ * Fails unless the server read every connection of a send whole (`cutShort` 0). A server
+ * that cut its clients short has most often failed and exited, so the failure carries its
+ * exit code and stderr (a bare count said nothing of why: 2026-12-07, once in a full run).
+ */
+export async function expectReadWhole(sent: { cutShort: number }, server: Spawned): Promise<void> {
+  if (sent.cutShort === 0) return;
+  const { code, stderr } = await outcome(server);
+  throw new Error(`the server cut ${sent.cutShort} connection(s) short; it exited ${code}, stderr: ${JSON.stringify(stderr)}`);
 }
 
 /** How many refused connections connectUntilAdmitted tolerates before it gives up. */
