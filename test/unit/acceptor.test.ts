@@ -139,6 +139,36 @@ test("held: a terminate from a client connected before the hold, split over two 
   }
 });
 
+// A held client is not read (its log's reader is behind), so its silence says nothing: before,
+// nothing tested that the idle sweep spares it. The sweep is given its own clock here.
+test("held: a client silent past --idle-timeout is not swept as idle; once released, it is swept a timeout after the release", async () => {
+  const read = Promise.withResolvers<void>();
+  const intake: Intake = { feed: () => (read.resolve(), KEEP), whenCounted: (_conn, done) => done(true) };
+  // The timer's sweeps (every 250 s) never come during the test: only its own calls sweep.
+  const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
+  try {
+    const closing = Promise.withResolvers<void>();
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => closing.resolve() } });
+    client.write("000000001\n");
+    await read.promise; // admitted, and its last data just now
+    const idle = () => acceptor.stats().closed.idle;
+    acceptor.hold(true);
+    // Ten timeouts of silence while held.
+    acceptor.sweepIdle(performance.now() + 10_000_000);
+    expect([acceptor.stats().connected, idle()]).toEqual([1, 0]);
+    acceptor.hold(false);
+    // The release restarts its clock: not idle just under a timeout later, idle at one.
+    const released = performance.now();
+    acceptor.sweepIdle(released + 990_000);
+    expect([acceptor.stats().connected, idle()]).toEqual([1, 0]);
+    acceptor.sweepIdle(performance.now() + 1_000_000);
+    expect([acceptor.stats().connected, idle()]).toEqual([0, 1]);
+    await closing.promise;
+  } finally {
+    acceptor.stop();
+  }
+});
+
 /** Clients numbered 1 to `n`, one after another, each sending its number as a line and ending. */
 /**
  * How long a connection over the limit waits in the tests whose clients must all still be
