@@ -7,7 +7,8 @@ export interface Libc {
   /** madvise(2) on [address, address + length). */
   madvise(address: number, length: number, advice: number): number;
   flock(fd: number, operation: number): number;
-  fcntl(fd: number, cmd: number, arg: number): number;
+  /** fcntl(2); `arg` an int, or a buffer for the commands that take a pointer (struct flock). */
+  fcntl(fd: number, cmd: number, arg: number | Uint8Array): number;
   /** signal(2) with a handler given as a number (SIG_IGN = 1): the old handler. */
   signal(signal: number, handler: number): number | bigint;
   /** glibc's numbering of the real-time signals. */
@@ -43,7 +44,8 @@ function load(): Libc | null {
     const { symbols } = dlopen("libc.so.6", {
       madvise: { args: [u64, u64, i32], returns: i32 },
       flock: { args: [i32, i32], returns: i32 },
-      fcntl: { args: [i32, i32, i32], returns: i32 },
+      // A pointer-sized third argument takes an int as well (the variadic int of F_SETFL).
+      fcntl: { args: [i32, i32, ptr], returns: i32 },
       signal: { args: [i32, u64], returns: u64 },
       __libc_current_sigrtmin: { args: [], returns: i32 },
       __libc_current_sigrtmax: { args: [], returns: i32 },

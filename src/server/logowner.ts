@@ -3,7 +3,9 @@
 // are process-wide), so nothing reopens the path later. A regular file is then locked with
 // flock(LOCK_EX|LOCK_NB) before anything empties or appends to it: a second instance on
 // another port is refused, naming the owner, and the file is left byte for byte as it was.
-// The kernel drops the lock when the owner's descriptor goes, at exit or at kill -9.
+// The kernel drops the lock when the owner's descriptor goes, at exit or at kill -9. A record
+// lock over the whole file is taken too, so that a program that locks with lockf() or fcntl()
+// (not flock) is seen, and sees this one.
 // The descriptor is opened with node:fs: Bun.file(path).writer() would not empty an existing
 // file (oven-sh/bun#25968), and could not be asked for O_NONBLOCK or a lock.
 // A log that is not a regular file (a pipe, a FIFO, a character device, a socket that is
@@ -31,6 +33,10 @@ export class LogOpenError extends Error {}
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
+const EACCES = 13;
+const F_OFD_GETLK = 36;
+const F_OFD_SETLK = 37;
+const F_WRLCK = 1;
 
 export class OwnedLog implements LogHandle {
   private closed = false;
@@ -65,6 +71,7 @@ export class OwnedLog implements LogHandle {
       const stream = !fstatSync(fd).isFile();
       if (!stream) {
         lock(fd, path);
+        lockRecords(fd, path);
         appendOnStandardStreams(fd, path);
       }
       return new OwnedLog(fd, path, stream);
@@ -196,6 +203,30 @@ function lock(fd: number, path: string): void {
   const code = errno();
   if (code !== EWOULDBLOCK) throw new LogOpenError(`cannot lock log file '${path}' (errno ${code}): its file system may not support flock`);
   throw new LogOpenError(`cannot use log file '${path}': another server writes it (${ownerOf(fd)}); stop it first, or pick another --log`);
+}
+
+/**
+ * Takes a write lock on the whole file as a record lock (fcntl's), or throws naming its
+ * holder: locks taken with lockf() or fcntl() do not see an flock, nor it them. An open file
+ * description's lock (F_OFD_SETLK), so that, like the flock, no close of another descriptor
+ * of the file drops it. Where the kernel or file system has no such locks the flock alone
+ * stands; only a lock held by another process refuses the start.
+ */
+function lockRecords(fd: number, path: string): void {
+  const { fcntl, errno } = needLibc(path);
+  // struct flock on Linux (x86-64 and arm64): short l_type, short l_whence, then 64-bit
+  // l_start and l_len, int l_pid. Zero is SEEK_SET, from 0 to the end of the file and beyond.
+  const record = new Uint8Array(32);
+  const fields = new DataView(record.buffer);
+  fields.setInt16(0, F_WRLCK, true);
+  if (fcntl(fd, F_OFD_SETLK, record) === 0) return;
+  const code = errno();
+  if (code !== EWOULDBLOCK && code !== EACCES) return;
+  // Who holds it: a process's lockf() or fcntl() lock gives its pid; another open file
+  // description's gives -1.
+  fields.setInt16(0, F_WRLCK, true);
+  const pid = fcntl(fd, F_OFD_GETLK, record) === 0 ? fields.getInt32(24, true) : -1;
+  throw new LogOpenError(`cannot use log file '${path}': another process holds a lock on it (${pid > 0 ? `pid ${pid}, a lockf or fcntl lock` : "owner unknown"}); stop it first, or pick another --log`);
 }
 
 /**

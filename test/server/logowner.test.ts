@@ -4,12 +4,12 @@
 // directory do not get in each other's way.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectLogged, sendAll } from "../support/client.ts";
 import { connect } from "../support/peer.ts";
 import { reportsUntil } from "../support/reports.ts";
-import { tempDir, type Server } from "../support/server.ts";
+import { Lines, tempDir, type Server } from "../support/server.ts";
 import { outcome, serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
@@ -95,3 +95,50 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expectLogged(join(dir, "b.log"), [2]);
   });
 });
+
+// Before, only flock locks were seen: a program holding a lockf() or fcntl() lock on the log
+// (another implementation of the job, say) had it emptied under it.
+test("a log another program holds a lockf/fcntl lock on is refused naming it, the log unchanged; a running server's lock is seen by lockf", async () => {
+  const dir = tempDir();
+  const log = join(dir, "numbers.log");
+  writeFileSync(log, "123456789\n");
+  // F_SETLK (6) with a write lock on the whole file, as lockf(F_TLOCK) takes it; it says
+  // "locked" (or the errno that refused it) and holds it until its standard input closes.
+  const holder = (path: string) => {
+    const proc = Bun.spawn([process.execPath, "-e", LOCKER, path], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    return { proc, said: new Lines(proc.stdout).next() };
+  };
+  const other = holder(log);
+  try {
+    expect(await other.said).toBe("locked");
+    const server = servers.spawn(["serve", "--port", "0"], { cwd: dir });
+    const result = await outcome(server);
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`numbers-server: cannot use log file 'numbers.log': another process holds a lock on it (pid ${other.proc.pid}, a lockf or fcntl lock); stop it first, or pick another --log`],
+    });
+    expect(readFileSync(log, "latin1")).toBe("123456789\n");
+  } finally {
+    other.proc.stdin.end();
+    await other.proc.exited;
+  }
+  // The other way round: while a server owns the log, a lockf() on it is refused.
+  const server = await servers.start([], { dir });
+  const late = holder(log);
+  expect(await late.said).toBe("errno 11");
+  await late.proc.exited;
+  expect(await terminate(server)).toBe(0);
+});
+
+/** A Bun script for `bun -e`: takes a POSIX record lock on the file named last on its command line (see its use). */
+const LOCKER = `
+const { dlopen, FFIType, read } = require("bun:ffi");
+const { symbols } = dlopen("libc.so.6", { fcntl: { args: ["i32", "i32", "ptr"], returns: "i32" }, __errno_location: { args: [], returns: "ptr" } });
+const fd = require("node:fs").openSync(process.argv.at(-1), "a");
+const record = new Uint8Array(32);
+new DataView(record.buffer).setInt16(0, 1, true);
+const ok = symbols.fcntl(fd, 6, record) === 0;
+console.log(ok ? "locked" : "errno " + read.i32(symbols.__errno_location(), 0));
+if (ok) for await (const _ of Bun.stdin.stream());
+`;
