@@ -68,3 +68,36 @@ test("a scrape still being made when the endpoint stops is answered 503 stopping
   expect(statusOf(text)).toBe(503);
   expect(text).toEndWith("\r\n\r\nstopping\n");
 });
+
+/** Sends `text`, half-closes at once (as `nc -N` or a script's shutdown() does), and resolves with all it got back at the close. */
+async function halfClosed(port: number, text: string): Promise<string> {
+  const response = Promise.withResolvers<string>();
+  let received = "";
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => response.resolve(received), error() {} },
+  });
+  socket.write(text);
+  socket.shutdown();
+  return response.promise;
+}
+
+// Before, Bun closed such a connection at its FIN (the endpoint had no `end` handler): a scrape
+// that waited on the workers, as every scrape with two threads does, was answered to nobody.
+test("a request followed at once by the client's FIN is still answered after a scrape that takes a while; a head cut short by a FIN is 400", async () => {
+  const asked = Promise.withResolvers<void>();
+  const scraped = Promise.withResolvers<string>();
+  const { base, port } = start(() => {
+    asked.resolve();
+    return scraped.promise;
+  });
+  const answer = halfClosed(port, "GET /metrics HTTP/1.0\r\n\r\n");
+  await asked.promise;
+  // Answered only once the endpoint has taken that FIN, which came before this connection.
+  expect(statusOf(await rawRequest(base, "GET /healthz HTTP/1.0\r\n\r\n"))).toBe(200);
+  scraped.resolve("m 1\n");
+  expect(await answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nm 1\n$/);
+  const cut = await halfClosed(port, "GET /metrics HTTP/1.1\r\n");
+  expect(statusOf(cut)).toBe(400);
+});

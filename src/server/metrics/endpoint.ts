@@ -70,6 +70,7 @@ class MetricsEndpoint implements Endpoint {
       open: (s: Socket<Exchange>) => this.admit(s),
       data: (s: Socket<Exchange>, chunk: Buffer) => this.take(s, chunk),
       drain: (s: Socket<Exchange>) => this.flush(s),
+      end: (s: Socket<Exchange>) => this.ended(s),
       close: (s: Socket<Exchange>) => this.vacate(s),
       error() {},
     }, o.onFault);
@@ -112,6 +113,17 @@ class MetricsEndpoint implements Endpoint {
     x.received = undefined;
     clearTimeout(x.deadline);
     void this.route(head.method, head.path).then((response) => this.answer(socket, response, head.method === "HEAD"));
+  }
+
+  /**
+   * The client has sent everything (FIN), as `nc -N`, ncat or a script's shutdown() do right
+   * after the request. A scrape being made is still answered: the connection stays open for
+   * writing (allowHalfOpen; without this handler Bun closed it at once, and a scrape that
+   * waited on the workers was answered to nobody). A head cut short by the FIN can never be
+   * whole: 400 at once.
+   */
+  private ended(socket: Socket<Exchange>) {
+    if (socket.data.received !== undefined) this.answer(socket, text(400, "bad request\n"));
   }
 
   private async route(method: string, path: string): Promise<Response> {
