@@ -52,7 +52,7 @@ export const secondsOrOff = (text: string, name: string): number => {
 export const bool = (text: string, name: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(text)) return true;
   if (/^(0|false|no|off)$/i.test(text)) return false;
-  throw new UsageError(`${name} must be true or false, got '${text}'`);
+  throw new UsageError(`${name} must be true or false (or 1/0, yes/no, on/off), got '${text}'`);
 };
 
 export const nonEmpty = (text: string, name: string): string => {

@@ -1,7 +1,7 @@
 // The serve command's configuration: a pure function of the command-line arguments and the
 // environment (see options.ts). It holds the flags alone: test hooks enter apart (testhooks.ts).
 
-import { bool, filePath, HOST, hostName, integer, parseOptions, PORT, portOrOff, seconds, secondsOrOff, type OptionSpec, type Parsed } from "../options.ts";
+import { bool, filePath, HOST, hostName, integer, parseOptions, PORT, portOrOff, seconds, secondsOrOff, UsageError, type OptionSpec, type Parsed } from "../options.ts";
 
 export interface ServerConfig {
   host: string;
@@ -78,5 +78,26 @@ export const SERVER_OPTIONS = {
 } satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
 
 export function parseServerConfig(argv: string[], env: Record<string, string | undefined>): Parsed<ServerConfig> {
-  return parseOptions(SERVER_OPTIONS, argv, env);
+  const parsed = parseOptions(SERVER_OPTIONS, argv, env);
+  if (!parsed.help) checkMetrics(parsed.config, argv, env);
+  return parsed;
+}
+
+/** Addresses that take a port on every interface, so that no other address can share it. */
+const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
+
+/**
+ * The metrics options that cannot work together: an address for an endpoint that is off
+ * (it would be ignored in silence), or the numbers port itself (its bind would fail with
+ * "the port is in use", as if another program held it).
+ */
+function checkMetrics(c: ServerConfig, argv: string[], env: Record<string, string | undefined>): void {
+  const hostFlag = argv.some((arg) => arg === "--metrics-host" || arg.startsWith("--metrics-host="));
+  if (c.metricsPort === undefined && (hostFlag || env.NUMBERS_METRICS_HOST !== undefined)) {
+    throw new UsageError(`${hostFlag ? "--metrics-host" : "NUMBERS_METRICS_HOST"} is given, but the metrics endpoint is off: give --metrics-port too`);
+  }
+  const shared = c.metricsHost === c.host || WILDCARDS.has(c.metricsHost) || WILDCARDS.has(c.host);
+  if (c.metricsPort !== undefined && c.metricsPort !== 0 && c.metricsPort === c.port && shared) {
+    throw new UsageError(`--metrics-port must differ from --port: both are ${c.port}`);
+  }
 }

@@ -3,7 +3,7 @@
 // oversized heads; and the bytes of a response.
 
 import { describe, expect, test } from "bun:test";
-import { formatResponse, MAX_HEAD_BYTES, parseHead } from "../../src/server/metrics/http.ts";
+import { formatResponse, MAX_HEAD_BYTES, mayDecide, parseHead } from "../../src/server/metrics/http.ts";
 
 /** Feeds `head` as the endpoint does, in two chunks cut at `cut`: what each step parses to. */
 function parseCut(head: string, cut: number) {
@@ -66,6 +66,38 @@ test("a head over MAX_HEAD_BYTES is 431, whether or not it has ended; one just u
   expect(parseHead(line + filler(MAX_HEAD_BYTES))).toEqual({ kind: "refused", status: 431 });
   expect(parseHead("\r\n".repeat(MAX_HEAD_BYTES))).toEqual({ kind: "refused", status: 431 });
   expect(parseHead(line + filler(100))).toEqual({ kind: "partial" });
+});
+
+// The endpoint parses a head again only when mayDecide() says it may now be decided: that must
+// never hide a decision parseHead() would make, whatever the pieces the head comes in.
+test("mayDecide: true at every piece after which parseHead() decides a head that was partial before it", () => {
+  const filler = (n: number) => `x-filler: ${"a".repeat(n)}\r\n`;
+  const heads = [
+    ...SERVED.map(([head]) => head),
+    "GET /metrics\r\n\r\n",
+    "GET /healthz HTTP/1.1\rhost: x\r\n\r\n",
+    "GET /healthz HTTP/1.1\r\r\r\r",
+    "\r\n\r\n\r\nGET /metrics HTTP/1.1\n\n",
+    "\r\n\rX",
+    "GET /metrics HTTP/1.1\r\n" + filler(MAX_HEAD_BYTES),
+    "\r\n".repeat(MAX_HEAD_BYTES),
+  ];
+  let decisions = 0;
+  for (const head of heads) {
+    for (const size of [1, 2, 3, 5]) {
+      let received = "";
+      for (let at = 0; at < head.length; at += size) {
+        const before = received.length;
+        received += head.slice(at, at + size);
+        if (parseHead(received).kind === "partial") continue;
+        expect(mayDecide(received, before), `${JSON.stringify(head.slice(0, 40))} in pieces of ${size}, at ${at}`).toBe(true);
+        decisions++;
+        break;
+      }
+    }
+  }
+  // Every head above is decided, in every size of piece.
+  expect(decisions).toBe(heads.length * 4);
 });
 
 test("a response: status line, headers, connection: close; a HEAD's has no body", () => {

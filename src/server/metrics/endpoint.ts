@@ -11,7 +11,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { address } from "../../address.ts";
 import { guarded, ListenError } from "../listen.ts";
 import { CONTENT_TYPE } from "./exposition.ts";
-import { formatResponse, parseHead, REASONS, type Response } from "./http.ts";
+import { formatResponse, mayDecide, parseHead, REASONS, type Response } from "./http.ts";
 import type { Phase } from "../lifecycle.ts";
 
 /** Connections open at once; one more is answered 503 and closed at once. */
@@ -106,9 +106,17 @@ class MetricsEndpoint implements Endpoint {
   private take(socket: Socket<Exchange>, chunk: Buffer) {
     const x = socket.data;
     if (x.received === undefined) return;
+    const before = x.received.length;
     x.received += chunk.toString("latin1");
+    if (!mayDecide(x.received, before)) return;
     const head = parseHead(x.received);
-    if (head.kind === "partial") return;
+    if (head.kind === "partial") {
+      // Only blank lines so far (skipped before a request line): kept no longer, so that a
+      // stream of them is not parsed again and again; a CR at the end stays, to be judged
+      // with the char after it. Such a stream then ends at the deadline (408), not at 431.
+      if (/^[\r\n]*$/.test(x.received)) x.received = x.received.endsWith("\r") ? "\r" : "";
+      return;
+    }
     if (head.kind === "refused") return this.answer(socket, text(head.status, `${REASONS[head.status].toLowerCase()}\n`));
     x.received = undefined;
     clearTimeout(x.deadline);

@@ -46,6 +46,18 @@ export function parseHead(received: string): Head {
   return { kind: "request", method, path };
 }
 
+/**
+ * Whether parseHead() may decide a head that was still partial at its first `before` chars,
+ * now that it is `received`: only an empty line, a bare CR or the size bound decide one, and
+ * the new chars (with the three before them, for one that straddles) show the first two. A
+ * client that sends its head a byte at a time then costs a look at each new byte, not a parse
+ * of all it has sent (docs/experiments.md, 2026-12-07).
+ */
+export function mayDecide(received: string, before: number): boolean {
+  if (received.length > MAX_HEAD_BYTES) return true;
+  return /\r(?!\n|$)|\n\r?\n/.test(received.slice(Math.max(0, before - 3)));
+}
+
 function refused(status: 400 | 431 | 505): Head {
   return { kind: "refused", status };
 }
