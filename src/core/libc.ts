@@ -7,6 +7,8 @@ export interface Libc {
   /** madvise(2) on [address, address + length). */
   madvise(address: number, length: number, advice: number): number;
   flock(fd: number, operation: number): number;
+  /** lseek(2); -1 on failure (ENXIO for SEEK_DATA past the last data). */
+  lseek(fd: number, offset: number, whence: number): number;
   /** fcntl(2); `arg` an int, or a buffer for the commands that take a pointer (struct flock). */
   fcntl(fd: number, cmd: number, arg: number | Uint8Array): number;
   /** signal(2) with a handler given as a number (SIG_IGN = 1): the old handler. */
@@ -40,10 +42,11 @@ function load(): Libc | null {
   }
   try {
     const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
-    const { i32, u64, ptr } = FFIType;
+    const { i32, i64, i64_fast, u64, ptr } = FFIType;
     const { symbols } = dlopen("libc.so.6", {
       madvise: { args: [u64, u64, i32], returns: i32 },
       flock: { args: [i32, i32], returns: i32 },
+      lseek: { args: [i32, i64, i32], returns: i64_fast },
       // A pointer-sized third argument takes an int as well (the variadic int of F_SETFL).
       fcntl: { args: [i32, i32, ptr], returns: i32 },
       signal: { args: [i32, u64], returns: u64 },
@@ -54,6 +57,7 @@ function load(): Libc | null {
     return {
       madvise: symbols.madvise,
       flock: symbols.flock,
+      lseek: (fd, offset, whence) => Number(symbols.lseek(fd, offset, whence)),
       fcntl: symbols.fcntl,
       signal: symbols.signal,
       sigrtmin: symbols.__libc_current_sigrtmin,

@@ -165,10 +165,10 @@ class Server {
     const { config, bits } = this;
     const shared = this.threads > 1;
     try {
-      const log = (this.log = OwnedLog.open(config.log));
+      const log = (this.log = OwnedLog.open(config.log, config.resume));
       let keepBytes = 0;
       // A stream (pipe, FIFO, device) holds nothing to load: reading it would wait for data.
-      if (config.resume && !log.stream) ({ count: this.loaded, validBytes: keepBytes } = loadLog(config.log, bits));
+      if (config.resume && !log.stream) ({ count: this.loaded, validBytes: keepBytes } = loadLog(log.fd, config.log, bits));
       this.total = this.loaded;
       log.cut(keepBytes);
       const handle = log.handle;

@@ -48,27 +48,35 @@ export class OwnedLog implements LogHandle {
   ) {}
 
   /**
-   * Opens the log at `path` (creating a missing one) and, for a regular file, takes its lock.
-   * Throws a LogOpenError, in one line and with the log untouched, when it cannot: another
-   * live instance owns it, a FIFO has no reader (its open would block start-up for good), the
-   * path is a socket, or the open fails.
+   * Opens the log at `path` (creating a missing one) and, for a regular file, takes its lock;
+   * `readable` (for --resume) opens it for reading too, so that what is loaded is the file
+   * locked. Throws a LogOpenError, in one line and with the log untouched, when it cannot:
+   * another live instance owns it, a FIFO has no reader (its open would block start-up for
+   * good), the path is a socket or a block device, or the open fails.
    */
-  static open(path: string): OwnedLog {
+  static open(path: string, readable = false): OwnedLog {
     const kind = kindOf(path);
     if (kind === "socket") return new OwnedLog(duplicate(path), path, true);
+    if (kind === "block") throw blockDevice(path);
     let fd: number;
     try {
       // O_NONBLOCK on a FIFO: no reader means ENXIO at once, not an open that never returns.
-      // Bun's FileSink makes a FIFO non-blocking anyway, to write it without blocking.
+      // Bun's FileSink makes a FIFO non-blocking anyway, to write it without blocking. Never
+      // read: a FIFO opened for reading too would be its own reader, and never see its
+      // reader leave.
       const nonBlocking = kind === "fifo" ? constants.O_NONBLOCK : 0;
-      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_CLOEXEC | nonBlocking, 0o666);
+      const access = readable && kind !== "fifo" ? constants.O_RDWR : constants.O_WRONLY;
+      fd = openSync(path, access | constants.O_CREAT | constants.O_APPEND | constants.O_CLOEXEC | nonBlocking, 0o666);
     } catch (err) {
       const noReader = kind === "fifo" && (err as NodeJS.ErrnoException).code === "ENXIO";
       if (noReader) throw new LogOpenError(`cannot open log file '${path}': it is a FIFO that nobody reads (start its reader first)`);
       throw new LogOpenError(`cannot open log file '${path}': ${errorReason(err)}`);
     }
     try {
-      const stream = !fstatSync(fd).isFile();
+      const stat = fstatSync(fd);
+      // The path was swapped for a device since it was looked at.
+      if (stat.isBlockDevice()) throw blockDevice(path);
+      const stream = !stat.isFile();
       if (!stream) {
         lock(fd, path);
         lockRecords(fd, path);
@@ -81,12 +89,22 @@ export class OwnedLog implements LogHandle {
     }
   }
 
-  /** Cuts a regular file to its first `keepBytes` bytes (0: empties it); a stream has no length. */
+  /**
+   * Cuts a regular file to its first `keepBytes` bytes (0: empties it); a stream has no
+   * length. Never lengthens it: a file shorter than what --resume loaded was cut short by
+   * another process meanwhile, and ftruncate would fill the gap with NUL bytes (before, the
+   * start then went on with numbers the file no longer held).
+   */
   cut(keepBytes: number): void {
     if (this.stream) return;
     try {
+      const size = fstatSync(this.fd).size;
+      if (size < keepBytes) {
+        throw new LogOpenError(`cannot resume from '${this.path}': it changed while it was loaded (another process cut it to ${size} bytes of the ${keepBytes} loaded); the file was left as it was`);
+      }
       ftruncateSync(this.fd, keepBytes);
     } catch (err) {
+      if (err instanceof LogOpenError) throw err;
       throw new LogOpenError(`cannot open log file '${this.path}': ${errorReason(err)}`);
     }
   }
@@ -127,16 +145,21 @@ export class OwnedLog implements LogHandle {
   }
 }
 
-type Kind = "fifo" | "socket" | "other";
+type Kind = "fifo" | "socket" | "block" | "other";
 
 /** What the path is now (following links: /dev/stdout names what fd 1 is). */
 function kindOf(path: string): Kind {
   try {
     const stat = statSync(path);
-    return stat.isFIFO() ? "fifo" : stat.isSocket() ? "socket" : "other";
+    return stat.isFIFO() ? "fifo" : stat.isSocket() ? "socket" : stat.isBlockDevice() ? "block" : "other";
   } catch {
     return "other"; // missing (created by the open) or unreadable (the open says why)
   }
+}
+
+/** A block device (a disk, a partition) is written from its start: O_APPEND does nothing there. */
+function blockDevice(path: string): LogOpenError {
+  return new LogOpenError(`cannot use log file '${path}': it is a block device (a disk or a partition), which would be written over from its start`);
 }
 
 /** libc for the lock and the duplicate: without them a log cannot be made ours. */

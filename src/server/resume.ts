@@ -1,12 +1,15 @@
 // Crash recovery (--resume): loads an existing log into the bitmap so a restarted server
 // never writes a number twice. A torn last line (the tail of a write cut off by a crash)
 // is reported so the caller can cut it; any other damage is an error that leaves the file
-// as it was.
+// as it was. The log is read through the descriptor the server opened and locked, so what is
+// loaded is the file that is then appended to, whatever happens to its name meanwhile.
 
-import { closeSync, openSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 import { createBitmap, testAndSet } from "../core/bitmap.ts";
 import { Engine } from "../core/engine.ts";
+import { libc } from "../core/libc.ts";
 import { KEEP, LINE_BYTES, newLineCarry, parseLine } from "../core/protocol.ts";
+import { errorReason } from "./logowner.ts";
 
 export class ResumeError extends Error {}
 
@@ -21,19 +24,12 @@ export interface LoadedLog {
 const READ_BYTES = LINE_BYTES * (1 << 20);
 
 /**
- * Reads the log at `path` (a missing file is an empty log) and sets each number's bit. The
- * lines go through the same Engine as the network's (its log output discarded), so loading
- * gets the same overlapped bitmap probes; only on damage is the file scanned again, slowly,
- * to name the line.
+ * Reads the log (`fd`, open for reading; `path` names it in messages) and sets each number's
+ * bit. The lines go through the same Engine as the network's (its log output discarded), so
+ * loading gets the same overlapped bitmap probes; only on damage is the file scanned again,
+ * slowly, to name the line.
  */
-export function loadLog(path: string, bits: Uint8Array): LoadedLog {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { count: 0, validBytes: 0 };
-    throw unreadable(path, err);
-  }
+export function loadLog(fd: number, path: string, bits: Uint8Array): LoadedLog {
   try {
     const engine = new Engine({ bitmap: bits, write: () => {} });
     const conn = newLineCarry();
@@ -41,7 +37,7 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
     for (let offset = 0; ; ) {
       const len = readFull(fd, buf, offset);
       const verdict = len > 0 ? engine.frameAndCount(conn, buf.subarray(0, len)) : KEEP;
-      if (engine.duplicates > 0) throw damaged(path, firstRepeat(fd), "repeats an earlier number");
+      if (engine.duplicates > 0) throw damaged(path, firstRepeat(fd, path), "repeats an earlier number");
       offset += len;
       if (verdict !== KEEP || len < buf.length) break;
     }
@@ -53,8 +49,6 @@ export function loadLog(path: string, bits: Uint8Array): LoadedLog {
   } catch (err) {
     // A read error (EISDIR, EIO) is said to be one, not left raw for the caller to misread.
     throw err instanceof ResumeError ? err : unreadable(path, err);
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -69,41 +63,68 @@ function readFull(fd: number, buf: Uint8Array, offset: number): number {
   return len;
 }
 
-/** The line number of the first number that repeats an earlier one (the file has one). */
-function firstRepeat(fd: number): number {
+/**
+ * The line number of the first number that repeats an earlier one, which the load found. The
+ * file read again has none when it changed meanwhile (cut short by another process): before,
+ * this read on past its end for good.
+ */
+export function firstRepeat(fd: number, path: string): number {
   const seen = createBitmap();
   const buf = new Uint8Array(READ_BYTES);
   for (let offset = 0; ; offset += buf.length) {
     const len = readFull(fd, buf, offset);
     for (let at = 0; at + LINE_BYTES <= len; at += LINE_BYTES) {
-      if (!testAndSet(seen, parseLine(buf, at))) return (offset + at) / LINE_BYTES + 1;
+      const value = parseLine(buf, at);
+      if (value < 0) break;
+      if (!testAndSet(seen, value)) return (offset + at) / LINE_BYTES + 1;
     }
+    if (len < buf.length) throw changed(path);
   }
 }
+
+const SEEK_DATA = 3;
 
 /**
  * Whether the file from `from` on is what a crash leaves of a last write: at most nine
  * digits with no newline, then nothing or only NUL bytes (blocks the file system had
- * allocated but not yet written when the power went).
+ * allocated but not yet written when the power went). Holes (a file extended by truncate)
+ * are skipped, not read: SEEK_DATA finds the next data; the rest is checked a word at a time.
  */
-function isTornTail(fd: number, from: number): boolean {
-  const buf = new Uint8Array(1 << 16);
+export function isTornTail(fd: number, from: number): boolean {
+  const buf = new Uint8Array(1 << 20);
+  const words = new Int32Array(buf.buffer);
+  const head = readSync(fd, buf, 0, 16, from);
   let digits = 0;
-  let zeros = false;
-  for (let pos = from; ; ) {
+  while (digits < head && buf[digits] >= 48 && buf[digits] <= 57) digits++;
+  if (digits > 9) return false;
+  for (let k = digits; k < head; k++) if (buf[k] !== 0) return false;
+  const c = libc();
+  for (let pos = from + head; ; ) {
+    if (c !== undefined) {
+      // -1: no data past pos (ENXIO), or no SEEK_DATA here (then the bytes are read).
+      const data = c.lseek(fd, pos, SEEK_DATA);
+      if (data < 0 && c.errno() === ENXIO) return true;
+      if (data > pos) pos = data;
+    }
     const n = readSync(fd, buf, 0, buf.length, pos);
     if (n === 0) return true;
-    for (let k = 0; k < n; k++) {
-      const b = buf[k];
-      if (b === 0) zeros = true;
-      else if (zeros || b < 48 || b > 57 || ++digits > 9) return false;
-    }
+    const whole = n >>> 2;
+    let any = 0;
+    for (let w = 0; w < whole; w++) any |= words[w];
+    for (let k = whole << 2; k < n; k++) any |= buf[k];
+    if (any !== 0) return false;
     pos += n;
   }
 }
 
+const ENXIO = 6;
+
 function unreadable(path: string, err: unknown): ResumeError {
-  return new ResumeError(`cannot read log file '${path}' to resume: ${(err as Error).message}`);
+  return new ResumeError(`cannot read log file '${path}' to resume: ${errorReason(err)}`);
+}
+
+function changed(path: string): ResumeError {
+  return new ResumeError(`cannot resume from '${path}': it changed while it was loaded (another process cut it short); the file was left as it was`);
 }
 
 function damaged(path: string, line: number, what: string): ResumeError {

@@ -289,6 +289,22 @@ test("a socket as the log: refused with one line, exit 1", async () => {
   }
 });
 
+// Before, a block device was taken for a stream: written from its start (O_APPEND does
+// nothing there), with or without --resume. The node made here names no device (loop minor
+// 250 is never set up), so even a server that opened it could write nothing.
+test.skipIf(process.getuid?.() !== 0)("a block device as the log, with or without --resume: refused with one line, exit 1, before it is opened", async () => {
+  const path = join(tempDir(), "disk");
+  expect(Bun.spawnSync(["mknod", path, "b", "7", "250"]).exitCode).toBe(0);
+  for (const resume of [[], ["--resume"]]) {
+    const result = await outcome(servers.spawn(["serve", "--port", "0", "--log", path, ...resume]));
+    expect(result).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`numbers-server: cannot use log file '${path}': it is a block device (a disk or a partition), which would be written over from its start`],
+    });
+  }
+});
+
 // Before, `--log /dev/stdout` with standard output closed (Bun gives a closed descriptor
 // /dev/null) served and exited 0 without a word, every number lost.
 test.each(["/dev/null", "/dev/stdout"])("--log %s that is /dev/null: a warning after the readiness line, and the server serves", async (log) => {

@@ -2,12 +2,13 @@
 // The server with --resume is in test/server/resume.test.ts.
 
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { untouchedBitmap } from "../support/bitmaps.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
-import { loadLog, ResumeError } from "../../src/server/resume.ts";
+import { OwnedLog } from "../../src/server/logowner.ts";
+import { firstRepeat, isTornTail, loadLog, ResumeError } from "../../src/server/resume.ts";
 import { tempDir } from "../support/server.ts";
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
@@ -20,6 +21,16 @@ const lines = (values: number[]) => text(encodeLines(Uint32Array.from(values)));
 const shared = untouchedBitmap();
 function clearBitmap(): Uint8Array {
   return shared.fill(0);
+}
+
+/** loadLog on the file at `path`, opened for reading as the server opens it, and closed after. */
+function load(path: string, bits: Uint8Array) {
+  const fd = openSync(path, "r");
+  try {
+    return loadLog(fd, path, bits);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes `content` to a fresh numbers.log and returns its path. */
@@ -43,7 +54,7 @@ function setBits(bits: Uint8Array): number[] {
 /** loadLog's error for the log `content`, with the bitmap it was given. */
 function loadError(content: string | Uint8Array): string {
   try {
-    loadLog(logFile(content), clearBitmap());
+    load(logFile(content), clearBitmap());
   } catch (err) {
     expect(err).toBeInstanceOf(ResumeError);
     return (err as Error).message;
@@ -52,24 +63,23 @@ function loadError(content: string | Uint8Array): string {
 }
 
 describe("loadLog", () => {
-  test("a missing file and an empty file are an empty log", () => {
+  test("an empty file is an empty log (a missing one is created empty by the server's open)", () => {
     const bits = clearBitmap();
-    expect(loadLog(join(tempDir(), "absent.log"), bits)).toEqual({ count: 0, validBytes: 0 });
-    expect(loadLog(logFile(""), bits)).toEqual({ count: 0, validBytes: 0 });
+    expect(load(logFile(""), bits)).toEqual({ count: 0, validBytes: 0 });
     expect(setBits(bits)).toEqual([]);
   });
 
   test("N valid lines: count N, every bit set and no other, the whole file valid", () => {
     const values = [0, 7, 8, 123_456_789, 999_999_999, 42];
     const bits = clearBitmap();
-    expect(loadLog(logFile(lines(values)), bits)).toEqual({ count: 6, validBytes: 60 });
+    expect(load(logFile(lines(values)), bits)).toEqual({ count: 6, validBytes: 60 });
     expect(setBits(bits)).toEqual([...values].sort((a, b) => a - b));
   });
 
   test.each([1, 5, 9])("a torn last line of %d digits is left out of validBytes", (digits) => {
     const bits = clearBitmap();
     const torn = "987654321".slice(0, digits);
-    expect(loadLog(logFile(lines([1, 2]) + torn), bits)).toEqual({ count: 2, validBytes: 20 });
+    expect(load(logFile(lines([1, 2]) + torn), bits)).toEqual({ count: 2, validBytes: 20 });
     expect(setBits(bits)).toEqual([1, 2]);
   });
 
@@ -96,7 +106,7 @@ describe("loadLog", () => {
   test("NUL bytes at the end (blocks allocated but not written at a power loss) are a torn tail", () => {
     const nuls = "\0".repeat(4096);
     for (const tail of [nuls, "1234" + nuls, "123456789" + "\0"]) {
-      expect(loadLog(logFile(lines([1, 2]) + tail), clearBitmap())).toEqual({ count: 2, validBytes: 20 });
+      expect(load(logFile(lines([1, 2]) + tail), clearBitmap())).toEqual({ count: 2, validBytes: 20 });
     }
     // Anything after the NULs, or a tenth digit, is damage, not a torn write.
     expect(loadError(lines([1, 2]) + nuls + lines([3]))).toMatch(/line 3 is not nine digits/);
@@ -104,8 +114,8 @@ describe("loadLog", () => {
   });
 
   test("a log that cannot be read is a ResumeError, not a raw system error", () => {
-    expect(() => loadLog(tempDir(), clearBitmap())).toThrow(/^cannot read log file '.+' to resume: EISDIR/);
-    expect(() => loadLog(tempDir(), clearBitmap())).toThrow(ResumeError);
+    expect(() => load(tempDir(), clearBitmap())).toThrow(/^cannot read log file '.+' to resume: it is a directory$/);
+    expect(() => load(tempDir(), clearBitmap())).toThrow(ResumeError);
   });
 
   describe("a log longer than one 10 MiB read", () => {
@@ -116,11 +126,11 @@ describe("loadLog", () => {
     test("loads every line and cuts a torn tail after the first read", () => {
       const bits = clearBitmap();
       const content = Buffer.concat([big, Buffer.from("1234")]);
-      expect(loadLog(logFile(content), bits)).toEqual({ count: first + 3, validBytes: big.length });
+      expect(load(logFile(content), bits)).toEqual({ count: first + 3, validBytes: big.length });
     });
 
     test("a log of exactly one read is whole", () => {
-      expect(loadLog(logFile(big.subarray(0, first * 10)), clearBitmap())).toEqual({ count: first, validBytes: first * 10 });
+      expect(load(logFile(big.subarray(0, first * 10)), clearBitmap())).toEqual({ count: first, validBytes: first * 10 });
     });
 
     test.each([
@@ -130,5 +140,63 @@ describe("loadLog", () => {
       const content = Buffer.concat([big, Buffer.from(bad + "999999999\n")]);
       expect(loadError(content)).toContain(`line ${first + 4} ${what}`);
     });
+  });
+});
+
+// A log another process changes while it is loaded. Before, a log cut short during the search
+// for a repeated line was read past its end for good (a start that never ended, deaf to
+// signals), and one cut short during the load was lengthened again with NUL bytes.
+describe("a log that changes while it is loaded", () => {
+  test("the search for the repeated line finds none (the file was cut short): an error, not a search past the end", () => {
+    const path = logFile(lines([1, 2, 3]));
+    const fd = openSync(path, "r");
+    try {
+      expect(() => firstRepeat(fd, path)).toThrow(`cannot resume from '${path}': it changed while it was loaded (another process cut it short); the file was left as it was`);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("cut() never lengthens the log: shorter than what was loaded, it is an error and the file stays as it is", () => {
+    const path = logFile(lines([1, 2]));
+    const log = OwnedLog.open(path, true);
+    try {
+      expect(() => log.cut(30)).toThrow(`cannot resume from '${path}': it changed while it was loaded (another process cut it to 20 bytes of the 30 loaded); the file was left as it was`);
+      expect(readFileSync(path, "latin1")).toBe(lines([1, 2]));
+      log.cut(10);
+      expect(readFileSync(path, "latin1")).toBe(lines([1]));
+    } finally {
+      log.close();
+    }
+  });
+});
+
+describe("a torn tail past a hole (a file lengthened by truncate, or a crash's unwritten blocks)", () => {
+  /** A log of `content`, then made `size` bytes long (a hole), then `after` written at its end. */
+  function holed(content: string, size: number, after = ""): string {
+    const path = logFile(content);
+    const fd = openSync(path, "r+");
+    ftruncateSync(fd, size);
+    if (after) writeFileSync(path, after, { flag: "a" });
+    closeSync(fd);
+    return path;
+  }
+
+  test("a 1 GiB hole after the last line is a torn tail; data past a hole, however far, is damage", () => {
+    expect(load(holed(lines([1]) + "12", 1 << 30), clearBitmap())).toEqual({ count: 1, validBytes: 10 });
+    expect(() => load(holed(lines([1]), 64 << 20, "x"), clearBitmap())).toThrow(/line 2 is not nine digits and a newline/);
+  });
+
+  test("NULs written out (not a hole) over more than one read are a torn tail; one byte among them is damage", () => {
+    const nuls = Buffer.alloc(3 << 20);
+    const path = logFile(Buffer.concat([Buffer.from(lines([1, 2])), nuls]));
+    const fd = openSync(path, "r");
+    try {
+      expect(isTornTail(fd, 20)).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+    nuls[(3 << 20) - 5] = 1;
+    expect(loadError(Buffer.concat([Buffer.from(lines([1, 2])), nuls]))).toMatch(/line 3 is not nine digits/);
   });
 });
