@@ -53,6 +53,8 @@ export interface ConnectionStats {
   admitted: number;
   refused: number;
   closed: Record<CloseReason, number>;
+  /** The clients are held: read no more until the log's reader catches up (hold()). */
+  held: boolean;
 }
 
 /** Per-connection state, kept on socket.data. */
@@ -167,7 +169,7 @@ export class Acceptor {
 
   stats(): ConnectionStats {
     const { clients, counts } = this;
-    return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed } };
+    return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed }, held: this.held };
   }
 
   /**

@@ -325,6 +325,7 @@ class Server {
       duplicates: sum("duplicates"),
       logNumbers: this.loaded + sum("unique"),
       logBytesWritten: sum("logBytes"),
+      logWaitingBytes: this.sink?.waiting?.() ?? 0,
       logWriteErrors: sum("logWriteErrors"),
       connections,
       workerQueueBytes: queues,

@@ -15,6 +15,8 @@ export interface LogFile {
   write(bytes: Uint8Array): void;
   /** Hands everything written so far to the OS. */
   flush(): void;
+  /** Bytes written here that a stream's reader has not taken yet (always 0 for a regular file). */
+  waiting?(): number;
   /**
    * Flushes, waits for writes still in flight, fsyncs (or after a failure cuts the torn
    * tail). The descriptor stays open: it is the coordinator's, shared by every thread.
@@ -185,6 +187,7 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
       if (unwritten > BACKLOG_BYTES && !backlogged && !failed) options.onBacklog?.((backlogged = true));
     },
     flush: pump,
+    waiting: () => unwritten,
     async close() {
       if (!open) return;
       open = false;

@@ -13,6 +13,7 @@ import { encodeLines, LINE_BYTES } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { sendPayloads } from "../../src/client/sender.ts";
 import { expectReadWhole } from "../support/client.ts";
+import { METRICS_ON, metricsBase, pick, readyPort, scrape } from "../support/metrics.ts";
 import { StuckPipe } from "../support/fifo.ts";
 import { distinct, parseLog, sorted, waitForSize } from "../support/logs.ts";
 import { sequence } from "../support/sequence.ts";
@@ -216,19 +217,26 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expect(distinct(logged)).toBe(logged.length);
   });
 
-  test("a FIFO whose reader falls behind and catches up: clients are held meanwhile, then served again; every line whole and once", async () => {
+  test("a FIFO whose reader falls behind and catches up: clients are held meanwhile (and /metrics says so), then served again; every line whole and once", async () => {
     const pipe = new StuckPipe();
-    const server = await servers.start(["--workers", workers, "--warmup", "0", "--log", pipe.path]);
+    const server = servers.spawn(["serve", "--port", "0", "--workers", workers, "--warmup", "0", "--log", pipe.path, ...METRICS_ON]);
+    const base = await metricsBase(server);
+    const port = await readyPort(server);
     pipe.closeWriteEnd();
     const count = 2_500_000; // 25 MB of new lines from five clients
     const lines = sequence(0, count);
     const share = count / 5;
-    const sending = sendPayloads("127.0.0.1", server.port, [0, 1, 2, 3, 4].map((i) => encodeLines(lines.subarray(i * share, (i + 1) * share))));
+    const sending = sendPayloads("127.0.0.1", port, [0, 1, 2, 3, 4].map((i) => encodeLines(lines.subarray(i * share, (i + 1) * share))));
     expect(await server.stderr.next()).toBe(BEHIND);
+    // Held, more than 16 MiB waiting for the reader: before, no metric showed it.
+    const held = pick(await scrape(base), ["numbers_clients_held", "numbers_log_waiting_bytes"]);
+    expect(held.numbers_clients_held).toBe(1);
+    expect(held.numbers_log_waiting_bytes).toBeGreaterThan(16 << 20);
     const log = pipe.reader();
     expect(await server.stderr.next()).toBe("the log's reader caught up: clients are served again");
     await expectReadWhole(await sending, server);
-    (await connect(server.port)).write("terminate\n");
+    expect(pick(await scrape(base), ["numbers_clients_held"])).toEqual({ numbers_clients_held: 0 });
+    (await connect(port)).write("terminate\n");
     expect((await outcome(server)).code).toBe(0);
     while ((await log.next()) !== null);
     const logged = sorted(parseLog(log.text));

@@ -4,6 +4,7 @@
 
 import pkg from "../../../package.json" with { type: "json" };
 import type { CloseReason, ConnectionStats } from "../acceptor.ts";
+import { BACKLOG_BYTES } from "../logfile.ts";
 import { exposition, type Family } from "./exposition.ts";
 
 export interface Snapshot {
@@ -13,6 +14,8 @@ export interface Snapshot {
   /** Numbers in the log: those loaded by --resume and every unique number since. */
   logNumbers: number;
   logBytesWritten: number;
+  /** Bytes of a pipe's or FIFO's log that its reader has not taken yet (0 for a file). */
+  logWaitingBytes: number;
   logWriteErrors: number;
   connections: ConnectionStats;
   /** Per worker thread (thread 1, 2, ...): bytes handed to it and not yet consumed. */
@@ -48,6 +51,12 @@ export function renderMetrics(s: Snapshot): string {
       samples: [{ value: s.logBytesWritten }],
     },
     {
+      name: "numbers_log_waiting_bytes",
+      type: "gauge",
+      help: `Bytes of a pipe's or FIFO's log waiting for its reader to take them (0 for a file); past ${BACKLOG_BYTES >> 20} MiB the clients are held.`,
+      samples: [{ value: s.logWaitingBytes }],
+    },
+    {
       name: "numbers_log_write_errors_total",
       type: "counter",
       help: "Failed log writes (each stops the server with exit code 1).",
@@ -64,6 +73,12 @@ export function renderMetrics(s: Snapshot): string {
       type: "gauge",
       help: "Connections over --max-clients waiting now for a slot to free (nothing counted; refused once none has freed for 50 ms).",
       samples: [{ value: s.connections.waiting }],
+    },
+    {
+      name: "numbers_clients_held",
+      type: "gauge",
+      help: `1 while the clients are held (read no more) because the log's reader is more than ${BACKLOG_BYTES >> 20} MiB behind, else 0.`,
+      samples: [{ value: s.connections.held ? 1 : 0 }],
     },
     {
       name: "numbers_connections_total",
