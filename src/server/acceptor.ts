@@ -12,10 +12,11 @@ export interface Intake {
   /** Consumes one chunk of a connection and returns the connection's verdict. */
   feed(conn: LineCarry, chunk: Uint8Array): Verdict;
   /**
-   * Calls `done` once every line of `conn` fed so far has been counted (at once, or later);
-   * `counted` is false when some may have been lost (a worker died).
+   * Calls `done` once every line of `conn` fed so far has been counted and its new numbers
+   * handed to the log (at once, or later); `written` is false when some may have been lost
+   * (a worker died).
    */
-  whenCounted(conn: LineCarry, done: (counted: boolean) => void): void;
+  whenWritten(conn: LineCarry, done: (written: boolean) => void): void;
 }
 
 export interface AcceptorOptions {
@@ -408,17 +409,18 @@ export class Acceptor {
 
   /**
    * The client has sent everything (FIN). It is closed once every line it sent has been
-   * counted: at once in this thread, and after the workers' queues, so that a client (and
-   * the bench) sees the close only when its numbers have been counted.
+   * counted and its new numbers handed to the log: at once in this thread, and after the
+   * workers' queues, so that a client (and the bench) sees the close only when its numbers
+   * are in the log.
    */
   private finish(socket: Socket<Client>) {
     if (socket.data.waitingSince !== undefined) return void (socket.data.ended = true);
     const carry = socket.data.carry;
     if (carry === undefined) return;
     if (socket.data.stash !== undefined) return void (socket.data.ended = true);
-    this.o.intake.whenCounted(carry, (counted) => {
+    this.o.intake.whenWritten(carry, (written) => {
       if (socket.data.carry !== carry) return;
-      if (counted) return this.drop(socket, "eof");
+      if (written) return this.drop(socket, "eof");
       // Lines it sent were lost (the server fails on it): a reset, so that the client can tell.
       this.vacate(socket, "eof");
       socket.terminate();

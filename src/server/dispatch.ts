@@ -15,8 +15,11 @@ export interface Remote {
   readonly queuedBytes: number;
   /** Hands it bytes [start, end) of `chunk`, whole valid lines; the chunk may be transferred. */
   countLines(chunk: Uint8Array, start: number, end: number): void;
-  /** Calls `done(true)` once it has counted what it was handed so far; `done(false)` if it died first. */
-  whenCounted(done: (counted: boolean) => void): void;
+  /**
+   * Calls `done(true)` once it has counted what it was handed so far and handed its new
+   * numbers to the log; `done(false)` if it died first.
+   */
+  whenWritten(done: (written: boolean) => void): void;
 }
 
 /**
@@ -57,25 +60,33 @@ export class Dispatcher {
   }
 
   /**
-   * Calls `done` once every line of `conn` fed so far has been counted: at once when this
-   * thread counted them all (a small client's close waits for no worker), else once every
-   * worker has counted what it was handed so far. `counted` is false when a worker died
-   * first: lines of `conn` may have been lost with it.
+   * Calls `done` once every line of `conn` fed so far has been counted and its new numbers
+   * handed to the log (for a regular file, written to it): at once when this thread counted
+   * them all (a small client's close waits for no worker), else once every worker has counted
+   * and written out what it was handed so far. So a client's close says its numbers are in
+   * the log, not only in a buffer that the next flush writes (--flush-interval). `written`
+   * is false when a worker died first: lines of `conn` may have been lost with it.
    */
-  whenCounted(conn: LineCarry, done: (counted: boolean) => void): void {
-    if (!this.handed.has(conn)) return done(true);
-    this.whenAllCounted(done);
+  whenWritten(conn: LineCarry, done: (written: boolean) => void): void {
+    if (!this.handed.has(conn)) {
+      this.local.flush();
+      return done(true);
+    }
+    this.whenAllWritten(done);
   }
 
-  /** Calls `done` once every line fed so far has been counted, in every thread; with false if a worker died first. */
-  whenAllCounted(done: (counted: boolean) => void): void {
+  /** Calls `done` once every line fed so far has been counted and written out, in every thread; with false if a worker died first. */
+  whenAllWritten(done: (written: boolean) => void): void {
     let waiting = this.remotes.length + 1;
-    let counted = true;
+    let written = true;
     const one = (ok: boolean) => {
-      counted &&= ok;
-      if (--waiting === 0) done(counted);
+      written &&= ok;
+      if (--waiting === 0) {
+        this.local.flush();
+        done(written);
+      }
     };
-    for (const remote of this.remotes) remote.whenCounted(one);
+    for (const remote of this.remotes) remote.whenWritten(one);
     one(true);
   }
 

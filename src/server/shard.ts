@@ -114,7 +114,12 @@ export class Shard {
     await this.log.close();
   }
 
-  private flush() {
+  /**
+   * Hands every new number counted so far to the log (for a regular file, writes it); after
+   * stop() there is nothing left to hand over, and the log is closed.
+   */
+  flush(): void {
+    if (this.stopped) return;
     this.engine.drain();
     this.log.flush();
   }

@@ -142,10 +142,11 @@ export class RemoteShard {
   }
 
   /**
-   * Calls `done` once the worker has counted every line handed to it so far, with true; with
-   * false at once when the worker is dead (what it was handed is lost).
+   * Calls `done` once the worker has counted every line handed to it so far and handed its
+   * new numbers to the log, with true; with false at once when the worker is dead (what it
+   * was handed is lost).
    */
-  whenCounted(done: (counted: boolean) => void): void {
+  whenWritten(done: (written: boolean) => void): void {
     void this.request({ type: "sync" }).then((reply) => done(reply !== undefined));
   }
 

@@ -24,7 +24,12 @@ let queued: Int32Array;
 /** What the worker does with each message from the main thread, once it has started. */
 const HANDLERS = {
   count: (m: Extract<ToWorker, { type: "count" }>) => consume(shard, queued, m.bytes, m.start, m.end),
-  sync: () => send({ type: "reply" }),
+  // A client's close waits for this: its numbers are then in the log (or, for a stream log,
+  // handed to the main thread's writer ahead of this reply).
+  sync: () => {
+    shard.flush();
+    send({ type: "reply" });
+  },
   report: () => send({ type: "reply", counts: shard.report() }),
   stats: () => send({ type: "reply", stats: shard.stats() }),
   stop: async () => {

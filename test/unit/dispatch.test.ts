@@ -38,7 +38,7 @@ async function setup(fault?: Fault) {
     onLog: () => failures.push("a regular file's lines were handed over"),
   });
   const dispatcher = new Dispatcher(local, [remote]);
-  const consumed = () => new Promise<boolean>((resolve) => dispatcher.whenAllCounted(resolve));
+  const consumed = () => new Promise<boolean>((resolve) => dispatcher.whenAllWritten(resolve));
   const stop = async () => {
     await Promise.all([local.stop(), remote.stop()]);
     return readFileSync(log, "latin1");
@@ -88,7 +88,7 @@ describe("Dispatcher", () => {
         handed.push(end - start);
         this.queuedBytes += end - start;
       },
-      whenCounted: (done) => done(true),
+      whenWritten: (done) => done(true),
     };
     const dispatcher = new Dispatcher(local, [remote]);
     const conn = newLineCarry();
@@ -119,7 +119,7 @@ describe("Dispatcher", () => {
           order.push(name);
           this.queuedBytes += end - start;
         },
-        whenCounted: (done) => done(true),
+        whenWritten: (done) => done(true),
       };
       return remote;
     };
@@ -138,16 +138,16 @@ describe("Dispatcher", () => {
 
   test("a connection's end waits for the workers only when some of its lines went to one", () => {
     const local = new Shard({ bits: untouchedBitmap(), atomic: false, openLog: nullLog, flushInterval: 60, onWriteError: () => {} });
-    // A stand-in worker that answers whenCounted() only when told to.
+    // A stand-in worker that answers whenWritten() only when told to.
     const answers: (() => void)[] = [];
-    const remote: Remote = { queuedBytes: 0, open: true, countLines() {}, whenCounted: (done) => void answers.push(done) };
+    const remote: Remote = { queuedBytes: 0, open: true, countLines() {}, whenWritten: (done) => void answers.push(done) };
     const dispatcher = new Dispatcher(local, [remote]);
     const [big, small] = [newLineCarry(), newLineCarry()];
     dispatcher.feed(big, encodeLines(numbers({ kind: "seq" }, Math.ceil(HANDOFF_BYTES / 10), 0, 1)));
     dispatcher.feed(small, text("000000001\n000000002\n"));
     const ended: string[] = [];
-    dispatcher.whenCounted(small, (counted) => ended.push(`small ${counted}`));
-    dispatcher.whenCounted(big, (counted) => ended.push(`big ${counted}`));
+    dispatcher.whenWritten(small, (counted) => ended.push(`small ${counted}`));
+    dispatcher.whenWritten(big, (counted) => ended.push(`big ${counted}`));
     // The small client's lines were all counted here: its end comes at once (a burst of
     // one-line clients is closed without a message to a worker each).
     expect(ended).toEqual(["small true"]);
@@ -192,11 +192,11 @@ describe("Dispatcher", () => {
     expect(s.failures[0]).toContain("injected fault");
     expect(s.remote.open).toBe(false);
     expect(s.dispatcher.feed(conn, text("000000002\n000000003\n"))).toBe(KEEP);
-    // A dead worker answers nothing; whenCounted() still comes, saying lines were lost: the
+    // A dead worker answers nothing; whenWritten() still comes, saying lines were lost: the
     // connection they came from is reset (acceptor.ts), not closed as if all were counted.
     expect(await s.consumed()).toBe(false);
-    expect(await new Promise<boolean>((resolve) => s.dispatcher.whenCounted(conn, resolve))).toBe(false);
-    expect(await new Promise<boolean>((resolve) => s.dispatcher.whenCounted(newLineCarry(), resolve))).toBe(true);
+    expect(await new Promise<boolean>((resolve) => s.dispatcher.whenWritten(conn, resolve))).toBe(false);
+    expect(await new Promise<boolean>((resolve) => s.dispatcher.whenWritten(newLineCarry(), resolve))).toBe(true);
     expect(s.local.report()).toEqual({ unique: 2, duplicates: 0 });
     const log = await s.stop();
     expect(log).toBe("000000002\n000000003\n");

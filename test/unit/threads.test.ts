@@ -75,12 +75,12 @@ describe("RemoteShard", () => {
     expect(readFileSync(s.log, "latin1")).toBe("000000001\n000000002\n000000003\n");
   });
 
-  test("whenCounted() answers once every line handed over before it has been counted", async () => {
+  test("whenWritten() answers once every line handed over before it has been counted", async () => {
     const s = setup();
     const shard = await s.start();
     const lines = encodeLines(numbers({ kind: "seq" }, 100_000, 0, 1));
     shard.countLines(lines, 0, lines.length);
-    const queuedAtAnswer = await new Promise<number>((resolve) => shard.whenCounted(() => resolve(shard.queuedBytes)));
+    const queuedAtAnswer = await new Promise<number>((resolve) => shard.whenWritten(() => resolve(shard.queuedBytes)));
     expect(queuedAtAnswer).toBe(0);
     expect(await shard.report()).toEqual({ unique: 100_000, duplicates: 0 });
     await shard.stop();
