@@ -15,7 +15,7 @@ import { loadavg } from "node:os";
 import { expectedSet, type NumberSet } from "../src/check/verify.ts";
 import type { WorkloadName } from "../src/client/workloads.ts";
 import { cpuTotal } from "./cpu.ts";
-import { BenchError, Driver, killAll, startTarget } from "./procs.ts";
+import { BenchError, Driver, killAll, machineName, startTarget } from "./procs.ts";
 import { REPORT_ARGS, serverRun } from "./run.ts";
 import { median } from "./table.ts";
 import { AB_OPTIONS, parseAbConfig, type AbConfig, type Variant } from "./options.ts";
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const { runs, count, workloads: names, variants } = config;
-  process.stdout.write(`load average ${loadavg()[0].toFixed(2)}; ${count} numbers per run, ${runs} runs per variant, taking turns\n`);
+  process.stdout.write(`${machineName()}; load average ${loadavg()[0].toFixed(2)} at start; ${count} numbers per run, ${runs} runs per variant, taking turns\n`);
   try {
     for (const name of names) process.stdout.write((await workload(name, variants, runs, count)).join("\n") + "\n");
   } catch (err) {

@@ -31,6 +31,35 @@ function emit(message: DriverReady | DriverSent | DriverError) {
   process.stdout.write(JSON.stringify(message) + "\n");
 }
 
+/**
+ * How long a send may go without a byte taken or a connection closed before it is given up:
+ * a server that stops reading, or never closes, would otherwise hold the bench for good.
+ */
+export const STALL_MS = 10_000;
+
+/** sendPayloads, given up (every connection reset) once it has made no progress for STALL_MS. */
+export async function sendWatched(host: string, port: number, payloads: Uint8Array[], stallMs = STALL_MS) {
+  const total = payloads.reduce((sum, p) => sum + p.length, 0);
+  const progress = { sentBytes: 0, closed: 0 };
+  const abort = new AbortController();
+  let seen = -1;
+  let since = performance.now();
+  const watch = setInterval(() => {
+    const now = progress.sentBytes + progress.closed;
+    if (now !== seen) {
+      seen = now;
+      since = performance.now();
+    } else if (performance.now() - since >= stallMs) {
+      abort.abort(new Error(`the server made no progress for ${stallMs / 1000} s: ${progress.sentBytes} of ${total} bytes taken, ${progress.closed} of ${payloads.length} connections closed`));
+    }
+  }, Math.min(1000, stallMs / 4));
+  try {
+    return await sendPayloads(host, port, payloads, progress, undefined, abort.signal);
+  } finally {
+    clearInterval(watch);
+  }
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({ options: { workload: { type: "string" }, count: { type: "string" } }, strict: true });
   const workload = values.workload ?? "";
@@ -55,7 +84,7 @@ if (import.meta.main) {
       continue;
     }
     try {
-      const r = await sendPayloads(m[1], Number(m[2]), payloads);
+      const r = await sendWatched(m[1], Number(m[2]), payloads);
       emit({ elapsedMs: r.lastCloseAt - r.firstByteAt, sentBytes: r.sentBytes, cutShort: r.cutShort });
     } catch (err) {
       emit({ error: (err as Error).message });

@@ -8,13 +8,13 @@
 // timing a `--resume` start on it (see resume.ts). Progress goes to stderr, the table to
 // stdout, the chart to --svg. Any failure, above all a wrong log, exits non-zero.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeOptions, UsageError } from "../src/options.ts";
 import { LINE_BYTES } from "../src/core/protocol.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
-import { BenchError, Driver, killAll, startTarget, type Target } from "./procs.ts";
+import { BenchError, Driver, killAll, machineName, startTarget, type Target } from "./procs.ts";
 import { buildReference, startReference, type Reference } from "./reference.ts";
 import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
 import { serverForm, stale, startServer } from "./server.ts";
@@ -111,8 +111,7 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
 
 /** The machine and the setup; the load average shows whether other work shared the cores. */
 function machine(config: BenchConfig, load: number): string {
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
-  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${serverForm}; ` +
+  return `${machineName()}, server: ${serverForm}; ` +
     `${config.count} numbers per run over ${CONNECTIONS} connections, median of ${config.runs} run(s); load average ${load.toFixed(2)} at start`;
 }
 

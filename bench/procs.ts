@@ -3,11 +3,18 @@
 // so that a failure anywhere can kill whatever is still running.
 
 import type { Subprocess } from "bun";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { DriverError, DriverReady, DriverSent } from "./driver.ts";
 import type { WorkloadName } from "../src/client/workloads.ts";
 
 export class BenchError extends Error {}
+
+/** The machine measured on: its CPU model, its cores, and the Bun that runs the bench. */
+export function machineName(): string {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}`;
+}
 
 const running = new Set<Subprocess>();
 

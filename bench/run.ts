@@ -1,12 +1,13 @@
 // One verified run on a fresh server, for the bench (main.ts) and its A/B (ab.ts): the
-// driver's payloads sent once, timed from the first byte to the last close, the server's CPU
-// and peak RSS taken, the server stopped with `terminate`, and its log checked against the
-// exact expected set; any shortfall or wrong log throws a BenchError.
+// driver's payloads sent once, timed from the first byte to the last close and a complete
+// log, the server's CPU and peak RSS taken, the server stopped with `terminate`, and its log
+// checked against the exact expected set; any shortfall or wrong log throws a BenchError.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeReport, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { LINE_BYTES } from "../src/core/protocol.ts";
 import { cpuSince, threadTimes, totalSince, type CpuSplit } from "./cpu.ts";
 import type { DriverSent } from "./driver.ts";
 import { BenchError, type Driver, type Target } from "./procs.ts";
@@ -73,11 +74,12 @@ export async function serverRun(
       const driverBefore = threadTimes(driver.pid);
       const ticks = machineTicks();
       const sent = await driver.send(server.host, server.port);
+      const waitedMs = await logComplete(join(dir, "numbers.log"), expected.size * LINE_BYTES, what);
       const cpu = cpuSince(server.proc.pid, before);
       const driverCpu = totalSince(driver.pid, driverBefore);
       const after = machineTicks();
       const idle = (after.idle - ticks.idle) / Math.max(1, after.total - ticks.total);
-      const ms = checkedMs(sent, driver, server, what);
+      const ms = checkedMs(sent, driver, server, what) + waitedMs;
       if (server.proc.exitCode !== null) {
         throw new BenchError(`${what} exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
       }
@@ -92,6 +94,28 @@ export async function serverRun(
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** How long the bench waits for a log to be complete after the last close (run.ts). */
+const LOG_WAIT_MS = 10_000;
+
+/**
+ * Waits until the log at `path` holds `bytes` (every expected number), checking each
+ * millisecond; returns how long that took after the last close, which the run's time then
+ * includes: a server that closes its clients before their numbers are written is timed to its
+ * complete log, not to the close. Both servers measured write before they close, so this is
+ * 0 unless one regresses. Past LOG_WAIT_MS it is a BenchError.
+ */
+export async function logComplete(path: string, bytes: number, what: string, waitMs = LOG_WAIT_MS): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    if (size >= bytes) return performance.now() - start;
+    if (performance.now() - start > waitMs) {
+      throw new BenchError(`${what}'s log holds ${size} of ${bytes} bytes ${waitMs / 1000} s after the last close: numbers are missing`);
+    }
+    await Bun.sleep(1);
   }
 }
 

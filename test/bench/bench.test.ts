@@ -6,6 +6,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createBitmap, testAndSet } from "../../src/core/bitmap.ts";
 import { BenchError } from "../../bench/procs.ts";
+import { sendWatched } from "../../bench/driver.ts";
+import { logComplete } from "../../bench/run.ts";
 import { resumeRun, resumeText } from "../../bench/resume.ts";
 import { LogChecker, expectedSet, type NumberSet } from "../../src/check/verify.ts";
 import { buildReference, startReference } from "../../bench/reference.ts";
@@ -207,6 +209,33 @@ describe("resume measurement", () => {
   });
 });
 
+// Before, a server that stopped reading held the bench for good, and one that closed its
+// clients before it wrote their numbers was timed to the close, as if it were done.
+describe("a run that never ends, or ends before its log does", () => {
+  test("a send to a server that takes the bytes but never closes is given up once nothing moves", async () => {
+    // Half-open kept: the client's FIN gets no close back.
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, allowHalfOpen: true, socket: { data() {}, end() {} } });
+    try {
+      const payloads = [encodeLines(Uint32Array.from([1, 2, 3]))];
+      await expect(sendWatched("127.0.0.1", listener.port, payloads, 300)).rejects.toThrow(
+        "the server made no progress for 0.3 s: 30 of 30 bytes taken, 0 of 1 connections closed",
+      );
+    } finally {
+      listener.stop(true);
+    }
+  });
+
+  test("the run's time goes on until the log is complete; a log that stays short is a BenchError", async () => {
+    const path = join(tempDir(), "numbers.log");
+    writeFileSync(path, "000000001\n");
+    expect(await logComplete(path, 10, "ours")).toBeGreaterThanOrEqual(0);
+    const waiting = logComplete(path, 20, "ours", 5_000);
+    writeFileSync(path, "000000002\n", { flag: "a" });
+    expect(await waiting).toBeGreaterThanOrEqual(0);
+    await expect(logComplete(path, 30, "C", 50)).rejects.toThrow("C's log holds 20 of 30 bytes 0.05 s after the last close: numbers are missing");
+  });
+});
+
 test("bad options are usage errors", async () => {
   const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "../../bench/main.ts"), "--workloads", "random,nope"], {
     stdout: "ignore",
@@ -234,11 +263,14 @@ test.skipIf(!hasCC)("the C yardstick keeps the rules: bad line resets, sixth cli
     await sixth.closed;
     expect([a, b, c, fifth, bystander].some((p) => p.isClosed)).toBe(false);
     await sendAll(a, "999999999\n000000042\n");
+    // A client's close says its numbers are in the log, as ours does: the bench times both
+    // to a complete log.
+    const sorted = () => readFileSync(join(dir, "numbers.log"), "latin1").split("\n").toSorted();
+    expect(sorted()).toEqual(["", "000000007", "000000042", "123456789", "999999999"]);
     bystander.write("555555555\nterminate\n");
     expect(await target.proc.exited).toBe(0);
     await Promise.all([bystander.closed, b.closed, c.closed, fifth.closed]);
-    const log = readFileSync(join(dir, "numbers.log"), "latin1").split("\n").toSorted();
-    expect(log).toEqual(["", "000000007", "000000042", "123456789", "555555555", "999999999"]);
+    expect(sorted()).toEqual(["", "000000007", "000000042", "123456789", "555555555", "999999999"]);
   } finally {
     ref.remove();
     rmSync(dir, { recursive: true, force: true });
