@@ -66,21 +66,33 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
   try {
     sinkTarget = await startSink(driver);
     for (let run = 1; run <= runs; run++) {
-      for (const [v, workers] of variants.entries()) {
-        const last = run === runs && v === 0 && config.resume && workload === "random";
-        const start = (dir: string) => startServer(dir, workers, REPORT_ARGS);
-        const r = await serverRun(driver, expected, "the server", start, last ? measureResume : undefined);
-        server[v].push(r);
-        const label = workers === undefined ? "server" : `server --workers ${workers}`;
-        progress(`${workload} run ${run}/${runs} ${label}: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
-          `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
-        if (last) progress(resumeText(resume!));
-      }
-      if (reference) {
+      const ours = async () => {
+        for (const [v, workers] of variants.entries()) {
+          const last = run === runs && v === 0 && config.resume && workload === "random";
+          const start = (dir: string) => startServer(dir, workers, REPORT_ARGS);
+          const r = await serverRun(driver, expected, "the server", start, last ? measureResume : undefined);
+          server[v].push(r);
+          const label = workers === undefined ? "server" : `server --workers ${workers}`;
+          progress(`${workload} run ${run}/${runs} ${label}: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
+            `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
+          if (last) progress(resumeText(resume!));
+        }
+      };
+      const yardstick = async () => {
+        if (!reference) return;
         const r = await serverRun(driver, expected, "the C yardstick", (dir) => startReference(reference, dir, REPORT_ARGS));
         c.push(r);
         progress(`${workload} run ${run}/${runs} C yardstick: ${rateText(count / (r.ms / 1000), r.ms)}, ` +
           `peak RSS ${(r.rssKiB / 1024).toFixed(1)} MiB, log verified`);
+      };
+      // Ours and C take turns at going first, so that neither always runs on a machine just
+      // warmed (or cluttered) by the other.
+      if (run % 2 === 1) {
+        await ours();
+        await yardstick();
+      } else {
+        await yardstick();
+        await ours();
       }
       const s = await timedSend(driver, sinkTarget, "the sink");
       sink.push(s);
@@ -95,6 +107,8 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
   const rows = variants.map((workers, v) => ({
     workload,
     workers,
+    // The server's default (--workers auto): one thread per core, at most 8.
+    threads: workers ?? Math.min(navigator.hardwareConcurrency, 8),
     rates: rates(server[v].map((r) => r.ms)),
     sinkRates: rates(sink.map((s) => s.ms)),
     cRates: reference ? rates(c.map((r) => r.ms)) : undefined,

@@ -2,7 +2,7 @@
 // aligned text and as Markdown.
 
 import { cpuTotal, type CpuSplit } from "./cpu.ts";
-import { goalCell, GOALS } from "./goals.ts";
+import { boundCell, goalCell, GOALS, RSS_MIB, SCALING } from "./goals.ts";
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -14,6 +14,8 @@ export interface Row {
   workload: string;
   /** The server's --workers value, when the run passed one. */
   workers?: number;
+  /** Its serving threads: --workers, or what the default gave (for the RSS goal). */
+  threads?: number;
   /** Numbers per second of each run of the server. */
   rates: number[];
   /** Numbers per second of each run of the sink. */
@@ -43,11 +45,20 @@ export function cRatio(r: Row): number | undefined {
   return r.cRates && r.cRates.length > 0 ? median(r.rates) / median(r.cRates) : undefined;
 }
 
+/** Two threads over one: a row of --workers 2 over the same workload's row of --workers 1. */
+function scaling(rows: Row[], r: Row): number | undefined {
+  const one = rows.find((o) => o.workload === r.workload && o.workers === 1);
+  return r.workers === 2 && one ? median(r.rates) / median(one.rates) : undefined;
+}
+
+
 function cells(rows: Row[]): string[][] {
   const withWorkers = rows.some((r) => r.workers !== undefined);
+  const withScaling = rows.some((r) => scaling(rows, r) !== undefined);
   const withC = rows.some((r) => r.cRates !== undefined);
   const head = ["workload", ...(withWorkers ? ["workers"] : []), "M numbers/s", "MB/s", "min-max M/s",
-    ...(withC ? ["C M/s", "of C", "C goal"] : []), "sink M/s", "of sink", "sink goal", "peak RSS MiB", "max RSS MiB"];
+    ...(withC ? ["C M/s", "of C", "C goal"] : []), "sink M/s", "of sink", "sink goal",
+    ...(withScaling ? ["over 1 thread", "threads goal"] : []), "peak RSS MiB", "max RSS MiB", "RSS goal"];
   const body = rows.map((r) => {
     const rate = median(r.rates);
     const sink = median(r.sinkRates);
@@ -65,9 +76,11 @@ function cells(rows: Row[]): string[][] {
       millions(sink),
       percent(rate / sink),
       goalCell(rate / sink, goal?.ofSink, percent),
+      ...(withScaling ? ((s) => (s === undefined ? ["-", "-"] : [ratio(s), goalCell(s, SCALING, ratio)]))(scaling(rows, r)) : []),
       // The median like the rates, and the highest run, which a memory limit has to allow.
       (median(r.rssKiB) / 1024).toFixed(1),
       (Math.max(...r.rssKiB) / 1024).toFixed(1),
+      boundCell(Math.max(...r.rssKiB) / 1024, RSS_MIB[r.threads ?? r.workers ?? 0], (v) => v.toFixed(0)),
     ];
   });
   return [head, ...body];

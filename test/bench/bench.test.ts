@@ -277,20 +277,18 @@ test.skipIf(!hasCC)("the C yardstick keeps the rules: bad line resets, sixth cli
   }
 });
 
-test("the table gives the median rate and RSS, and the highest RSS of the runs", () => {
-  const row = {
-    workload: "random",
-    workers: 1,
-    rates: [30e6, 10e6, 20e6],
-    sinkRates: [200e6, 100e6, 300e6],
-    bytesPerNumber: 10,
-    rssKiB: [170 * 1024, 180 * 1024, 160 * 1024],
-  };
-  expect(markdownTable([row]).split("\n")).toEqual([
-    "| workload | workers | M numbers/s | MB/s | min-max M/s | sink M/s | of sink | sink goal | peak RSS MiB | max RSS MiB |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    "| random | 1 | 20.0 | 200 | 10.0-30.0 | 200.0 | 10% | - | 170.0 | 180.0 |",
+test("the table gives the median rate and RSS, the highest RSS of the runs against its bound, and two threads over one against its goal", () => {
+  const row = (workers: number, rates: number[], rssMiB: number[]) =>
+    ({ workload: "random", workers, threads: workers, rates, sinkRates: [200e6, 100e6, 300e6], bytesPerNumber: 10, rssKiB: rssMiB.map((m) => m * 1024) });
+  // The bounds: 175 MiB for one thread, 190 for two; two threads at least 1.5x one.
+  expect(markdownTable([row(1, [30e6, 10e6, 20e6], [170, 180, 160]), row(2, [32e6, 28e6, 30e6], [185, 190])]).split("\n")).toEqual([
+    "| workload | workers | M numbers/s | MB/s | min-max M/s | sink M/s | of sink | sink goal | over 1 thread | threads goal | peak RSS MiB | max RSS MiB | RSS goal |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| random | 1 | 20.0 | 200 | 10.0-30.0 | 200.0 | 10% | - | - | - | 170.0 | 180.0 | ≤175 over |",
+    "| random | 2 | 30.0 | 300 | 28.0-32.0 | 200.0 | 15% | - | 1.50x | ≥1.50x met | 187.5 | 190.0 | ≤190 met |",
   ]);
+  // A run of one thread count alone has no ratio to show.
+  expect(markdownTable([row(2, [32e6], [150])]).split("\n")[0]).not.toContain("over 1 thread");
 });
 
 test("with the C yardstick, the table gives its median, our median's ratio to it, and each ratio against its goal", () => {
@@ -298,10 +296,10 @@ test("with the C yardstick, the table gives its median, our median's ratio to it
     ({ workload, rates, sinkRates: [sink], cRates: [16e6, 8e6, 40e6], bytesPerNumber: 10, rssKiB: [170 * 1024] });
   // seq: goals 1.8x C and 30% of the sink; dup: 1.6x and 55%.
   expect(markdownTable([row("seq", [30e6, 10e6, 20e6], 200e6), row("dup", [30e6, 29e6], 50e6)]).split("\n")).toEqual([
-    "| workload | M numbers/s | MB/s | min-max M/s | C M/s | of C | C goal | sink M/s | of sink | sink goal | peak RSS MiB | max RSS MiB |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | ≥1.80x short | 200.0 | 10% | ≥30% short | 170.0 | 170.0 |",
-    "| dup | 29.5 | 295 | 29.0-30.0 | 16.0 | 1.84x | ≥1.60x met | 50.0 | 59% | ≥55% met | 170.0 | 170.0 |",
+    "| workload | M numbers/s | MB/s | min-max M/s | C M/s | of C | C goal | sink M/s | of sink | sink goal | peak RSS MiB | max RSS MiB | RSS goal |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | ≥1.80x short | 200.0 | 10% | ≥30% short | 170.0 | 170.0 | - |",
+    "| dup | 29.5 | 295 | 29.0-30.0 | 16.0 | 1.84x | ≥1.60x met | 50.0 | 59% | ≥55% met | 170.0 | 170.0 | - |",
   ]);
 });
 
