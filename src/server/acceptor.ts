@@ -211,12 +211,12 @@ export class Acceptor {
    * kernel and in the client: TCP's own backpressure), so memory stays bounded by the slots.
    * A stash that comes to hold a `terminate` line is fed at once, from any client, so that
    * `terminate` still stops the server (unless more than STASH_BYTES of lines come before
-   * it). A held client is not idle: it may not be read.
+   * it). A held client is not idle: it may not be read, so its silence counts from `now`
+   * (performance.now(); a test may pass its own, as to sweepIdle()).
    */
-  hold(held: boolean): void {
+  hold(held: boolean, now = performance.now()): void {
     if (held === this.held) return;
     this.held = held;
-    const now = performance.now();
     for (const socket of [...this.clients.values()]) {
       socket.data.lastSeen = now;
       if (!held) this.release(socket);

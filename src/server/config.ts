@@ -73,7 +73,7 @@ export const SERVER_OPTIONS = {
   },
   metricsHost: {
     flag: "metrics-host", env: "NUMBERS_METRICS_HOST", default: "127.0.0.1", read: hostName,
-    help: "address of the metrics endpoint (read-only; 0.0.0.0 opens it to the network)",
+    help: "address of the metrics endpoint, with --metrics-port only (read-only; 0.0.0.0 opens it to the network)",
   },
 } satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
 
@@ -83,21 +83,13 @@ export function parseServerConfig(argv: string[], env: Record<string, string | u
   return parsed;
 }
 
-/** Addresses that take a port on every interface, so that no other address can share it. */
-const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
-
 /**
- * The metrics options that cannot work together: an address for an endpoint that is off
- * (it would be ignored in silence), or the numbers port itself (its bind would fail with
- * "the port is in use", as if another program held it).
+ * An address for a metrics endpoint that is off would be ignored in silence. (The numbers
+ * port as the metrics port is said at its bind, where the addresses tell whether they clash.)
  */
 function checkMetrics(c: ServerConfig, argv: string[], env: Record<string, string | undefined>): void {
   const hostFlag = argv.some((arg) => arg === "--metrics-host" || arg.startsWith("--metrics-host="));
   if (c.metricsPort === undefined && (hostFlag || env.NUMBERS_METRICS_HOST !== undefined)) {
     throw new UsageError(`${hostFlag ? "--metrics-host" : "NUMBERS_METRICS_HOST"} is given, but the metrics endpoint is off: give --metrics-port too`);
-  }
-  const shared = c.metricsHost === c.host || WILDCARDS.has(c.metricsHost) || WILDCARDS.has(c.host);
-  if (c.metricsPort !== undefined && c.metricsPort !== 0 && c.metricsPort === c.port && shared) {
-    throw new UsageError(`--metrics-port must differ from --port: both are ${c.port}`);
   }
 }

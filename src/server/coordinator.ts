@@ -146,7 +146,7 @@ class Server {
         onFault: this.onFatal,
       });
       if (config.metricsPort !== undefined) {
-        this.endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, phase: () => life.phase, scrape: () => this.scrape(), onFault: this.onFatal });
+        this.endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, numbersPort: this.acceptor.port, phase: () => life.phase, scrape: () => this.scrape(), onFault: this.onFatal });
         printNotice(`metrics on ${this.endpoint.url}`);
       }
     } catch (err) {
@@ -167,10 +167,11 @@ class Server {
     try {
       const log = (this.log = OwnedLog.open(config.log, config.resume));
       let keepBytes = 0;
+      let loadedBytes: number | undefined;
       // A stream (pipe, FIFO, device) holds nothing to load: reading it would wait for data.
-      if (config.resume && !log.stream) ({ count: this.loaded, validBytes: keepBytes } = loadLog(log.fd, config.log, bits));
+      if (config.resume && !log.stream) ({ count: this.loaded, validBytes: keepBytes, sizeBytes: loadedBytes } = loadLog(log.fd, config.log, bits));
       this.total = this.loaded;
-      log.cut(keepBytes);
+      log.cut(keepBytes, loadedBytes);
       const handle = log.handle;
       this.local = new Shard({
         bits,

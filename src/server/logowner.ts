@@ -65,7 +65,9 @@ export class OwnedLog implements LogHandle {
       // read: a FIFO opened for reading too would be its own reader, and never see its
       // reader leave.
       const nonBlocking = kind === "fifo" ? constants.O_NONBLOCK : 0;
-      const access = readable && kind !== "fifo" ? constants.O_RDWR : constants.O_WRONLY;
+      // Only a regular file is loaded: a device is opened as before, for writing alone (one a
+      // user may write but not read must still serve).
+      const access = readable && kind === "file" ? constants.O_RDWR : constants.O_WRONLY;
       fd = openSync(path, access | constants.O_CREAT | constants.O_APPEND | constants.O_CLOEXEC | nonBlocking, 0o666);
     } catch (err) {
       const noReader = kind === "fifo" && (err as NodeJS.ErrnoException).code === "ENXIO";
@@ -91,16 +93,17 @@ export class OwnedLog implements LogHandle {
 
   /**
    * Cuts a regular file to its first `keepBytes` bytes (0: empties it); a stream has no
-   * length. Never lengthens it: a file shorter than what --resume loaded was cut short by
-   * another process meanwhile, and ftruncate would fill the gap with NUL bytes (before, the
-   * start then went on with numbers the file no longer held).
+   * length. After --resume, `loadedBytes` is the file's length when the load was done: a
+   * file of another length was changed by another process meanwhile. Shorter, ftruncate
+   * would fill the gap with NUL bytes (before, the start then went on with numbers the file
+   * no longer held); longer, the cut would drop what was appended unread.
    */
-  cut(keepBytes: number): void {
+  cut(keepBytes: number, loadedBytes?: number): void {
     if (this.stream) return;
     try {
       const size = fstatSync(this.fd).size;
-      if (size < keepBytes) {
-        throw new LogOpenError(`cannot resume from '${this.path}': it changed while it was loaded (another process cut it to ${size} bytes of the ${keepBytes} loaded); the file was left as it was`);
+      if (size < keepBytes || (loadedBytes !== undefined && size !== loadedBytes)) {
+        throw new LogOpenError(`cannot resume from '${this.path}': it changed while it was loaded (another process made it ${size} bytes long, ${loadedBytes ?? keepBytes} when loaded); the file was left as it was`);
       }
       ftruncateSync(this.fd, keepBytes);
     } catch (err) {
@@ -145,15 +148,15 @@ export class OwnedLog implements LogHandle {
   }
 }
 
-type Kind = "fifo" | "socket" | "block" | "other";
+type Kind = "file" | "fifo" | "socket" | "block" | "other";
 
 /** What the path is now (following links: /dev/stdout names what fd 1 is). */
 function kindOf(path: string): Kind {
   try {
     const stat = statSync(path);
-    return stat.isFIFO() ? "fifo" : stat.isSocket() ? "socket" : stat.isBlockDevice() ? "block" : "other";
+    return stat.isFile() ? "file" : stat.isFIFO() ? "fifo" : stat.isSocket() ? "socket" : stat.isBlockDevice() ? "block" : "other";
   } catch {
-    return "other"; // missing (created by the open) or unreadable (the open says why)
+    return "file"; // missing (created by the open) or unreadable (the open says why)
   }
 }
 

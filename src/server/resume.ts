@@ -4,7 +4,7 @@
 // as it was. The log is read through the descriptor the server opened and locked, so what is
 // loaded is the file that is then appended to, whatever happens to its name meanwhile.
 
-import { readSync } from "node:fs";
+import { fstatSync, readSync } from "node:fs";
 import { createBitmap, testAndSet } from "../core/bitmap.ts";
 import { Engine } from "../core/engine.ts";
 import { libc } from "../core/libc.ts";
@@ -18,6 +18,8 @@ export interface LoadedLog {
   count: number;
   /** Length of the valid part; bytes past it are a torn last line. */
   validBytes: number;
+  /** The file's length when the load was done: any other at the cut means it changed. */
+  sizeBytes: number;
 }
 
 /** Bytes read per system call; a multiple of the line length so lines never straddle reads. */
@@ -45,7 +47,7 @@ export function loadLog(fd: number, path: string, bits: Uint8Array): LoadedLog {
     const count = engine.unique;
     const validBytes = count * LINE_BYTES;
     if (!isTornTail(fd, validBytes)) throw damaged(path, count + 1, "is not nine digits and a newline");
-    return { count, validBytes };
+    return { count, validBytes, sizeBytes: fstatSync(fd).size };
   } catch (err) {
     // A read error (EISDIR, EIO) is said to be one, not left raw for the caller to misread.
     throw err instanceof ResumeError ? err : unreadable(path, err);

@@ -241,6 +241,22 @@ describe("a metrics port that cannot be bound: one line, exit 1, the log untouch
     first.proc.kill(9);
   });
 
+  // Before, this was "the port is in use", as if another program held it.
+  test("the numbers port itself, on the same address: named as such, exit 1, the log untouched", async () => {
+    const dir = dirWithOldLog();
+    // A port free a moment ago (another process may take it meanwhile: then the first bind fails).
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = probe.port;
+    probe.stop(true);
+    const server = servers.spawn(["serve", "--port", String(port), "--metrics-port", String(port)], { cwd: dir });
+    expect(await outcome(server)).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`numbers-server: cannot listen on 127.0.0.1:${port} for metrics: it is the numbers port (--port); pick another --metrics-port`],
+    });
+    expect(readFileSync(join(dir, "numbers.log"), "latin1")).toBe(OLD_LOG);
+  });
+
   test("an address that is not this machine's", async () => {
     const dir = dirWithOldLog();
     // 192.0.2.0/24 is TEST-NET-1, never assigned to a host.

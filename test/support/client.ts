@@ -23,8 +23,11 @@ export async function sendAll(peer: Peer, text: string): Promise<void> {
  */
 export async function expectReadWhole(sent: { cutShort: number }, server: Spawned): Promise<void> {
   if (sent.cutShort === 0) return;
+  // One still running is stopped here, so that its stderr so far shows at once.
+  const running = server.proc.exitCode === null && server.proc.signalCode === null;
+  if (running) server.proc.kill("SIGKILL");
   const { code, stderr } = await outcome(server);
-  throw new Error(`the server cut ${sent.cutShort} connection(s) short; it exited ${code}, stderr: ${JSON.stringify(stderr)}`);
+  throw new Error(`the server cut ${sent.cutShort} connection(s) short; it ${running ? "was still running (killed)" : `exited ${code}`}, stderr: ${JSON.stringify(stderr)}`);
 }
 
 /** How many refused connections connectUntilAdmitted tolerates before it gives up. */

@@ -152,16 +152,18 @@ test("held: a client silent past --idle-timeout is not swept as idle; once relea
     client.write("000000001\n");
     await read.promise; // admitted, and its last data just now
     const idle = () => acceptor.stats().closed.idle;
-    acceptor.hold(true);
+    const start = performance.now();
+    acceptor.hold(true, start);
     // Ten timeouts of silence while held.
-    acceptor.sweepIdle(performance.now() + 10_000_000);
+    acceptor.sweepIdle(start + 10_000_000);
     expect([acceptor.stats().connected, idle()]).toEqual([1, 0]);
-    acceptor.hold(false);
-    // The release restarts its clock: not idle just under a timeout later, idle at one.
-    const released = performance.now();
+    // Released after those ten timeouts: its clock starts again there, so it is not idle just
+    // under a timeout later (it would be, counted from its last data), and is at one.
+    const released = start + 10_000_000;
+    acceptor.hold(false, released);
     acceptor.sweepIdle(released + 990_000);
     expect([acceptor.stats().connected, idle()]).toEqual([1, 0]);
-    acceptor.sweepIdle(performance.now() + 1_000_000);
+    acceptor.sweepIdle(released + 1_000_000);
     expect([acceptor.stats().connected, idle()]).toEqual([0, 1]);
     await closing.promise;
   } finally {

@@ -2,11 +2,12 @@
 // The server with --resume is in test/server/resume.test.ts.
 
 import { describe, expect, test } from "bun:test";
-import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { untouchedBitmap } from "../support/bitmaps.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
+import { libc } from "../../src/core/libc.ts";
 import { OwnedLog } from "../../src/server/logowner.ts";
 import { firstRepeat, isTornTail, loadLog, ResumeError } from "../../src/server/resume.ts";
 import { tempDir } from "../support/server.ts";
@@ -65,21 +66,21 @@ function loadError(content: string | Uint8Array): string {
 describe("loadLog", () => {
   test("an empty file is an empty log (a missing one is created empty by the server's open)", () => {
     const bits = clearBitmap();
-    expect(load(logFile(""), bits)).toEqual({ count: 0, validBytes: 0 });
+    expect(load(logFile(""), bits)).toMatchObject({ count: 0, validBytes: 0 });
     expect(setBits(bits)).toEqual([]);
   });
 
   test("N valid lines: count N, every bit set and no other, the whole file valid", () => {
     const values = [0, 7, 8, 123_456_789, 999_999_999, 42];
     const bits = clearBitmap();
-    expect(load(logFile(lines(values)), bits)).toEqual({ count: 6, validBytes: 60 });
+    expect(load(logFile(lines(values)), bits)).toMatchObject({ count: 6, validBytes: 60 });
     expect(setBits(bits)).toEqual([...values].sort((a, b) => a - b));
   });
 
   test.each([1, 5, 9])("a torn last line of %d digits is left out of validBytes", (digits) => {
     const bits = clearBitmap();
     const torn = "987654321".slice(0, digits);
-    expect(load(logFile(lines([1, 2]) + torn), bits)).toEqual({ count: 2, validBytes: 20 });
+    expect(load(logFile(lines([1, 2]) + torn), bits)).toEqual({ count: 2, validBytes: 20, sizeBytes: 20 + digits });
     expect(setBits(bits)).toEqual([1, 2]);
   });
 
@@ -106,7 +107,7 @@ describe("loadLog", () => {
   test("NUL bytes at the end (blocks allocated but not written at a power loss) are a torn tail", () => {
     const nuls = "\0".repeat(4096);
     for (const tail of [nuls, "1234" + nuls, "123456789" + "\0"]) {
-      expect(load(logFile(lines([1, 2]) + tail), clearBitmap())).toEqual({ count: 2, validBytes: 20 });
+      expect(load(logFile(lines([1, 2]) + tail), clearBitmap())).toMatchObject({ count: 2, validBytes: 20 });
     }
     // Anything after the NULs, or a tenth digit, is damage, not a torn write.
     expect(loadError(lines([1, 2]) + nuls + lines([3]))).toMatch(/line 3 is not nine digits/);
@@ -126,11 +127,11 @@ describe("loadLog", () => {
     test("loads every line and cuts a torn tail after the first read", () => {
       const bits = clearBitmap();
       const content = Buffer.concat([big, Buffer.from("1234")]);
-      expect(load(logFile(content), bits)).toEqual({ count: first + 3, validBytes: big.length });
+      expect(load(logFile(content), bits)).toMatchObject({ count: first + 3, validBytes: big.length });
     });
 
     test("a log of exactly one read is whole", () => {
-      expect(load(logFile(big.subarray(0, first * 10)), clearBitmap())).toEqual({ count: first, validBytes: first * 10 });
+      expect(load(logFile(big.subarray(0, first * 10)), clearBitmap())).toMatchObject({ count: first, validBytes: first * 10 });
     });
 
     test.each([
@@ -157,13 +158,14 @@ describe("a log that changes while it is loaded", () => {
     }
   });
 
-  test("cut() never lengthens the log: shorter than what was loaded, it is an error and the file stays as it is", () => {
+  test("cut() never lengthens the log, nor cuts what was appended after the load: either is an error and the file stays as it is", () => {
     const path = logFile(lines([1, 2]));
     const log = OwnedLog.open(path, true);
     try {
-      expect(() => log.cut(30)).toThrow(`cannot resume from '${path}': it changed while it was loaded (another process cut it to 20 bytes of the 30 loaded); the file was left as it was`);
+      expect(() => log.cut(30)).toThrow(`cannot resume from '${path}': it changed while it was loaded (another process made it 20 bytes long, 30 when loaded); the file was left as it was`);
+      expect(() => log.cut(10, 15)).toThrow("another process made it 20 bytes long, 15 when loaded");
       expect(readFileSync(path, "latin1")).toBe(lines([1, 2]));
-      log.cut(10);
+      log.cut(10, 20);
       expect(readFileSync(path, "latin1")).toBe(lines([1]));
     } finally {
       log.close();
@@ -183,7 +185,7 @@ describe("a torn tail past a hole (a file lengthened by truncate, or a crash's u
   }
 
   test("a 1 GiB hole after the last line is a torn tail; data past a hole, however far, is damage", () => {
-    expect(load(holed(lines([1]) + "12", 1 << 30), clearBitmap())).toEqual({ count: 1, validBytes: 10 });
+    expect(load(holed(lines([1]) + "12", 1 << 30), clearBitmap())).toMatchObject({ count: 1, validBytes: 10 });
     expect(() => load(holed(lines([1]), 64 << 20, "x"), clearBitmap())).toThrow(/line 2 is not nine digits and a newline/);
   });
 
@@ -199,4 +201,20 @@ describe("a torn tail past a hole (a file lengthened by truncate, or a crash's u
     nuls[(3 << 20) - 5] = 1;
     expect(loadError(Buffer.concat([Buffer.from(lines([1, 2])), nuls]))).toMatch(/line 3 is not nine digits/);
   });
+});
+
+// Before, --resume opened a character device for reading too, which it never reads: a device
+// a user may write but not read was refused.
+test("--resume opens a regular (or missing) file for reading too, to load it; a device for writing alone", () => {
+  const F_GETFL = 3;
+  const O_ACCMODE = 3; // not among node:fs constants in Bun
+  const access = (log: OwnedLog) => libc()!.fcntl(log.fd, F_GETFL, 0) & O_ACCMODE;
+  for (const [path, mode] of [[logFile(lines([1])), constants.O_RDWR], [join(tempDir(), "missing.log"), constants.O_RDWR], ["/dev/null", constants.O_WRONLY]] as const) {
+    const log = OwnedLog.open(path, true);
+    try {
+      expect(access(log), path).toBe(mode);
+    } finally {
+      log.close();
+    }
+  }
 });

@@ -22,6 +22,8 @@ export const REQUEST_DEADLINE_MS = 5000;
 export interface EndpointOptions {
   host: string;
   port: number;
+  /** The numbers port, named when the metrics port cannot be bound because it is that one. */
+  numbersPort?: number;
   /** The server's phase now: /healthz is 200 while it is serving. */
   phase: () => Phase;
   /** The exposition text of a fresh scrape. */
@@ -77,7 +79,10 @@ class MetricsEndpoint implements Endpoint {
     try {
       this.listener = Bun.listen<Exchange>({ hostname: o.host, port: o.port, socket, allowHalfOpen: true });
     } catch (err) {
-      throw new ListenError(`cannot listen on ${address(o.host, o.port)} for metrics: ${why(err as NodeJS.ErrnoException, o.host)}`);
+      const e = err as NodeJS.ErrnoException;
+      // The numbers server's own port on an address that overlaps (the same, or a wildcard).
+      const ours = e.code === "EADDRINUSE" && o.port === o.numbersPort;
+      throw new ListenError(`cannot listen on ${address(o.host, o.port)} for metrics: ${ours ? "it is the numbers port (--port); pick another --metrics-port" : why(e, o.host)}`);
     }
     this.url = `http://${address(o.host, this.listener.port)}/metrics`;
   }
