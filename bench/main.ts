@@ -166,7 +166,7 @@ async function main(): Promise<number> {
     reference?.remove();
   }
   const after = resume ? `\n\n${resumeText(resume)}` : "";
-  const cpu = `CPU seconds per run, from the first byte to the last close (medians):`;
+  const cpu = `CPU seconds per run, from the first byte to the last close and the complete log (medians):`;
   const text = `${machine(config, load)}\n\n${textTable(rows)}${after}\n\n${cpu}\n\n${cpuTextTable(rows)}\n\n` +
     `${markdownTable(rows)}${after}\n\n${cpu}\n\n${cpuMarkdownTable(rows)}\n`;
   process.stdout.write(text);
