@@ -10,6 +10,20 @@ const DEADLINE_MS = 300;
 let endpoint: Endpoint | undefined;
 afterEach(() => endpoint?.stop());
 
+/** Writes each of `pieces` on a new connection (then half-closes, with `end`); resolves with all it got back at the close. */
+async function exchange(port: number, pieces: string[], end = false): Promise<string> {
+  const response = Promise.withResolvers<string>();
+  let received = "";
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => response.resolve(received), error() {} },
+  });
+  for (const piece of pieces) socket.write(piece);
+  if (end) socket.shutdown();
+  return response.promise;
+}
+
 function start(scrape: () => Promise<string> = async () => "m 1\n") {
   endpoint = startEndpoint({ host: "127.0.0.1", port: 0, phase: () => "serving", scrape, deadlineMs: DEADLINE_MS, onFault: (err) => { throw err; } });
   const url = new URL(endpoint.url);
@@ -37,16 +51,8 @@ test("a request sent in pieces within the deadline is served; a scrape that fail
     if (fail) throw new Error("no shard");
     return "m 1\n";
   });
-  const response = Promise.withResolvers<string>();
-  let received = "";
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => response.resolve(received), error() {} },
-  });
   // Separate writes (they may still arrive together; http.test.ts cuts at every offset).
-  for (const piece of ["GET /met", "rics HTTP/1.1\r\n", "Host:", "\r\n", "\r\n"]) socket.write(piece);
-  expect(await response.promise).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nm 1\n$/);
+  expect(await exchange(port, ["GET /met", "rics HTTP/1.1\r\n", "Host:", "\r\n", "\r\n"])).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nm 1\n$/);
   fail = true;
   const failed = await rawRequest(base, "GET /metrics HTTP/1.1\r\n\r\n");
   expect(statusOf(failed)).toBe(503);
@@ -70,18 +76,7 @@ test("a scrape still being made when the endpoint stops is answered 503 stopping
 });
 
 /** Sends `text`, half-closes at once (as `nc -N` or a script's shutdown() does), and resolves with all it got back at the close. */
-async function halfClosed(port: number, text: string): Promise<string> {
-  const response = Promise.withResolvers<string>();
-  let received = "";
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: { data: (_, chunk) => void (received += chunk.toString("latin1")), close: () => response.resolve(received), error() {} },
-  });
-  socket.write(text);
-  socket.shutdown();
-  return response.promise;
-}
+const halfClosed = (port: number, text: string) => exchange(port, [text], true);
 
 // Before, Bun closed such a connection at its FIN (the endpoint had no `end` handler): a scrape
 // that waited on the workers, as every scrape with two threads does, was answered to nobody.
