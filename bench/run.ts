@@ -74,7 +74,8 @@ export async function serverRun(
       const driverBefore = threadTimes(driver.pid);
       const ticks = machineTicks();
       const sent = await driver.send(server.host, server.port);
-      const waitedMs = await logComplete(join(dir, "numbers.log"), expected.size * LINE_BYTES, what);
+      const logPath = join(dir, "numbers.log");
+      const waitedMs = await logComplete(logPath, expected.size * LINE_BYTES, what);
       const cpu = cpuSince(server.proc.pid, before);
       const driverCpu = totalSince(driver.pid, driverBefore);
       const after = machineTicks();
@@ -84,9 +85,13 @@ export async function serverRun(
         throw new BenchError(`${what} exited with code ${server.proc.exitCode} during the run:\n${server.stderr()}`);
       }
       const rssKiB = peakRssKiB(server.proc.pid);
+      // What the log held when the clock stopped (untimed) must be what is verified after the
+      // stop: a log of the right size then but rewritten later would otherwise be timed as done.
+      const atClock = Bun.hash(readFileSync(logPath));
       await stopServer(server);
-      const report = verifyLog(join(dir, "numbers.log"), expected);
+      const report = verifyLog(logPath, expected);
       if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
+      if (Bun.hash(readFileSync(logPath)) !== atClock) throw new BenchError(`WRONG OUTPUT from ${what}: its log changed after the clock stopped (the run is timed to a complete log)`);
       await then?.(dir);
       return { ms, rssKiB, cpu, driverCpu, idle };
     } finally {

@@ -30,8 +30,10 @@ export interface Remote {
 export const HANDOFF_BYTES = 32 << 10;
 
 export class Dispatcher {
-  /** Connections some of whose lines went to a worker: their end waits for the workers. */
-  private readonly handed = new WeakSet<LineCarry>();
+  /** Chunks handed to the workers so far. */
+  private handedOff = 0;
+  /** Of those, how many were counted and written out by every worker at the last sync. */
+  private written = 0;
 
   /**
    * @param local this thread's shard
@@ -49,7 +51,7 @@ export class Dispatcher {
     if (f.end > f.start) {
       const remote = f.end - f.start >= HANDOFF_BYTES ? this.pick() : undefined;
       if (remote !== undefined) {
-        this.handed.add(conn);
+        this.handedOff++;
         remote.countLines(chunk, f.start, f.end);
         return f.verdict;
       }
@@ -61,29 +63,33 @@ export class Dispatcher {
 
   /**
    * Calls `done` once every line of `conn` fed so far has been counted and its new numbers
-   * handed to the log (for a regular file, written to it): at once when this thread counted
-   * them all (a small client's close waits for no worker), else once every worker has counted
-   * and written out what it was handed so far. So a client's close says its numbers are in
-   * the log, not only in a buffer that the next flush writes (--flush-interval). `written`
-   * is false when a worker died first: lines of `conn` may have been lost with it.
+   * handed to the log (for a regular file, written to it). So a client's close says its
+   * numbers are in the log, not only in a buffer that the next flush writes
+   * (--flush-interval). A number of `conn`'s may have been new in a worker, in another
+   * client's chunk, and wait in that worker's buffer: so unless no chunk went to a worker
+   * since every worker last wrote out (then at once, without a message), this waits for
+   * every worker. `written` is false when a worker died first, or a log write failed: lines
+   * of `conn` may be lost.
    */
-  whenWritten(conn: LineCarry, done: (written: boolean) => void): void {
-    if (!this.handed.has(conn)) {
+  whenWritten(_conn: LineCarry, done: (written: boolean) => void): void {
+    if (this.written === this.handedOff) {
       this.local.flush();
-      return done(true);
+      return done(!this.local.failed);
     }
     this.whenAllWritten(done);
   }
 
-  /** Calls `done` once every line fed so far has been counted and written out, in every thread; with false if a worker died first. */
+  /** Calls `done` once every line fed so far has been counted and written out, in every thread; with false if a worker died first or a write failed. */
   whenAllWritten(done: (written: boolean) => void): void {
+    const at = this.handedOff;
     let waiting = this.remotes.length + 1;
     let written = true;
     const one = (ok: boolean) => {
       written &&= ok;
       if (--waiting === 0) {
+        if (written) this.written = Math.max(this.written, at);
         this.local.flush();
-        done(written);
+        done(written && !this.local.failed);
       }
     };
     for (const remote of this.remotes) remote.whenWritten(one);

@@ -46,8 +46,11 @@ export function loadLog(fd: number, path: string, bits: Uint8Array): LoadedLog {
     // Every line counted is 10 bytes, so the first one not counted starts right after them.
     const count = engine.unique;
     const validBytes = count * LINE_BYTES;
+    // Taken before the tail is read: lines appended from here on are either read as damage
+    // there, or make the length differ at the cut.
+    const sizeBytes = fstatSync(fd).size;
     if (!isTornTail(fd, validBytes)) throw damaged(path, count + 1, "is not nine digits and a newline");
-    return { count, validBytes, sizeBytes: fstatSync(fd).size };
+    return { count, validBytes, sizeBytes };
   } catch (err) {
     // A read error (EISDIR, EIO) is said to be one, not left raw for the caller to misread.
     throw err instanceof ResumeError ? err : unreadable(path, err);

@@ -114,6 +114,11 @@ export class Shard {
     await this.log.close();
   }
 
+  /** A write to the log has failed (the server stops): what was written out may be lost. */
+  get failed(): boolean {
+    return this.logWriteErrors > 0;
+  }
+
   /**
    * Hands every new number counted so far to the log (for a regular file, writes it); after
    * stop() there is nothing left to hand over, and the log is closed.

@@ -37,7 +37,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: "started" }
   | { type: "failed"; message: string }
-  | { type: "reply"; counts?: Counts; stats?: ShardStats }
+  /** `failed`: to a sync, the shard's log has failed, so what it wrote out may be lost. */
+  | { type: "reply"; counts?: Counts; stats?: ShardStats; failed?: boolean }
   | { type: "write-error"; message: string }
   /** New lines for the main thread to write: the log is not a regular file (logfile.ts). */
   | { type: "log"; bytes: ArrayBuffer };
@@ -147,7 +148,7 @@ export class RemoteShard {
    * was handed is lost).
    */
   whenWritten(done: (written: boolean) => void): void {
-    void this.request({ type: "sync" }).then((reply) => done(reply !== undefined));
+    void this.request({ type: "sync" }).then((reply) => done(reply !== undefined && !reply.failed));
   }
 
   /** The counts, once the worker has counted every line sent before this call. */

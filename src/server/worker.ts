@@ -28,7 +28,7 @@ const HANDLERS = {
   // handed to the main thread's writer ahead of this reply).
   sync: () => {
     shard.flush();
-    send({ type: "reply" });
+    send({ type: "reply", failed: shard.failed });
   },
   report: () => send({ type: "reply", counts: shard.report() }),
   stats: () => send({ type: "reply", stats: shard.stats() }),

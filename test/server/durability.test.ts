@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
+import { sendPayloads } from "../../src/client/sender.ts";
 import { logNumbers, sorted, waitForSize } from "../support/logs.ts";
 import { connect } from "../support/peer.ts";
 import { outcome, serverPool } from "../support/servers.ts";
@@ -102,6 +103,17 @@ test.each([3, 500])("--log /dev/full: terminate after %d numbers exits 1 with on
   expect(result.stdout).toEqual([]);
   expectNoSpaceError(result.stderr);
   await Promise.all([peer.closed, bystander.closed]);
+});
+
+// Before, the write at the close failed and the client still got a FIN, which says its numbers
+// are in the log.
+test.each([1, 2])("--workers %d --log /dev/full --flush-interval 30: a client whose close writes its numbers, and fails, is reset, not closed", async (workers) => {
+  const server = await servers.start(["--workers", String(workers), "--log", "/dev/full", "--flush-interval", "30"]);
+  const sent = await sendPayloads("127.0.0.1", server.port, [encodeLines(values.subarray(0, 3))]);
+  expect(sent.cutShort).toBe(1);
+  const result = await outcome(server);
+  expect(result.code).toBe(1);
+  expectNoSpaceError(result.stderr);
 });
 
 test.each([1, 3])("--workers %d --log /dev/full --flush-interval 0.1: the first failed flush closes every client and exits 1", async (workers) => {
