@@ -12,11 +12,11 @@ export interface Intake {
   /** Consumes one chunk of a connection and returns the connection's verdict. */
   feed(conn: LineCarry, chunk: Uint8Array): Verdict;
   /**
-   * Calls `done` once every line of `conn` fed so far has been counted and its new numbers
-   * handed to the log (at once, or later); `written` is false when some may have been lost
-   * (a worker died).
+   * Calls `done` once every line fed so far has been counted and its new numbers handed to
+   * the log (at once, or later); `written` is false when some may have been lost (a worker
+   * died, a write failed).
    */
-  whenWritten(conn: LineCarry, done: (written: boolean) => void): void;
+  whenWritten(done: (written: boolean) => void): void;
 }
 
 export interface AcceptorOptions {
@@ -418,7 +418,7 @@ export class Acceptor {
     const carry = socket.data.carry;
     if (carry === undefined) return;
     if (socket.data.stash !== undefined) return void (socket.data.ended = true);
-    this.o.intake.whenWritten(carry, (written) => {
+    this.o.intake.whenWritten((written) => {
       if (socket.data.carry !== carry) return;
       if (written) return this.drop(socket, "eof");
       // Lines it sent were lost (the server fails on it): a reset, so that the client can tell.

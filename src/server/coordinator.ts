@@ -140,7 +140,7 @@ class Server {
         // loop between here and the end of prepare().
         intake: {
           feed: (carry, chunk) => this.dispatcher!.feed(carry, chunk),
-          whenWritten: (conn, done) => this.dispatcher!.whenWritten(conn, done),
+          whenWritten: (done) => this.dispatcher!.whenWritten(done),
         },
         onTerminate: () => life.handle({ kind: "terminate" }),
         onFault: this.onFatal,

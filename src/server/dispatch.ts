@@ -62,16 +62,16 @@ export class Dispatcher {
   }
 
   /**
-   * Calls `done` once every line of `conn` fed so far has been counted and its new numbers
-   * handed to the log (for a regular file, written to it). So a client's close says its
-   * numbers are in the log, not only in a buffer that the next flush writes
-   * (--flush-interval). A number of `conn`'s may have been new in a worker, in another
-   * client's chunk, and wait in that worker's buffer: so unless no chunk went to a worker
-   * since every worker last wrote out (then at once, without a message), this waits for
-   * every worker. `written` is false when a worker died first, or a log write failed: lines
-   * of `conn` may be lost.
+   * Calls `done` once every line fed so far has been counted and its new numbers handed to
+   * the log (for a regular file, written to it), for a client's close: it then says the
+   * client's numbers are in the log, not only in a buffer that the next flush writes
+   * (--flush-interval). Not only the workers that its own lines went to: a number of the
+   * client's may have been new in another client's chunk, and wait in that worker's buffer.
+   * So unless no chunk went to a worker since every worker last wrote out (then at once,
+   * without a message), this waits for every worker. `written` is false when a worker died
+   * first, or a log write failed: lines may be lost.
    */
-  whenWritten(_conn: LineCarry, done: (written: boolean) => void): void {
+  whenWritten(done: (written: boolean) => void): void {
     if (this.written === this.handedOff) {
       this.local.flush();
       return done(!this.local.failed);

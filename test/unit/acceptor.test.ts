@@ -20,7 +20,7 @@ test("a half-closed client is closed only after the intake has counted what it s
       received.push(Buffer.from(chunk).toString("latin1"));
       return KEEP;
     },
-    whenWritten: (_conn, done) => {
+    whenWritten: (done) => {
       consumed = done;
       onAsked();
     },
@@ -58,7 +58,7 @@ test("a half-closed client is closed only after the intake has counted what it s
 });
 
 test("an intake that answers at once closes the client at once", async () => {
-  const intake: Intake = { feed: () => KEEP, whenWritten: (_conn, done) => done(true) };
+  const intake: Intake = { feed: () => KEEP, whenWritten: (done) => done(true) };
   const acceptor = acceptorWith(intake);
   try {
     let onClose = () => {};
@@ -87,7 +87,7 @@ function recordingAcceptor(limits: { maxClients: number; waitingRoom: number; tu
       onFed();
       return received.join("").endsWith("terminate\n") ? TERMINATE_SERVER : KEEP;
     },
-    whenWritten: (_conn, done) => done(true),
+    whenWritten: (done) => done(true),
   };
   const acceptor = acceptorWith(intake, { ...limits, onTerminate: () => onTerminate() });
   /** Resolves at the next chunk fed. */
@@ -143,7 +143,7 @@ test("held: a terminate from a client connected before the hold, split over two 
 // nothing tested that the idle sweep spares it. The sweep is given its own clock here.
 test("held: a client silent past --idle-timeout is not swept as idle; once released, it is swept a timeout after the release", async () => {
   const read = Promise.withResolvers<void>();
-  const intake: Intake = { feed: () => (read.resolve(), KEEP), whenWritten: (_conn, done) => done(true) };
+  const intake: Intake = { feed: () => (read.resolve(), KEEP), whenWritten: (done) => done(true) };
   // The timer's sweeps (every 250 s) never come during the test: only its own calls sweep.
   const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
   try {
@@ -303,7 +303,7 @@ test("an exception in a socket handler reaches onFault, and its client is reset"
     feed: () => {
       throw new Error("a bug");
     },
-    whenWritten: (_conn, done) => done(true),
+    whenWritten: (done) => done(true),
   };
   const onFault = (err: unknown) => {
     faults.push(err);
@@ -324,7 +324,7 @@ test("an exception in a socket handler reaches onFault, and its client is reset"
 // A worker that died with lines of this client (the server then fails): before, the client
 // was closed with a FIN, as if every number it sent had been counted.
 test("a client some of whose lines were lost is reset at its end, not closed", async () => {
-  const intake: Intake = { feed: () => KEEP, whenWritten: (_conn, done) => done(false) };
+  const intake: Intake = { feed: () => KEEP, whenWritten: (done) => done(false) };
   const acceptor = acceptorWith(intake);
   try {
     const peer = await client(acceptor.port);
