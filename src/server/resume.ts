@@ -69,9 +69,10 @@ function readFull(fd: number, buf: Uint8Array, offset: number): number {
 }
 
 /**
- * The line number of the first number that repeats an earlier one, which the load found. The
- * file read again has none when it changed meanwhile (cut short by another process): before,
- * this read on past its end for good.
+ * The line number of the first number that repeats an earlier one, which the load found
+ * among valid lines. The file read again has none, or a bad line before it, when it changed
+ * meanwhile (cut short or rewritten by another process): before, this read on past its end
+ * for good.
  */
 export function firstRepeat(fd: number, path: string): number {
   const seen = createBitmap();
@@ -80,7 +81,7 @@ export function firstRepeat(fd: number, path: string): number {
     const len = readFull(fd, buf, offset);
     for (let at = 0; at + LINE_BYTES <= len; at += LINE_BYTES) {
       const value = parseLine(buf, at);
-      if (value < 0) break;
+      if (value < 0) throw changed(path);
       if (!testAndSet(seen, value)) return (offset + at) / LINE_BYTES + 1;
     }
     if (len < buf.length) throw changed(path);
