@@ -72,10 +72,7 @@ export class Dispatcher {
    * first, or a log write failed: lines may be lost.
    */
   whenWritten(done: (written: boolean) => void): void {
-    if (this.written === this.handedOff) {
-      this.local.flush();
-      return done(!this.local.failed);
-    }
+    if (this.written === this.handedOff) return void this.local.flushed().then(() => done(!this.local.failed));
     this.whenAllWritten(done);
   }
 
@@ -88,8 +85,7 @@ export class Dispatcher {
       written &&= ok;
       if (--waiting === 0) {
         if (written) this.written = Math.max(this.written, at);
-        this.local.flush();
-        done(written && !this.local.failed);
+        void this.local.flushed().then(() => done(written && !this.local.failed));
       }
     };
     for (const remote of this.remotes) remote.whenWritten(one);

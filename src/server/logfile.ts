@@ -18,6 +18,12 @@ export interface LogFile {
   /** Bytes written here that a stream's reader has not taken yet (always 0 for a regular file). */
   waiting?(): number;
   /**
+   * Resolves once every write handed to the OS so far has finished or failed (a failed one
+   * has reached `onError` by then). A write of 4 KiB or more may finish later than write()
+   * or flush() returns, and report its failure only then.
+   */
+  settled?(): Promise<void>;
+  /**
    * Flushes, waits for writes still in flight, fsyncs (or after a failure cuts the torn
    * tail). The descriptor stays open: it is the coordinator's, shared by every thread.
    */
@@ -59,6 +65,7 @@ export function appendLog(log: LogHandle, onError: (message: string) => void): L
   return {
     write: (bytes) => guard(() => sink.write(bytes)),
     flush: () => guard(() => sink.flush()),
+    settled: async () => void (await Promise.all(inFlight)),
     async close() {
       if (!open) return;
       open = false;

@@ -114,6 +114,16 @@ export class Shard {
     await this.log.close();
   }
 
+  /**
+   * flush(), then resolves once those writes have finished or failed, so that `failed` then
+   * says whether they reached the log. (A stream's writer has no pending writes to wait for:
+   * its lines are handed to it, which is what a close says for a stream: docs/behaviour.md.)
+   */
+  async flushed(): Promise<void> {
+    this.flush();
+    await this.log.settled?.();
+  }
+
   /** A write to the log has failed (the server stops): what was written out may be lost. */
   get failed(): boolean {
     return this.logWriteErrors > 0;

@@ -21,21 +21,23 @@ function consume(target: Shard, counter: Int32Array, bytes: ArrayBuffer, start: 
 let shard: Shard;
 let queued: Int32Array;
 
+/**
+ * Replies leave in the order their requests came, which is how the main thread matches them
+ * (threads.ts), though a sync's waits for its writes to finish: each is made when its request
+ * is handled, in turn with the lines, and sent after the replies before it.
+ */
+let replies: Promise<unknown> = Promise.resolve();
+const reply = (made: FromWorker | Promise<FromWorker>) => void (replies = replies.then(() => made).then(send));
+
 /** What the worker does with each message from the main thread, once it has started. */
 const HANDLERS = {
   count: (m: Extract<ToWorker, { type: "count" }>) => consume(shard, queued, m.bytes, m.start, m.end),
   // A client's close waits for this: its numbers are then in the log (or, for a stream log,
-  // handed to the main thread's writer ahead of this reply).
-  sync: () => {
-    shard.flush();
-    send({ type: "reply", failed: shard.failed });
-  },
-  report: () => send({ type: "reply", counts: shard.report() }),
-  stats: () => send({ type: "reply", stats: shard.stats() }),
-  stop: async () => {
-    await shard.stop();
-    send({ type: "reply", stats: shard.stats() });
-  },
+  // handed to the main thread's writer ahead of this reply); `failed` if a write failed.
+  sync: () => reply(shard.flushed().then(() => ({ type: "reply", failed: shard.failed }))),
+  report: () => reply({ type: "reply", counts: shard.report() }),
+  stats: () => reply({ type: "reply", stats: shard.stats() }),
+  stop: () => reply(shard.stop().then(() => ({ type: "reply", stats: shard.stats() }))),
 };
 let handlers = HANDLERS;
 

@@ -7,8 +7,10 @@ import { describe, expect, test } from "bun:test";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { sendPayloads } from "../../src/client/sender.ts";
+import { join } from "node:path";
 import { logNumbers, sorted, waitForSize } from "../support/logs.ts";
 import { connect } from "../support/peer.ts";
+import { Lines, serverCommand, tempDir } from "../support/server.ts";
 import { outcome, serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
@@ -114,6 +116,33 @@ test.each([1, 2])("--workers %d --log /dev/full --flush-interval 30: a client wh
   const result = await outcome(server);
   expect(result.code).toBe(1);
   expectNoSpaceError(result.stderr);
+});
+
+// A write of 4 KiB or more fails only after the flush that started it has returned (Bun's
+// FileSink). Before, the close went out first: a FIN for numbers that never reached the log.
+test.each([1, 2])("--workers %d, a log that reaches the file-size limit: every client closed with a FIN has its numbers in the log; the one whose write fails is reset", async (workers) => {
+  const dir = tempDir();
+  const log = join(dir, "numbers.log");
+  // 49 KiB (bash counts ulimit -f in KiB): four clients' 10 KB fit, the fifth's does not.
+  const proc = Bun.spawn(["bash", "-c", 'ulimit -f 49 && exec "$@"', "bash", ...serverCommand(), "serve", "--port", "0", "--workers", String(workers), "--flush-interval", "30"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  const stderr = new Lines(proc.stderr);
+  try {
+    const port = Number(/:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+    let reset = -1;
+    for (let k = 0; k < 10 && reset < 0; k++) {
+      const mine = values.subarray(k * 1000, (k + 1) * 1000);
+      const sent = await sendPayloads("127.0.0.1", port, [encodeLines(mine)]);
+      if (sent.cutShort > 0) reset = k;
+      // A FIN says the numbers are in the log: all of them, right now.
+      else expect(logNumbers(log).filter((v) => mine.includes(v)).length).toBe(1000);
+    }
+    expect(reset).toBe(5);
+    expect(await proc.exited).toBe(1);
+    while ((await stderr.next()) !== null);
+    expect(stderr.all.at(-1)).toBe(`numbers-server: cannot write log file 'numbers.log': the file is too large`);
+  } finally {
+    proc.kill(9);
+  }
 });
 
 test.each([1, 3])("--workers %d --log /dev/full --flush-interval 0.1: the first failed flush closes every client and exits 1", async (workers) => {

@@ -139,7 +139,7 @@ describe("Dispatcher", () => {
   // Before, a client none of whose lines went to a worker was closed at once: a number of its
   // own that a worker had counted first, from another client's chunk, could still wait in
   // that worker's buffer, missing from the log at the close.
-  test("a connection's end waits for the workers unless nothing went to one since they last wrote out", () => {
+  test("a connection's end waits for the workers unless nothing went to one since they last wrote out", async () => {
     const local = new Shard({ bits: untouchedBitmap(), atomic: false, openLog: nullLog, flushInterval: 60, onWriteError: () => {} });
     // A stand-in worker that answers whenWritten() only when told to.
     const answers: (() => void)[] = [];
@@ -149,18 +149,20 @@ describe("Dispatcher", () => {
     dispatcher.feed(big, encodeLines(numbers({ kind: "seq" }, Math.ceil(HANDOFF_BYTES / 10), 0, 1)));
     dispatcher.feed(small, text("000000001\n000000002\n"));
     const ended: string[] = [];
-    dispatcher.whenWritten((written) => ended.push(`small ${written}`));
-    dispatcher.whenWritten((written) => ended.push(`big ${written}`));
+    const end = (name: string) => new Promise<void>((resolve) => dispatcher.whenWritten((written) => resolve(void ended.push(`${name} ${written}`))));
+    const ends = [end("small"), end("big")];
     // The big client's chunk went to the worker: both ends wait for it to write out.
-    expect(ended).toEqual([]);
     expect(answers.length).toBe(2);
+    // A turn of the event loop, in which an end that waited for no worker would have come.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ended).toEqual([]);
     for (const answer of answers.splice(0)) answer(true);
+    await Promise.all(ends);
     expect(ended).toEqual(["small true", "big true"]);
-    // Nothing has gone to the worker since: a one-line client's end comes at once, without a
-    // message (a burst of them is not a message each).
-    const next = newLineCarry();
-    dispatcher.feed(next, text("000000003\n"));
-    dispatcher.whenWritten((written) => ended.push(`next ${written}`));
+    // Nothing has gone to the worker since: a one-line client's end comes without a message
+    // to it (a burst of them is not a message each).
+    dispatcher.feed(newLineCarry(), text("000000003\n"));
+    await end("next");
     expect(ended).toEqual(["small true", "big true", "next true"]);
     expect(answers.length).toBe(0);
     void local.stop();
