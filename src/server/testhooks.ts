@@ -13,6 +13,7 @@
 // NUMBERS_TEST_FAULT=<fault> injects a failure that no real input can cause:
 //   worker-start  every worker thread throws before it has started
 //   worker-crash  a worker thread throws on the first chunk it is handed
+//   worker-exit   a worker thread ends (process.exit) on the first chunk it is handed, with no error
 //   worker-stop   a worker thread throws when it is asked to stop
 //   throw         SIGUSR2 throws an uncaught exception in the main thread
 //   reject        SIGUSR2 leaves a rejected promise unhandled in the main thread
@@ -26,7 +27,7 @@ import { printNotice } from "../output/print.ts";
 import { UsageError } from "../options.ts";
 
 const HOLDS = ["binding", "preparing", "starting", "stopping"] as const;
-const FAULTS = ["worker-start", "worker-crash", "worker-stop", "throw", "reject"] as const;
+const FAULTS = ["worker-start", "worker-crash", "worker-exit", "worker-stop", "throw", "reject"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface TestHooks {
@@ -95,6 +96,7 @@ export function withWorkerFault<H extends { count: unknown; stop: unknown }>(fau
   };
   if (fault === "worker-start") thrower();
   if (fault === "worker-crash") return { ...handlers, count: thrower };
+  if (fault === "worker-exit") return { ...handlers, count: () => process.exit(0) };
   if (fault === "worker-stop") return { ...handlers, stop: thrower };
   return handlers;
 }

@@ -84,6 +84,8 @@ export class RemoteShard {
   private readonly waiting: ((reply: Reply | undefined) => void)[] = [];
   /** The worker died after it started: nothing it held can be counted on any more. */
   private dead = false;
+  /** Its stop is ending the thread (terminate): the close that follows is no failure. */
+  private ending = false;
   /** The stats the worker last gave: what a dead worker's are taken to be. */
   private lastStats = NO_STATS;
   /** Settles with the final stats once the worker has stopped; set when the stop is asked. */
@@ -115,6 +117,12 @@ export class RemoteShard {
         else reject(new Error(message));
       };
       worker.onerror = (event) => failed(`worker failed: ${errorLine(event.message)}`);
+      // A thread that ends with no error (process.exit in it) is as dead: whoever waits for a
+      // reply, a client's close among them, would otherwise wait for good. Its own stop and
+      // a failure end it too, and say so first.
+      worker.addEventListener("close", () => {
+        if (!remote.dead && !remote.ending) failed("worker failed: its thread ended");
+      });
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const m = event.data;
         if (m.type === "log") events.onLog(new Uint8Array(m.bytes));
@@ -179,6 +187,7 @@ export class RemoteShard {
   async stop(): Promise<void> {
     this.final = this.request({ type: "stop" }).then((reply) => (this.lastStats = reply?.stats ?? this.lastStats));
     await this.final;
+    this.ending = true;
     this.worker.terminate();
   }
 

@@ -274,6 +274,15 @@ describe("worker threads that fail (--workers 2)", () => {
     expect(result).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, workerFailed("worker-crash")] });
   });
 
+  // Before, a thread that ended with no error event went unseen: the client's close waited on
+  // its reply for good, and the server served on without it.
+  test("a worker whose thread ends with no error (process.exit in it): one line, the client reset, exit 1", async () => {
+    const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-exit" } });
+    const sent = await sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 20_000, 0, 1))]);
+    expect(sent.cutShort).toBe(1);
+    expect(await outcome(server)).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, "numbers-server: worker failed: its thread ended"] });
+  });
+
   test("a worker that dies on a client's last lines: that client is reset at its end, exit 1", async () => {
     const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-crash" } });
     // 200 KB and the end of input: loopback's ~64 KB segments go to the worker (each chunk is
