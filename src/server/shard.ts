@@ -83,9 +83,9 @@ export class Shard {
 
   /** Writes out every new number so far, then returns the counts since the last call. */
   report(): Counts {
-    // After stop() (a report that was waiting on the workers when the stop came) the log is
-    // closed, and stop() has written everything out already.
-    if (!this.stopped) this.flush();
+    // After stop() (a report that was waiting on the workers when the stop came) flush() does
+    // nothing: the log is closed, and stop() has written everything out already.
+    this.flush();
     const { unique, duplicates } = this.engine.takeCounts();
     this.reportedDuplicates += duplicates;
     return { unique, duplicates };
@@ -97,7 +97,7 @@ export class Shard {
    * the current period's duplicates are read, not reset.
    */
   stats(): ShardStats {
-    if (!this.stopped) this.flush();
+    this.flush();
     return {
       unique: this.engine.total,
       duplicates: this.reportedDuplicates + this.engine.duplicates,
