@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { describeOptions, UsageError } from "../src/options.ts";
 import { LINE_BYTES } from "../src/core/protocol.ts";
 import { BENCH_OPTIONS, parseBenchConfig, type BenchConfig } from "./options.ts";
+import { serveThreads } from "../src/server/config.ts";
 import { BenchError, Driver, killAll, machineName, startTarget, type Target } from "./procs.ts";
 import { buildReference, startReference, type Reference } from "./reference.ts";
 import { resumeRun, resumeText, type ResumeRun } from "./resume.ts";
@@ -107,8 +108,8 @@ async function benchWorkload(config: BenchConfig, workload: WorkloadName, refere
   const rows = variants.map((workers, v) => ({
     workload,
     workers,
-    // The server's default (--workers auto): one thread per core, at most 8.
-    threads: workers ?? Math.min(navigator.hardwareConcurrency, 8),
+    // Without --workers, what the server's default (auto) gives here.
+    threads: serveThreads(workers ?? "auto"),
     rates: rates(server[v].map((r) => r.ms)),
     sinkRates: rates(sink.map((s) => s.ms)),
     cRates: reference ? rates(c.map((r) => r.ms)) : undefined,

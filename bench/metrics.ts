@@ -7,13 +7,13 @@
 // closed, a last scrape must match the run exactly (unique and duplicate numbers, log
 // numbers and bytes, connections). Progress goes to stderr, the table to stdout.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeOptions, parseOptions, seconds, UsageError, type OptionSpec } from "../src/options.ts";
 import { parseSamples } from "../src/server/metrics/exposition.ts";
 import { BENCH_OPTIONS } from "./options.ts";
-import { BenchError, Driver, lines, type Target } from "./procs.ts";
+import { BenchError, Driver, lines, machineName, type Target } from "./procs.ts";
 import { stopServer } from "./server.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
 import { CONNECTIONS, type WorkloadName } from "../src/client/workloads.ts";
@@ -195,8 +195,7 @@ function table(rows: Row[]): string {
 }
 
 function machine(o: Options, load: number): string {
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
-  return `${cpu}, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, server: ${SERVER_FORM}; ` +
+  return `${machineName()}, server: ${SERVER_FORM}; ` +
     `${o.count} numbers per run over ${CONNECTIONS} connections, median of ${o.runs} run(s) each, metrics off and on ` +
     `interleaved, /metrics scraped every ${o.scrapeInterval} s; load average ${load.toFixed(2)} at start`;
 }

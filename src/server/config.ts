@@ -77,6 +77,19 @@ export const SERVER_OPTIONS = {
   },
 } satisfies Record<keyof ServerConfig, OptionSpec<unknown>>;
 
+/**
+ * --workers auto: a thread per core, at most AUTO_THREADS. Lines are shared chunk by chunk,
+ * so even one client keeps every thread busy; but the main thread reads and frames every
+ * line, so past some count more threads would only wait on it (docs/performance.md). Not
+ * measured beyond 2 cores.
+ */
+const AUTO_THREADS = 8;
+
+/** The serving threads that --workers gives on this machine. */
+export function serveThreads(workers: number | "auto"): number {
+  return workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, AUTO_THREADS)) : workers;
+}
+
 export function parseServerConfig(argv: string[], env: Record<string, string | undefined>): Parsed<ServerConfig> {
   const parsed = parseOptions(SERVER_OPTIONS, argv, env);
   if (!parsed.help) checkMetrics(parsed.config, argv, env);

@@ -7,7 +7,7 @@
 import { startAcceptor, WAITING_MOST, type Acceptor } from "./acceptor.ts";
 import { createBitmap, touchPages } from "../core/bitmap.ts";
 import { releaseCodePages } from "./codepages.ts";
-import type { ServerConfig } from "./config.ts";
+import { serveThreads, type ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { descriptorsToStart, descriptorWarning, startShortfall, waitingRoom } from "./descriptors.ts";
 import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
@@ -23,14 +23,6 @@ import { handleSignals } from "./signals.ts";
 import { holdAt, injectFaults, type TestHooks } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
 import { warmUpMain } from "./warmup.ts";
-
-/**
- * --workers auto: a thread per core, at most AUTO_THREADS. Lines are shared chunk by chunk,
- * so even one client keeps every thread busy; but the main thread reads and frames every
- * line, so past some count more threads would only wait on it (docs/performance.md). Not
- * measured beyond 2 cores.
- */
-const AUTO_THREADS = 8;
 
 /**
  * After an uncaught exception the stop is tried, but a process that is already broken may
@@ -94,7 +86,7 @@ class Server {
     private readonly onReady: (port: number) => void,
   ) {
     const workers = config.workers;
-    this.threads = workers === "auto" ? Math.max(1, Math.min(navigator.hardwareConcurrency, AUTO_THREADS)) : workers;
+    this.threads = serveThreads(workers);
     // Its pages are mapped once the start is done (serve()), not here.
     this.bits = createBitmap(this.threads > 1, { touch: false });
   }
