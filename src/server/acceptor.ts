@@ -72,6 +72,11 @@ interface Client {
   stash?: Uint8Array;
   /** Its FIN came while it had a stash, or while it waited: it is finished once the stash is fed. */
   ended?: boolean;
+  /**
+   * finish() has asked the intake: its close waits for its numbers to be written. Not idle
+   * then (sweepIdle()), or its FIN could come before its numbers are in the log.
+   */
+  finishing?: boolean;
   /** performance.now() when it came over the limit, while it waits for a slot (counted nothing). */
   waitingSince?: number;
   /** It waits and is read ahead (one of READ_AHEAD_CONNECTIONS). */
@@ -418,6 +423,8 @@ export class Acceptor {
     const carry = socket.data.carry;
     if (carry === undefined) return;
     if (socket.data.stash !== undefined) return void (socket.data.ended = true);
+    if (socket.data.finishing) return;
+    socket.data.finishing = true;
     this.o.intake.whenWritten((written) => {
       if (socket.data.carry !== carry) return;
       if (written) return this.drop(socket, "eof");
@@ -465,12 +472,15 @@ export class Acceptor {
    * Closes the clients whose last data is --idle-timeout or more before `now`
    * (performance.now()). Bun's socket.timeout() only fires on a ~4 s tick (oven-sh/bun#35935),
    * so a timer calls this every quarter timeout: each idle client is closed between 1 and
-   * 1.25 timeouts after its last data. Held clients are not idle: they may not be read. (Not
+   * 1.25 timeouts after its last data. Held clients are not idle: they may not be read; nor is
+   * one that has sent everything (its close waits for its numbers to be written). (Not
    * private, so that a test can pass a `now` of its own.)
    */
   sweepIdle(now: number): void {
     const limit = this.o.idleTimeout * 1000;
     if (this.held || limit <= 0) return;
-    for (const socket of this.clients.values()) if (now - socket.data.lastSeen >= limit) this.drop(socket, "idle");
+    for (const socket of this.clients.values()) {
+      if (!socket.data.finishing && now - socket.data.lastSeen >= limit) this.drop(socket, "idle");
+    }
   }
 }

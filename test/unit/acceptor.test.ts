@@ -57,6 +57,31 @@ test("a half-closed client is closed only after the intake has counted what it s
   }
 });
 
+// A client waiting for its numbers to be written (a slow worker sync, a slow disk) has sent
+// everything: the idle sweep must not close it first, or its FIN would come before its numbers.
+test("idle sweep: a half-closed client waiting for its numbers to be written is not idle", async () => {
+  let written: ((ok: boolean) => void) | undefined;
+  let onAsked = () => {};
+  const asked = new Promise<void>((resolve) => (onAsked = resolve));
+  const intake: Intake = { feed: () => KEEP, whenWritten: (done) => ((written = done), onAsked()) };
+  const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
+  try {
+    let onClose = () => {};
+    const closing = new Promise<void>((resolve) => (onClose = resolve));
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => onClose() } });
+    client.write("000000001\n");
+    client.shutdown();
+    await asked;
+    acceptor.sweepIdle(performance.now() + 10_000_000);
+    expect(acceptor.stats()).toMatchObject({ connected: 1, closed: { idle: 0, eof: 0 } });
+    written!(true);
+    await closing;
+    expect(acceptor.stats()).toMatchObject({ connected: 0, closed: { idle: 0, eof: 1 } });
+  } finally {
+    acceptor.stop();
+  }
+});
+
 test("an intake that answers at once closes the client at once", async () => {
   const intake: Intake = { feed: () => KEEP, whenWritten: (done) => done(true) };
   const acceptor = acceptorWith(intake);
