@@ -11,7 +11,8 @@
  * line is bad as soon as it cannot become valid, and a bad line closes its client with a
  * reset; at most --max-clients clients (the next is closed at once, unread); a client that
  * half-closes is closed once its bytes are consumed (they are, by the time read() returns 0)
- * and the log buffer is written out, so its close says its numbers are in the log; `terminate`
+ * and the log buffer is written out, so its close says its numbers are in the log (with a
+ * reset instead if its last line is unfinished); `terminate`
  * closes the listener and every client, flushes and fsyncs the log and exits 0. A report
  * line every --report-interval seconds. SIGINT/SIGTERM exit without a flush (the bench
  * always stops it with `terminate`).
@@ -203,8 +204,13 @@ static void serve_client(int fd) {
       return;
     }
     if (n == 0) {
-      /* As ours does: the close says the client's numbers are in the log, so that the bench
-       * times both to a complete log. */
+      /* As ours does: an unfinished last line is invalid input (a reset); else the close
+       * says the client's numbers are in the log, so that the bench times both to a
+       * complete log. */
+      if (c->carry_len > 0) {
+        close_client(fd, 1);
+        return;
+      }
       flush_log();
       close_client(fd, 0);
       return;

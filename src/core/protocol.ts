@@ -48,6 +48,14 @@ export interface Frame {
 }
 
 /**
+ * Whether the connection's bytes so far end inside a line. At the client's FIN that line can
+ * never end: an unfinished line, invalid input like any other (no LF after nine digits).
+ */
+export function endsInsideLine(conn: LineCarry): boolean {
+  return conn.carryLen > 0;
+}
+
+/**
  * Frames one chunk of a connection. Lines before an invalid line or `terminate` are valid
  * and count; that line and everything after it are not, and the verdict says so. A partial
  * line at the end is kept in the carry, and closes the connection at once when no valid

@@ -5,7 +5,7 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import { guarded, listen } from "./listen.ts";
-import { CLOSE, holdsTerminateLine, KEEP, newLineCarry, type LineCarry, type Verdict } from "../core/protocol.ts";
+import { CLOSE, endsInsideLine, holdsTerminateLine, KEEP, newLineCarry, type LineCarry, type Verdict } from "../core/protocol.ts";
 
 /** Where every connection's bytes go (a Dispatcher). */
 export interface Intake {
@@ -424,6 +424,9 @@ export class Acceptor {
     if (carry === undefined) return;
     if (socket.data.stash !== undefined) return void (socket.data.ended = true);
     if (socket.data.finishing) return;
+    // Its last line has no LF and never will: invalid input, a reset as for any bad line
+    // (the lines before it count). A FIN would say every line it sent was taken.
+    if (endsInsideLine(carry)) return this.judge(socket, CLOSE);
     socket.data.finishing = true;
     this.o.intake.whenWritten((written) => {
       if (socket.data.carry !== carry) return;

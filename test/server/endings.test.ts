@@ -1,5 +1,6 @@
 // How each connection ends, seen from the client by the errno it gets (node:net):
 //   invalid input         abortive close (RST): ECONNRESET, and no end of stream before it
+//   an unfinished line    at the client's FIN: abortive close (RST), as for invalid input
 //   a client over limit   abortive close (RST) right after it is accepted, unread: ECONNRESET
 //                         (so that a client that sent all and half-closed first can tell)
 //   terminate             graceful close of every client
@@ -43,6 +44,19 @@ test(`each kind of bad line (${BAD_LINES.map(([name]) => name).join(", ")}): res
   }
   expect(await observe(server.port, "terminate\n")).toEqual(["end", "close"]);
   expect(await server.exited).toBe(0);
+});
+
+// A line cut off by the client's FIN can never end: invalid input, as is a bad line, and the
+// lines before it count. A FIN would tell the client every line it sent was taken.
+test("an unfinished last line before the client's FIN (digits, or terminate, without LF): reset, ECONNRESET; the lines before it count", async () => {
+  const server = await servers.start();
+  expect(await observe(server.port, "000000001\n00000", true)).toEqual(["error ECONNRESET", "close"]);
+  expect(await observe(server.port, "000000002\nterminate", true)).toEqual(["error ECONNRESET", "close"]);
+  // A whole last line, then the FIN: a graceful close.
+  expect(await observe(server.port, "000000003\n", true)).toEqual(["end", "close"]);
+  expect(await observe(server.port, "terminate\n")).toEqual(["end", "close"]);
+  expect(await server.exited).toBe(0);
+  expect((await Bun.file(server.log).text()).split("\n").sort()).toEqual(["", "000000001", "000000002", "000000003"]);
 });
 
 test("a reset every time: 20 invalid clients in a row each see ECONNRESET", async () => {
