@@ -60,11 +60,17 @@ export const COMMANDS = {
 
 export type CommandName = keyof typeof COMMANDS;
 
-/** The command the arguments name (serve when the first is none) and the arguments left for it. */
+/**
+ * The command the arguments name (serve when the first is an option, or there is none) and
+ * the arguments left for it. A first word that is no command is a usage error that says so.
+ */
 export function pickCommand(argv: string[]): { name: CommandName; args: string[] } {
   const [first, ...rest] = argv;
   // Own keys only: `in` also found `constructor` and `toString`, which crashed as commands.
   if (first !== undefined && Object.hasOwn(COMMANDS, first)) return { name: first as CommandName, args: rest };
+  if (first !== undefined && !first.startsWith("-")) {
+    throw new UsageError(`unknown command '${first}' (the commands: ${Object.keys(COMMANDS).join(", ")})`);
+  }
   return { name: "serve", args: argv };
 }
 

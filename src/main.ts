@@ -8,8 +8,6 @@ import { askedVersion, COMMANDS, pickCommand, usage } from "./commands.ts";
 import { printError, printResult, StdoutClosed } from "./output/print.ts";
 import pkg from "../package.json" with { type: "json" };
 
-const { name, args } = pickCommand(process.argv.slice(2));
-
 function fail(message: string, code: number): never {
   printError(message);
   process.exit(code);
@@ -19,6 +17,7 @@ function fail(message: string, code: number): never {
 const EXIT_SIGPIPE = 141;
 
 try {
+  const { name, args } = pickCommand(process.argv.slice(2));
   if (askedVersion(args)) {
     printResult(`${pkg.version}\n`);
     process.exit(0);

@@ -119,7 +119,7 @@ export function parseOptions<S extends Specs>(
   try {
     // allowNegative: a switch is turned off with --no-<flag>, so that a flag beats a twin that
     // turned it on (NUMBERS_RESUME=1 and --no-resume).
-    parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: positionals > 0, tokens: true, allowNegative: true });
+    parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: true, tokens: true, allowNegative: true });
   } catch (err) {
     throw new UsageError(parseError(err as Error, argv));
   }
@@ -136,6 +136,7 @@ export function parseOptions<S extends Specs>(
     seen.add(token.name);
   }
   if (parsed.values.help) return { help: true };
+  // Checked here, not by parseArgs (allowPositionals), whose message was Node's own.
   if (parsed.positionals.length > positionals) {
     throw new UsageError(`unexpected argument '${parsed.positionals[positionals]}'`);
   }
@@ -177,6 +178,10 @@ function parseError(err: Error, argv: string[]): string {
   if (missing) return `${missing[1]} needs a value`;
   // --help lists --version among the commands: it comes first, alone (commands.ts).
   if (/^Unknown option '(--version|-v)'/.test(err.message)) return "--version takes no other argument";
+  // With positionals allowed, parseArgs adds how to pass one that starts with a dash: not
+  // what a mistyped option needs.
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+  if (unknown) return `Unknown option '${unknown[1]}'`;
   // parseArgs explains some errors over several lines; the usage error stays one line.
   return err.message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" ");
 }

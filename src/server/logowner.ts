@@ -12,7 +12,7 @@
 // standard output) has nothing to empty and is not locked; it is written by one thread only
 // (see LogHandle.stream).
 
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { libc, libcFailure, type Libc } from "../core/libc.ts";
 import { listeningSockets, socketInodes } from "../procnet.ts";
 
@@ -72,7 +72,7 @@ export class OwnedLog implements LogHandle {
     } catch (err) {
       const noReader = kind === "fifo" && (err as NodeJS.ErrnoException).code === "ENXIO";
       if (noReader) throw new LogOpenError(`cannot open log file '${path}': it is a FIFO that nobody reads (start its reader first)`);
-      throw new LogOpenError(`cannot open log file '${path}': ${errorReason(err)}`);
+      throw new LogOpenError(`cannot open log file '${path}': ${danglingLink(path, err) ?? errorReason(err)}`);
     }
     try {
       const stat = fstatSync(fd);
@@ -285,6 +285,20 @@ function listeningPorts(pid: number): number[] {
   const mine = new Set(socketInodes(pid) ?? []);
   const ports = new Set(listeningSockets().filter((s) => mine.has(s.inode)).map((s) => s.port));
   return [...ports].sort((a, b) => a - b);
+}
+
+/**
+ * ENOENT from an open that creates: the directory is missing, or `path` is a symbolic link
+ * whose target's directory is (the link's own directory exists): said so, naming the target.
+ */
+function danglingLink(path: string, err: unknown): string | undefined {
+  if ((err as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return undefined;
+    return `it is a symbolic link to '${readlinkSync(path)}', whose directory does not exist`;
+  } catch {
+    return undefined;
+  }
 }
 
 export function errorReason(err: unknown): string {

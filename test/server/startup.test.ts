@@ -3,7 +3,7 @@
 // use and an unusable log (exit 1). A refusal is one line on stderr and touches no log.
 
 import { expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { SERVER_OPTIONS } from "../../src/server/config.ts";
@@ -149,6 +149,7 @@ test.each([
 
 test.each([
   ["a missing directory", (dir: string) => join(dir, "missing", "x.log"), "its directory does not exist"],
+  ["a symbolic link into a missing directory", (dir: string) => (symlinkSync("missing/x.log", join(dir, "link.log")), join(dir, "link.log")), "it is a symbolic link to 'missing/x.log', whose directory does not exist"],
   ["a directory", (dir: string) => dir, "it is a directory"],
   ["a path under a regular file", (dir: string) => join(dir, "numbers.log", "x.log"), "a parent is not a directory"],
   // Root may write a chmod 444 file, but nobody may create files in sysfs.

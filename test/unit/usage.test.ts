@@ -107,10 +107,11 @@ describe("the command and --version", () => {
     expect(pickCommand(["client", "--count", "5"])).toEqual({ name: "client", args: ["--count", "5"] });
     expect(pickCommand(["--port", "5000"])).toEqual({ name: "serve", args: ["--port", "5000"] });
     expect(pickCommand([])).toEqual({ name: "serve", args: [] });
-    // Before, `in` found these on Object.prototype: an internal error, exit 1.
-    for (const inherited of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
-      expect(pickCommand([inherited])).toEqual({ name: "serve", args: [inherited] });
-      expect(() => parseServerConfig(pickCommand([inherited]).args, {})).toThrow(UsageError);
+    // A word that is no command says so (before: Node's "Unexpected argument ... does not take
+    // positional arguments"). Before that, `in` found these on Object.prototype: an internal
+    // error, exit 1.
+    for (const word of ["bogus", "constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      expect(() => pickCommand([word, "--port", "1"])).toThrow(new UsageError(`unknown command '${word}' (the commands: serve, client, terminate, check)`));
     }
   });
 
