@@ -45,7 +45,7 @@ test("8 silent connections are held until the deadline (408); more are 503 at on
   expect(statusOf(await rawRequest(base, "GET /healthz HTTP/1.0\r\n\r\n"))).toBe(200);
 });
 
-test("a request sent in pieces within the deadline is served; a scrape that fails is 503", async () => {
+test("a request sent in pieces within the deadline is served; OPTIONS * is 405 with its allow; a scrape that fails is 503", async () => {
   let fail = false;
   const { base, port } = start(async () => {
     if (fail) throw new Error("no shard");
@@ -53,6 +53,10 @@ test("a request sent in pieces within the deadline is served; a scrape that fail
   });
   // Separate writes (they may still arrive together; http.test.ts cuts at every offset).
   expect(await exchange(port, ["GET /met", "rics HTTP/1.1\r\n", "Host:", "\r\n", "\r\n"])).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nm 1\n$/);
+  // `OPTIONS *`: what the server allows (before, 400).
+  const options = await rawRequest(base, "OPTIONS * HTTP/1.1\r\n\r\n");
+  expect(statusOf(options)).toBe(405);
+  expect(options).toMatch(/\r\nallow: GET, HEAD\r\n/);
   fail = true;
   const failed = await rawRequest(base, "GET /metrics HTTP/1.1\r\n\r\n");
   expect(statusOf(failed)).toBe(503);

@@ -40,6 +40,8 @@ test("malformed heads are 400; another major version is 505", () => {
     "GET /metrics HTTP/1.1 x\r\n\r\n",
     "G(T /metrics HTTP/1.1\r\n\r\n",
     "GET metrics HTTP/1.1\r\n\r\n",
+    // The asterisk-form is for OPTIONS alone.
+    "GET * HTTP/1.1\r\n\r\n",
     "GET /metrics HTTX/1.1\r\n\r\n",
     "GET /metrics HTTP/1.1\r\nno colon\r\n\r\n",
     "GET /metrics HTTP/1.1\r\n: empty name\r\n\r\n",
@@ -51,6 +53,8 @@ test("malformed heads are 400; another major version is 505", () => {
   ];
   for (const head of bad) expect(parseHead(head), JSON.stringify(head)).toEqual({ kind: "refused", status: 400 });
   expect(parseHead("GET /metrics HTTP/2.0\r\n\r\n")).toEqual({ kind: "refused", status: 505 });
+  // Before, 400 as well.
+  expect(parseHead("OPTIONS * HTTP/1.1\r\nhost: x\r\n\r\n")).toEqual({ kind: "request", method: "OPTIONS", path: "*" });
   // A CR as the last byte received may yet be followed by its LF.
   expect(parseHead("GET /healthz HTTP/1.1\r")).toEqual({ kind: "partial" });
 });

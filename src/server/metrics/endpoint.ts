@@ -140,6 +140,8 @@ class MetricsEndpoint implements Endpoint {
   }
 
   private async route(method: string, path: string): Promise<Response> {
+    // `OPTIONS *` asks what the server allows: its two paths take GET and HEAD alone.
+    if (path === "*") return text(405, "method not allowed\n", { allow: "GET, HEAD" });
     if (path !== "/metrics" && path !== "/healthz") return text(404, "not found\n");
     if (method !== "GET" && method !== "HEAD") return text(405, "method not allowed\n", { allow: "GET, HEAD" });
     if (path === "/healthz") {

@@ -37,7 +37,8 @@ export function parseHead(received: string): Head {
   const v = VERSION.exec(version);
   if (!TOKEN.test(method) || v === null) return refused(400);
   if (v[1] !== "1") return refused(505);
-  const path = pathOf(target);
+  // The asterisk-form (`OPTIONS *`, the server as a whole) is for OPTIONS alone (RFC 9112).
+  const path = target === "*" && method === "OPTIONS" ? "*" : pathOf(target);
   if (path === undefined) return refused(400);
   for (const line of headers) {
     const colon = line.indexOf(":");
