@@ -56,6 +56,8 @@ export interface ConnectionStats {
   closed: Record<CloseReason, number>;
   /** The clients are held: read no more until the log's reader catches up (hold()). */
   held: boolean;
+  /** Bytes read from held or waiting clients and not yet fed (their stashes). */
+  stashedBytes: number;
 }
 
 /** Per-connection state, kept on socket.data. */
@@ -175,7 +177,9 @@ export class Acceptor {
 
   stats(): ConnectionStats {
     const { clients, counts } = this;
-    return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed }, held: this.held };
+    let stashedBytes = 0;
+    for (const socket of [...clients.values(), ...this.waiting]) stashedBytes += socket.data.stash?.length ?? 0;
+    return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed }, held: this.held, stashedBytes };
   }
 
   /**

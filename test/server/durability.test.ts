@@ -104,7 +104,9 @@ test.each([3, 500])("--log /dev/full: terminate after %d numbers exits 1 with on
   expect(result.code).toBe(1);
   expect(result.stdout).toEqual([]);
   expectNoSpaceError(result.stderr);
-  await Promise.all([peer.closed, bystander.closed]);
+  // Reset, not a FIN: a FIN would say their numbers are in the log (the terminate command
+  // would exit 0).
+  expect(await Promise.all([peer.how, bystander.how])).toEqual(["reset", "reset"]);
 });
 
 // Before, the write at the close failed and the client still got a FIN, which says its numbers

@@ -116,13 +116,15 @@ describe.each([1, 2])("--workers %d", (workers) => {
     server.proc.kill(9);
   });
 
-  test("scrapes take nothing from the report lines", async () => {
+  test("scrapes take nothing from the report lines, nor the reports from the scrapes", async () => {
     const server = await start([...w, "--report-interval", "0.05"]);
     await sendAll(await connect(server.port), "000000001\n000000002\n000000001\n");
     for (let i = 0; i < 3; i++) expect(pick(await scrape(server.base), COUNTS)).toEqual(counts(2, 1, 2, 20));
     // The numbers were all counted before the scrapes; the reports still account for each.
     const sums = await reportsUntil(server.stdout, (s) => s.total >= 2);
     expect(sums).toEqual({ unique: 2, duplicates: 1, total: 2 });
+    // Nor do the reports take anything from the scrapes: the counters never go down.
+    expect(pick(await scrape(server.base), COUNTS)).toEqual(counts(2, 1, 2, 20));
     server.proc.kill(9);
   });
 

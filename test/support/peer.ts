@@ -12,27 +12,39 @@ export interface Peer {
   reset(): void;
   /** Resolves with performance.now() when the connection closed, by either side. */
   closed: Promise<number>;
+  /** Resolves at the close with how it came: "fin" (the server's orderly close), "reset" (ECONNRESET), or another errno. */
+  how: Promise<string>;
   readonly isClosed: boolean;
 }
 
 export async function connect(port: number, host = "127.0.0.1"): Promise<Peer> {
   let isClosed = false;
-  let markClosed!: (at: number) => void;
-  const closed = new Promise<number>((resolve) => (markClosed = resolve));
-  const onClose = () => {
+  let sawEnd = false;
+  let errno: string | undefined;
+  const closing = Promise.withResolvers<number>();
+  const how = Promise.withResolvers<string>();
+  const noted = (err?: Error) => void (errno ??= err && ((err as NodeJS.ErrnoException).code ?? err.message));
+  const onClose = (err?: Error) => {
+    noted(err);
     isClosed = true;
-    markClosed(performance.now());
+    closing.resolve(performance.now());
+    how.resolve(errno === "ECONNRESET" ? "reset" : errno ?? (sawEnd ? "fin" : "closed"));
   };
   let socket: Socket;
   try {
-    socket = await Bun.connect({ hostname: host, port, socket: { data() {}, close: onClose, error() {} } });
+    socket = await Bun.connect({
+      hostname: host,
+      port,
+      socket: { data() {}, end: () => void (sawEnd = true), close: (_s, err) => onClose(err), error: (_s, err) => noted(err) },
+    });
   } catch (err) {
     // The server took the connection and reset it before Bun called it open: a full server
     // refuses that way. The peer is already closed; writes throw.
     if ((err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
-    onClose();
-    return { write: () => void refusedWrite(), end() {}, reset() {}, closed, isClosed: true };
+    onClose(err as Error);
+    return { write: () => void refusedWrite(), end() {}, reset() {}, closed: closing.promise, how: how.promise, isClosed: true };
   }
+  const closed = closing.promise;
   return {
     write(data) {
       const length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
@@ -42,6 +54,7 @@ export async function connect(port: number, host = "127.0.0.1"): Promise<Peer> {
     end: () => void socket.shutdown(),
     reset: () => socket.terminate(),
     closed,
+    how: how.promise,
     get isClosed() {
       return isClosed;
     },

@@ -196,6 +196,31 @@ test("held: a client silent past --idle-timeout is not swept as idle; once relea
   }
 });
 
+/** Resolves once `condition()` holds, looked at every millisecond; rejects after `ms`. */
+async function until(condition: () => boolean, what: string, ms = 5000) {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await Bun.sleep(1);
+  }
+}
+
+// Lines read from a held client (its log's reader behind) were read before the stop: they count,
+// as the client's FIN then says. Before, nothing tested that the stop feeds them.
+test("held: at the stop, the lines read from a held client are fed before it is closed", async () => {
+  const { acceptor, received, admitted } = recordingAcceptor();
+  const peer = await admitted("000000001\n");
+  acceptor.hold(true);
+  peer.socket.write("000000002\n");
+  await until(() => acceptor.stats().stashedBytes === 10, "the held client's line read into its stash");
+  expect(received.join("")).toBe("000000001\n");
+  acceptor.stop();
+  expect(received.join("")).toBe("000000001\n000000002\n");
+  expect(acceptor.stats()).toMatchObject({ connected: 0, stashedBytes: 0, closed: { shutdown: 1 } });
+  acceptor.closeLast(false);
+  expect(await peer.closed).toMatchObject({ reset: false });
+});
+
 /** Clients numbered 1 to `n`, one after another, each sending its number as a line and ending. */
 /**
  * How long a connection over the limit waits in the tests whose clients must all still be

@@ -168,6 +168,23 @@ describe("Dispatcher", () => {
     void local.stop();
   });
 
+  // Before, nothing tested the second of these: a write of this thread's that failed was not
+  // seen by an end that waited for the workers, and its client got a FIN.
+  test("a connection's end is told its lines may be lost when this thread's log write failed, with or without a worker to wait for", async () => {
+    const fullLog = (onError: (message: string) => void) => appendLog({ fd: openSync("/dev/full", "w"), path: "/dev/full", stream: false }, onError);
+    for (const handOff of [false, true]) {
+      const local = new Shard({ bits: untouchedBitmap(), atomic: false, openLog: fullLog, flushInterval: 60, onWriteError: () => {} });
+      const asked: string[] = [];
+      const remote: Remote = { queuedBytes: 0, open: true, countLines: () => void asked.push("lines"), whenWritten: (done) => (asked.push("written"), done(true)) };
+      const dispatcher = new Dispatcher(local, [remote]);
+      if (handOff) dispatcher.feed(newLineCarry(), encodeLines(numbers({ kind: "seq" }, Math.ceil(HANDOFF_BYTES / 10), 1000, 1)));
+      dispatcher.feed(newLineCarry(), text("000000001\n"));
+      const written = await new Promise<boolean>((resolve) => dispatcher.whenWritten(resolve));
+      expect({ handOff, written, failed: local.failed, asked }).toEqual({ handOff, written: false, failed: true, asked: handOff ? ["lines", "written"] : [] });
+      await local.stop().catch(() => {});
+    }
+  });
+
   test("a bad line: the verdict comes with its chunk; lines before it count, the rest never", async () => {
     const s = await setup();
     const a = newLineCarry();
