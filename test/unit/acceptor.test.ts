@@ -343,6 +343,25 @@ test("with no room to wait (waitingRoom 0), a connection over the limit is reset
   }
 });
 
+// Before, nothing tested the bound itself: one connection more than the room could wait.
+test("with the waiting room full, the next connection over the limit is reset at once", async () => {
+  const { acceptor, received, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 1, turnoverMs: LONG_WAIT });
+  try {
+    const holder = await admitted("000000001\n");
+    const waiter = await client(acceptor.port);
+    await until(() => acceptor.stats().waiting === 1, "the second connection waiting");
+    const late = await client(acceptor.port).catch(() => undefined);
+    // Reset before or after Bun called it open: either way refused.
+    if (late !== undefined) expect((await late.closed).reset).toBe(true);
+    expect(acceptor.stats()).toMatchObject({ connected: 1, waiting: 1, admitted: 1, refused: 1 });
+    expect(received.join("")).toBe("000000001\n");
+    waiter.socket.end();
+    holder.socket.end();
+  } finally {
+    acceptor.stop();
+  }
+});
+
 // Bun hands a socket handler's exception to the socket's error handler, not to
 // uncaughtException: before, such a bug lost the client's line in silence, and the server
 // went on to exit 0.

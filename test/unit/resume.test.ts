@@ -95,6 +95,14 @@ describe("loadLog", () => {
     expect(message).toMatch(/line 3 is not nine digits and a newline; the file was left as it was$/);
   });
 
+  // The log is read 10 MiB at a time: the load must stop at the bad line, not count the
+  // valid lines of the reads after it (the error then named a line past them).
+  test("a bad line 3 followed by more than one read of valid lines is an error naming line 3", () => {
+    const after = encodeLines(numbers({ kind: "seq" }, 1_100_000, 100, 1));
+    const message = loadError(Buffer.concat([Buffer.from(lines([1, 2]) + "12345678x\n"), after]));
+    expect(message).toMatch(/line 3 is not nine digits and a newline; the file was left as it was$/);
+  });
+
   test("a number repeated in line 4 is an error naming line 4", () => {
     expect(loadError(lines([10, 20, 30, 20, 40]))).toMatch(/line 4 repeats an earlier number/);
   });
