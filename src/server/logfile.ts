@@ -125,10 +125,18 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
   let open = true;
   let drained = Promise.withResolvers<void>();
   drained.resolve();
+  /** Bytes ever queued: those up to an offset of it are written once `unwritten` is down to queued - offset. */
+  let queued = 0;
+  /** settled() calls waiting for the bytes queued before them, in order. */
+  const waiters: { upTo: number; resolve: () => void }[] = [];
+  const settle = () => {
+    while (waiters.length > 0 && (failed || waiters[0].upTo <= queued - unwritten)) waiters.shift()!.resolve();
+  };
   const fail = (err: unknown) => {
     if (failed) return;
     failed = true;
     onError(`cannot write log file '${log.path}': ${errorReason(err)}`);
+    settle();
   };
   // Each piece is written alone, at once while the stream takes it; one it cannot take yet
   // (EAGAIN), or takes in part (a socket, a terminal), goes to the FileSink, which waits
@@ -175,6 +183,7 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
         else fail(err);
       }
     }
+    settle();
     if (next === queue.length && !writing) {
       queue.length = next = 0;
       drained.resolve();
@@ -190,11 +199,21 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
       const copy = bytes.slice();
       for (let at = 0; at < copy.length; at += PIECE_BYTES) queue.push(copy.subarray(at, at + PIECE_BYTES));
       unwritten += bytes.length;
+      queued += bytes.length;
       pump();
       if (unwritten > BACKLOG_BYTES && !backlogged && !failed) options.onBacklog?.((backlogged = true));
     },
     flush: pump,
     waiting: () => unwritten,
+    // Every byte queued so far written to the stream (a pipe then holds it for its reader),
+    // or a failure: a client's close waits for it, so that its FIN never comes while its
+    // numbers are still in this process, behind a reader that is slow or stalled.
+    settled: () => {
+      if (failed || unwritten === 0) return Promise.resolve();
+      const { promise, resolve } = Promise.withResolvers<void>();
+      waiters.push({ upTo: queued, resolve });
+      return promise;
+    },
     async close() {
       if (!open) return;
       open = false;

@@ -116,8 +116,8 @@ export class Shard {
 
   /**
    * flush(), then resolves once those writes have finished or failed, so that `failed` then
-   * says whether they reached the log. (A stream's writer has no pending writes to wait for:
-   * its lines are handed to it, which is what a close says for a stream: docs/behaviour.md.)
+   * says whether they reached the log: for a stream, once its reader has made room for every
+   * line queued so far (in a worker, whose lines go to the main thread's writer, at once).
    */
   async flushed(): Promise<void> {
     this.flush();

@@ -246,6 +246,38 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     // 1.5 s alone; 25 MB through a FIFO takes longer than Bun's default 5 s on a loaded machine.
   }, 20_000);
 
+  // Before, such a client got its FIN once its lines were queued for the writer: with the
+  // reader stalled they were still in the server, and lost if the reader then left.
+  test("a FIFO whose reader stalls: a client that half-closed is closed only once the reader has made room for its lines", async () => {
+    const pipe = new StuckPipe();
+    const server = servers.spawn(["serve", "--port", "0", "--workers", workers, "--warmup", "0", "--log", pipe.path, ...METRICS_ON]);
+    const base = await metricsBase(server);
+    const port = await readyPort(server);
+    pipe.closeWriteEnd();
+    // 1 MB: far more than the pipe holds (64 KiB), far less than holds the clients (16 MiB).
+    const values = numbers({ kind: "random" }, 100_000, 0, 7);
+    const count = new Set(values).size;
+    const peer = await connect(port);
+    peer.write(encodeLines(values));
+    peer.end();
+    const UNIQUE = 'numbers_received_total{result="unique"}';
+    const SERIES = [UNIQUE, 'numbers_clients_closed_total{reason="eof"}', "numbers_log_waiting_bytes"];
+    // Every number counted (the client's FIN has then been read: it came after them) ...
+    let seen = pick(await scrape(base), SERIES);
+    while (seen[UNIQUE] !== count) seen = pick(await scrape(base), SERIES);
+    // ... and a scrape later (the close came at once, before), the client is still open.
+    seen = pick(await scrape(base), SERIES);
+    expect(seen['numbers_clients_closed_total{reason="eof"}']).toBe(0);
+    expect(seen.numbers_log_waiting_bytes).toBeGreaterThan(0);
+    expect(peer.isClosed).toBe(false);
+    const log = pipe.reader();
+    expect(await peer.how).toBe("fin");
+    (await connect(port)).write("terminate\n");
+    expect((await outcome(server)).code).toBe(0);
+    while ((await log.next()) !== null);
+    expect(sorted(parseLog(log.text))).toEqual(Uint32Array.from(new Set(values)).sort());
+  });
+
   // Before, the failed write also released the held clients, with a "caught up" line after the error.
   test("a FIFO whose reader leaves while it is behind: one line for the failure, nothing after it, exit 1", async () => {
     const pipe = new StuckPipe();
