@@ -137,6 +137,8 @@ export class Acceptor {
   private readonly counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
   private readonly listener: TCPSocketListener<Client>;
   private readonly idleTimer?: ReturnType<typeof setInterval>;
+  /** performance.now() at the idle timer's last tick (idleTick()). */
+  private lastTick = performance.now();
   /** The clients are held (hold()): the log's reader is behind. */
   private held = false;
   /** Connections over the limit waiting for a slot, oldest first (see TURNOVER_MS). */
@@ -172,7 +174,7 @@ export class Acceptor {
       error() {},
     }, o.onFault));
     this.port = this.listener.port;
-    if (o.idleTimeout > 0) this.idleTimer = setInterval(() => this.sweepIdle(performance.now()), o.idleTimeout * 250);
+    if (o.idleTimeout > 0) this.idleTimer = setInterval(() => this.idleTick(performance.now()), o.idleTimeout * 250);
   }
 
   stats(): ConnectionStats {
@@ -473,6 +475,22 @@ export class Acceptor {
     socket.pause();
     this.closingLast.add(socket);
     this.o.onTerminate();
+  }
+
+  /**
+   * The idle timer's tick at `now` (performance.now(); a test passes its own). A tick late by
+   * more than a sweep interval says the event loop, or the whole process (SIGSTOP, a
+   * suspended VM), stood still meanwhile: what the clients sent then waits in the kernel,
+   * unread, and after SIGCONT the timer could run before the reads. So that time is not
+   * counted as their silence: every client's last data moves on by it. (Before, clients
+   * that sent every 100 ms were closed as idle on SIGCONT, their lines lost.)
+   */
+  idleTick(now: number): void {
+    const interval = this.o.idleTimeout * 250;
+    const stood = now - this.lastTick - interval;
+    this.lastTick = now;
+    if (stood > interval) for (const socket of this.clients.values()) socket.data.lastSeen += stood;
+    this.sweepIdle(now);
   }
 
   /**

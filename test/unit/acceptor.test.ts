@@ -221,6 +221,37 @@ test("held: at the stop, the lines read from a held client are fed before it is 
   expect(await peer.closed).toMatchObject({ reset: false });
 });
 
+// Before, the time the process stood still (SIGSTOP, then SIGCONT) counted as every client's
+// silence: clients that had sent all along were closed as idle, their lines waiting unread.
+test("idle: a tick that comes late (the process stood still) does not count that time as the clients' silence", async () => {
+  const read = Promise.withResolvers<void>();
+  const intake: Intake = { feed: () => (read.resolve(), KEEP), whenWritten: (done) => done(true) };
+  // A timeout of 1000 s: the timer's own ticks (every 250 s) never come during the test.
+  const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
+  try {
+    const closing = Promise.withResolvers<void>();
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => closing.resolve() } });
+    client.write("000000001\n");
+    await read.promise;
+    const idle = () => [acceptor.stats().connected, acceptor.stats().closed.idle];
+    let now = performance.now();
+    // On time, a quarter timeout after its data; then 2,000 s late: 1,750 s stood still.
+    acceptor.idleTick((now += 250_000));
+    acceptor.idleTick((now += 2_000_000));
+    expect(idle()).toEqual([1, 0]);
+    // 500 s of silence counted so far (the late tick's own interval counts): ticks on time
+    // again, and it is idle 1000 s on.
+    acceptor.idleTick((now += 250_000));
+    acceptor.idleTick((now += 240_000));
+    expect(idle()).toEqual([1, 0]);
+    acceptor.idleTick((now += 10_000));
+    expect(idle()).toEqual([0, 1]);
+    await closing.promise;
+  } finally {
+    acceptor.stop();
+  }
+});
+
 /** Clients numbered 1 to `n`, one after another, each sending its number as a line and ending. */
 /**
  * How long a connection over the limit waits in the tests whose clients must all still be
