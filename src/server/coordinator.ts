@@ -10,7 +10,7 @@ import { releaseCodePages } from "./codepages.ts";
 import { serveThreads, type ServerConfig } from "./config.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { descriptorsToStart, descriptorWarning, startShortfall, waitingRoom } from "./descriptors.ts";
-import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
+import { ENDPOINT_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
 import { appendLog, BACKLOG_BYTES, streamLog, type LogFile } from "./logfile.ts";
 import { OwnedLog } from "./logowner.ts";
@@ -256,7 +256,7 @@ class Server {
 
   /** Connections the server may hold at once: the clients, and the metrics endpoint's. */
   private boundedConnections(): number {
-    return this.config.maxClients + (this.config.metricsPort !== undefined ? MAX_CONNECTIONS : 0);
+    return this.config.maxClients + (this.config.metricsPort !== undefined ? ENDPOINT_CONNECTIONS : 0);
   }
 
   /**

@@ -16,6 +16,17 @@ import type { Phase } from "../lifecycle.ts";
 
 /** Connections open at once; one more is answered 503 and closed at once. */
 export const MAX_CONNECTIONS = 8;
+/**
+ * Connections answered 503 over MAX_CONNECTIONS that may linger at once: their answer sent
+ * and their side shut, they are read (and what they send dropped) until the client's FIN,
+ * for at most LINGER_MS. Closed at once, such a connection whose request came in meanwhile
+ * was reset by the kernel for the unread bytes, the 503 often lost with it. Past this bound
+ * they are closed at once, as before.
+ */
+export const MAX_LINGERING = 8;
+const LINGER_MS = 1000;
+/** Descriptors the endpoint's connections may hold at once (descriptors.ts). */
+export const ENDPOINT_CONNECTIONS = MAX_CONNECTIONS + MAX_LINGERING;
 /** From the connection's open to its whole request head; past it, 408 and closed. */
 export const REQUEST_DEADLINE_MS = 5000;
 
@@ -50,6 +61,10 @@ interface Exchange {
   pending?: Uint8Array;
   /** Its response has been given to flush(): a second one (a scrape that ends after the stop) is dropped. */
   answered?: boolean;
+  /** Once its response is sent, it lingers (MAX_LINGERING) rather than closing at once. */
+  lingers?: boolean;
+  /** Lingering: closes it at LINGER_MS unless the client's FIN comes first. */
+  linger?: ReturnType<typeof setTimeout>;
 }
 
 const text = (status: number, body: string, headers?: Record<string, string>): Response => ({ status, body, headers });
@@ -66,6 +81,8 @@ class MetricsEndpoint implements Endpoint {
   private open = 0;
   /** Every connection not yet closed: answered `503 stopping` at stop() if not yet answered. */
   private readonly sockets = new Set<Socket<Exchange>>();
+  /** Connections lingering after a 503 (MAX_LINGERING). */
+  private lingering = 0;
 
   constructor(private readonly o: EndpointOptions) {
     const socket = guarded<Exchange>({
@@ -100,7 +117,10 @@ class MetricsEndpoint implements Endpoint {
   private admit(socket: Socket<Exchange>) {
     socket.data = { received: "", counted: false };
     this.sockets.add(socket);
-    if (this.open >= MAX_CONNECTIONS) return this.answer(socket, text(503, "too many connections\n"));
+    if (this.open >= MAX_CONNECTIONS) {
+      socket.data.lingers = this.lingering < MAX_LINGERING;
+      return this.answer(socket, text(503, "too many connections\n"));
+    }
     this.open++;
     socket.data.counted = true;
     const deadline = this.o.deadlineMs ?? REQUEST_DEADLINE_MS;
@@ -136,6 +156,7 @@ class MetricsEndpoint implements Endpoint {
    * whole: 400 at once.
    */
   private ended(socket: Socket<Exchange>) {
+    if (socket.data.linger !== undefined) return void socket.end();
     if (socket.data.received !== undefined) this.answer(socket, text(400, "bad request\n"));
   }
 
@@ -175,15 +196,30 @@ class MetricsEndpoint implements Endpoint {
     // -1: closed meanwhile; nothing more to send.
     x.pending = n < 0 ? undefined : x.pending.subarray(n);
     if (x.pending === undefined || x.pending.length === 0) {
+      if (x.lingers && x.pending !== undefined) return this.linger(socket);
       x.pending = undefined;
       socket.end();
     }
+  }
+
+  /** Its answer sent: shuts its side and reads on until the client's FIN, at most LINGER_MS. */
+  private linger(socket: Socket<Exchange>) {
+    const x = socket.data;
+    x.pending = undefined;
+    this.lingering++;
+    socket.shutdown();
+    x.linger = setTimeout(() => socket.end(), LINGER_MS);
   }
 
   private vacate(socket: Socket<Exchange>) {
     this.sockets.delete(socket);
     const x = socket.data;
     clearTimeout(x.deadline);
+    if (x.linger !== undefined) {
+      clearTimeout(x.linger);
+      x.linger = undefined;
+      this.lingering--;
+    }
     x.pending = undefined;
     if (x.counted) this.open--;
     x.counted = false;
