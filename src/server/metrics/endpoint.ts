@@ -14,7 +14,7 @@ import { CONTENT_TYPE } from "./exposition.ts";
 import { formatResponse, mayDecide, parseHead, REASONS, type Response } from "./http.ts";
 import type { Phase } from "../lifecycle.ts";
 
-/** Connections open at once; one more is answered 503 and closed at once. */
+/** Connections held at once; one more is answered 503 at once (and lingers: MAX_LINGERING). */
 export const MAX_CONNECTIONS = 8;
 /**
  * Connections answered 503 over MAX_CONNECTIONS that may linger at once: their answer sent
