@@ -58,6 +58,8 @@ export interface ConnectionStats {
   held: boolean;
   /** Bytes read from held or waiting clients and not yet fed (their stashes). */
   stashedBytes: number;
+  /** Clients whose FIN has come that are not closed yet (their stash or their writes pending). */
+  ending: number;
 }
 
 /** Per-connection state, kept on socket.data. */
@@ -180,8 +182,12 @@ export class Acceptor {
   stats(): ConnectionStats {
     const { clients, counts } = this;
     let stashedBytes = 0;
-    for (const socket of [...clients.values(), ...this.waiting]) stashedBytes += socket.data.stash?.length ?? 0;
-    return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed }, held: this.held, stashedBytes };
+    let ending = 0;
+    for (const socket of [...clients.values(), ...this.waiting]) {
+      stashedBytes += socket.data.stash?.length ?? 0;
+      if (socket.data.ended || socket.data.finishing) ending++;
+    }
+    return { connected: clients.size, waiting: this.waiting.length, admitted: counts.admitted, refused: counts.refused, closed: { ...counts.closed }, held: this.held, stashedBytes, ending };
   }
 
   /**
@@ -206,6 +212,11 @@ export class Acceptor {
       socket.data.stash = undefined;
       if (stash !== undefined) this.feed(socket, stash);
       if (socket.data.carry === undefined) continue;
+      // Its FIN came while it was held, after an unfinished line: a reset, as finish() gives.
+      if (socket.data.ended && endsInsideLine(socket.data.carry)) {
+        this.judge(socket, CLOSE);
+        continue;
+      }
       this.vacate(socket, "shutdown");
       if (failed) socket.terminate();
       else {
@@ -482,14 +493,17 @@ export class Acceptor {
    * more than a sweep interval says the event loop, or the whole process (SIGSTOP, a
    * suspended VM), stood still meanwhile: what the clients sent then waits in the kernel,
    * unread, and after SIGCONT the timer could run before the reads. So that time is not
-   * counted as their silence: every client's last data moves on by it. (Before, clients
+   * counted as their silence: the last data of every client last read before it moves on by
+   * it; one read since (after SIGCONT, before this tick) keeps its own. (Before, clients
    * that sent every 100 ms were closed as idle on SIGCONT, their lines lost.)
    */
   idleTick(now: number): void {
     const interval = this.o.idleTimeout * 250;
     const stood = now - this.lastTick - interval;
     this.lastTick = now;
-    if (stood > interval) for (const socket of this.clients.values()) socket.data.lastSeen += stood;
+    if (stood > interval) {
+      for (const socket of this.clients.values()) if (socket.data.lastSeen < now - stood) socket.data.lastSeen += stood;
+    }
     this.sweepIdle(now);
   }
 

@@ -13,6 +13,7 @@
 // (see LogHandle.stream).
 
 import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { libc, libcFailure, type Libc } from "../core/libc.ts";
 import { listeningSockets, socketInodes } from "../procnet.ts";
 
@@ -287,18 +288,29 @@ function listeningPorts(pid: number): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
+/** Symbolic links followed at most, as the kernel does (ELOOP past 40). */
+const MAX_LINKS = 40;
+
 /**
  * ENOENT from an open that creates: the directory is missing, or `path` is a symbolic link
- * whose target's directory is (the link's own directory exists): said so, naming the target.
+ * (or a chain of them) whose last target's directory is: said so, naming that target, as
+ * written in the last link for one link, resolved for a chain.
  */
 function danglingLink(path: string, err: unknown): string | undefined {
   if ((err as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
+  let target = path;
+  let written = path;
+  let links = 0;
   try {
-    if (!lstatSync(path).isSymbolicLink()) return undefined;
-    return `it is a symbolic link to '${readlinkSync(path)}', whose directory does not exist`;
+    for (; links < MAX_LINKS && lstatSync(target).isSymbolicLink(); links++) {
+      written = readlinkSync(target);
+      target = resolve(dirname(target), written);
+    }
   } catch {
-    return undefined;
+    // `target` does not exist: the link's end.
   }
+  if (links === 0 || links === MAX_LINKS) return undefined;
+  return `it is a symbolic link${links > 1 ? ` (through ${links - 1} more)` : ""} to '${links > 1 ? target : written}', whose directory does not exist`;
 }
 
 export function errorReason(err: unknown): string {

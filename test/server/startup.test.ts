@@ -150,6 +150,7 @@ test.each([
 test.each([
   ["a missing directory", (dir: string) => join(dir, "missing", "x.log"), "its directory does not exist"],
   ["a symbolic link into a missing directory", (dir: string) => (symlinkSync("missing/x.log", join(dir, "link.log")), join(dir, "link.log")), "it is a symbolic link to 'missing/x.log', whose directory does not exist"],
+  ["a chain of symbolic links into a missing directory", (dir: string) => (symlinkSync("/nonexistent-dir/y.log", join(dir, "end.log")), symlinkSync("end.log", join(dir, "chain.log")), join(dir, "chain.log")), "it is a symbolic link (through 1 more) to '/nonexistent-dir/y.log', whose directory does not exist"],
   ["a directory", (dir: string) => dir, "it is a directory"],
   ["a path under a regular file", (dir: string) => join(dir, "numbers.log", "x.log"), "a parent is not a directory"],
   // Root may write a chmod 444 file, but nobody may create files in sysfs.

@@ -4,7 +4,7 @@
 
 import { expect, test } from "bun:test";
 import { startAcceptor, TURNOVER_MS, type AcceptorOptions, type Intake } from "../../src/server/acceptor.ts";
-import { KEEP, TERMINATE_SERVER } from "../../src/core/protocol.ts";
+import { frame, KEEP, TERMINATE_SERVER } from "../../src/core/protocol.ts";
 
 /** An acceptor on a free port with `intake`: five slots, no idle timeout, no waiting room, a fault thrown; `more` changes any of it. */
 function acceptorWith(intake: Intake, more: Partial<AcceptorOptions> = {}) {
@@ -247,6 +247,65 @@ test("idle: a tick that comes late (the process stood still) does not count that
     acceptor.idleTick((now += 10_000));
     expect(idle()).toEqual([0, 1]);
     await closing.promise;
+  } finally {
+    acceptor.stop();
+  }
+});
+
+// Before, the stop fed the stash and closed such a client with a FIN, as if every line it
+// sent had been taken: an unfinished line gets a reset on every other path.
+test("held: at the stop, a client whose FIN came after an unfinished line is reset, the lines before it fed", async () => {
+  // An intake that frames, as the Dispatcher does: the line state is its to keep.
+  const fed: string[] = [];
+  const first = Promise.withResolvers<void>();
+  const intake: Intake = {
+    feed: (carry, chunk) => {
+      fed.push(Buffer.from(chunk).toString("latin1"));
+      first.resolve();
+      return frame(carry, chunk).verdict;
+    },
+    whenWritten: (done) => done(true),
+  };
+  const acceptor = acceptorWith(intake);
+  try {
+    const peer = await client(acceptor.port);
+    peer.socket.write("000000001\n");
+    await first.promise;
+    acceptor.hold(true);
+    peer.socket.write("000000002\n12");
+    peer.socket.shutdown();
+    await until(() => acceptor.stats().stashedBytes === 12 && acceptor.stats().ending === 1, "the held client's bytes and FIN read");
+    acceptor.stop();
+    expect(fed.join("")).toBe("000000001\n000000002\n12");
+    expect(acceptor.stats()).toMatchObject({ connected: 0, closed: { invalid: 1, shutdown: 0 } });
+    acceptor.closeLast(false);
+    expect(await peer.closed).toMatchObject({ reset: true });
+  } finally {
+    acceptor.stop();
+  }
+});
+
+// A client read after the standstill (after SIGCONT, before the late tick) has its own last
+// data: before, the standstill was added to it too, and it stayed open that much longer.
+test("idle: a late tick leaves alone a client read after the standstill; it is idle a timeout after its data", async () => {
+  const read = Promise.withResolvers<void>();
+  const intake: Intake = { feed: () => (read.resolve(), KEEP), whenWritten: (done) => done(true) };
+  const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
+  try {
+    // The last tick 2,250 s before this moment: the next one is 2,000 s late.
+    const before = performance.now();
+    acceptor.idleTick(before - 2_250_000);
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {} } });
+    client.write("000000001\n");
+    await read.promise;
+    const readAt = performance.now();
+    acceptor.idleTick(readAt);
+    const idle = () => [acceptor.stats().connected, acceptor.stats().closed.idle];
+    // Ticks on time from here (a quarter timeout apart, or less).
+    for (const at of [250_000, 500_000, 750_000, 990_000]) acceptor.idleTick(readAt + at);
+    expect(idle()).toEqual([1, 0]);
+    acceptor.idleTick(readAt + 1_000_000);
+    expect(idle()).toEqual([0, 1]);
   } finally {
     acceptor.stop();
   }
