@@ -1,7 +1,7 @@
 // The server's file descriptors against its limit. Bun raises the soft RLIMIT_NOFILE to the
 // hard one at start, and every connection is bounded (--max-clients on the numbers port, and
-// MAX_CONNECTIONS on the metrics port; a refused one is closed, and those waiting for a slot are
-// bounded by what the limit leaves: waitingRoom()), so clients cannot use
+// ENDPOINT_CONNECTIONS on the metrics port, the refused ones that linger included; those waiting
+// for a slot on the numbers port are bounded by what the limit leaves: waitingRoom()), so clients cannot use
 // the descriptors up. Only a hard limit set too low can: then an accept that fails with EMFILE
 // is retried by the event loop at once, again and again, a spinning core that no JavaScript
 // can see. So the limit is checked once serving, and a low one is said (docs/edges.md).

@@ -1,7 +1,8 @@
 // Descriptor exhaustion: under a low open-file limit (ulimit -n 64), a hundred HTTP clients
 // that connect to the metrics port and never send a request used the descriptors up, and
 // the server spun a whole core on the accept that failed with EMFILE. Now the endpoint holds
-// at most 8 (the others get 503 at once; the 408 at the deadline is in test/unit/endpoint.test.ts):
+// at most 8 (the others get 503 at once, 8 of them then lingering up to 1 s; the 408 at the
+// deadline and the linger are in test/unit/endpoint.test.ts):
 // the server stays idle and a numbers client is still served. A limit too low for the
 // bounded connections is said on stderr after readiness; one too low to start is refused
 // before the port or the log is touched.
@@ -55,7 +56,7 @@ async function underSilentClients(workers: number): Promise<number> {
   const responses: Promise<string>[] = [];
   for (let i = 0; i < HANGING; i++) responses.push((await silentConnection(metricsPort)).closed);
   // Connections are accepted in order: the first 8 are held, every later one is answered
-  // 503 and closed at once. (On the old endpoint the descriptors ran out first, and the rest
+  // 503 at once (and closed once it closes, or within 1 s). (On the old endpoint the descriptors ran out first, and the rest
   // were never accepted.)
   expect(await Promise.all(responses.slice(8).map((r) => r.then(statusOf)))).toEqual(Array(HANGING - 8).fill(503));
   // Over the next report lines (a second or so) the server has nothing to do but serve one
