@@ -13,6 +13,11 @@ export function formatReport(c: { unique: number; duplicates: number; total: num
  * server stopped longer than an interval (SIGSTOP) skips the reports it missed.
  */
 export function nextReportDue(due: number, interval: number, now: number): number {
-  const next = due + interval;
-  return next > now ? next : next + Math.ceil((now - next) / interval + Number.EPSILON) * interval;
+  let next = due + interval;
+  if (next > now) return next;
+  // Whole intervals missed, then one more: strictly after `now`, even where `now` is on the
+  // grid (a ceil() there gave `now` itself, and a report at once). The loop catches rounding.
+  next += (Math.floor((now - next) / interval) + 1) * interval;
+  while (next <= now) next += interval;
+  return next;
 }

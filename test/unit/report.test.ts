@@ -22,5 +22,8 @@ test("the next report is due on the grid set at readiness, however late this one
   expect(nextReportDue(1000, 2000, 3000)).toBe(5000);
   expect(nextReportDue(1000, 2000, 3001)).toBe(5000);
   expect(nextReportDue(1000, 2000, 8500)).toBe(9000);
+  // On the grid two or more intervals late: the next point, not `now` (before, 7000 and 9000).
+  expect(nextReportDue(1000, 2000, 7000)).toBe(9000);
+  expect(nextReportDue(1000, 2000, 9000)).toBe(11000);
   expect(nextReportDue(1000, 50, 1000.5)).toBe(1050);
 });
