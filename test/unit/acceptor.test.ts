@@ -3,7 +3,7 @@
 // clients are held (a log's reader behind), a terminate from a new client still gets through.
 
 import { expect, test } from "bun:test";
-import { startAcceptor, TURNOVER_MS, type AcceptorOptions, type Intake } from "../../src/server/acceptor.ts";
+import { startAcceptor, TURNOVER_MS, type Acceptor, type AcceptorOptions, type Intake } from "../../src/server/acceptor.ts";
 import { frame, KEEP, TERMINATE_SERVER } from "../../src/core/protocol.ts";
 
 /** An acceptor on a free port with `intake`: five slots, no idle timeout, no waiting room, a fault thrown; `more` changes any of it. */
@@ -66,16 +66,14 @@ test("idle sweep: a half-closed client waiting for its numbers to be written is 
   const intake: Intake = { feed: () => KEEP, whenWritten: (done) => ((written = done), onAsked()) };
   const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
   try {
-    let onClose = () => {};
-    const closing = new Promise<void>((resolve) => (onClose = resolve));
-    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => onClose() } });
-    client.write("000000001\n");
-    client.shutdown();
+    const peer = await client(acceptor.port);
+    peer.socket.write("000000001\n");
+    peer.socket.shutdown();
     await asked;
     acceptor.sweepIdle(performance.now() + 10_000_000);
     expect(acceptor.stats()).toMatchObject({ connected: 1, closed: { idle: 0, eof: 0 } });
     written!(true);
-    await closing;
+    expect(await peer.closed).toMatchObject({ reset: false });
     expect(acceptor.stats()).toMatchObject({ connected: 0, closed: { idle: 0, eof: 1 } });
   } finally {
     acceptor.stop();
@@ -164,33 +162,43 @@ test("held: a terminate from a client connected before the hold, split over two 
   }
 });
 
-// A held client is not read (its log's reader is behind), so its silence says nothing: before,
-// nothing tested that the idle sweep spares it. The sweep is given its own clock here.
-test("held: a client silent past --idle-timeout is not swept as idle; once released, it is swept a timeout after the release", async () => {
+/**
+ * An acceptor with --idle-timeout 1000 s, whose timer's own ticks (every 250 s) never come
+ * during a test: only the test's calls sweep, with its own clock. `first` runs before the one
+ * client connects; resolves once the client's line has been read (its last data just now).
+ * `idle()` is [clients connected, clients closed as idle].
+ */
+async function idleClient(first?: (acceptor: Acceptor) => void) {
   const read = Promise.withResolvers<void>();
   const intake: Intake = { feed: () => (read.resolve(), KEEP), whenWritten: (done) => done(true) };
-  // The timer's sweeps (every 250 s) never come during the test: only its own calls sweep.
   const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
+  first?.(acceptor);
+  const closing = Promise.withResolvers<void>();
+  const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => closing.resolve() } });
+  client.write("000000001\n");
+  await read.promise;
+  return { acceptor, closed: closing.promise, idle: () => [acceptor.stats().connected, acceptor.stats().closed.idle] };
+}
+
+// A held client is not read (its log's reader is behind), so its silence says nothing: before,
+// nothing tested that the idle sweep spares it.
+test("held: a client silent past --idle-timeout is not swept as idle; once released, it is swept a timeout after the release", async () => {
+  const { acceptor, closed, idle } = await idleClient();
   try {
-    const closing = Promise.withResolvers<void>();
-    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => closing.resolve() } });
-    client.write("000000001\n");
-    await read.promise; // admitted, and its last data just now
-    const idle = () => acceptor.stats().closed.idle;
     const start = performance.now();
     acceptor.hold(true, start);
     // Ten timeouts of silence while held.
     acceptor.sweepIdle(start + 10_000_000);
-    expect([acceptor.stats().connected, idle()]).toEqual([1, 0]);
+    expect(idle()).toEqual([1, 0]);
     // Released after those ten timeouts: its clock starts again there, so it is not idle just
     // under a timeout later (it would be, counted from its last data), and is at one.
     const released = start + 10_000_000;
     acceptor.hold(false, released);
     acceptor.sweepIdle(released + 990_000);
-    expect([acceptor.stats().connected, idle()]).toEqual([1, 0]);
+    expect(idle()).toEqual([1, 0]);
     acceptor.sweepIdle(released + 1_000_000);
-    expect([acceptor.stats().connected, idle()]).toEqual([0, 1]);
-    await closing.promise;
+    expect(idle()).toEqual([0, 1]);
+    await closed;
   } finally {
     acceptor.stop();
   }
@@ -224,16 +232,8 @@ test("held: at the stop, the lines read from a held client are fed before it is 
 // Before, the time the process stood still (SIGSTOP, then SIGCONT) counted as every client's
 // silence: clients that had sent all along were closed as idle, their lines waiting unread.
 test("idle: a tick that comes late (the process stood still) does not count that time as the clients' silence", async () => {
-  const read = Promise.withResolvers<void>();
-  const intake: Intake = { feed: () => (read.resolve(), KEEP), whenWritten: (done) => done(true) };
-  // A timeout of 1000 s: the timer's own ticks (every 250 s) never come during the test.
-  const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
+  const { acceptor, closed, idle } = await idleClient();
   try {
-    const closing = Promise.withResolvers<void>();
-    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {}, close: () => closing.resolve() } });
-    client.write("000000001\n");
-    await read.promise;
-    const idle = () => [acceptor.stats().connected, acceptor.stats().closed.idle];
     let now = performance.now();
     // On time, a quarter timeout after its data; then 2,000 s late: 1,750 s stood still.
     acceptor.idleTick((now += 250_000));
@@ -246,7 +246,7 @@ test("idle: a tick that comes late (the process stood still) does not count that
     expect(idle()).toEqual([1, 0]);
     acceptor.idleTick((now += 10_000));
     expect(idle()).toEqual([0, 1]);
-    await closing.promise;
+    await closed;
   } finally {
     acceptor.stop();
   }
@@ -288,19 +288,11 @@ test("held: at the stop, a client whose FIN came after an unfinished line is res
 // A client read after the standstill (after SIGCONT, before the late tick) has its own last
 // data: before, the standstill was added to it too, and it stayed open that much longer.
 test("idle: a late tick leaves alone a client read after the standstill; it is idle a timeout after its data", async () => {
-  const read = Promise.withResolvers<void>();
-  const intake: Intake = { feed: () => (read.resolve(), KEEP), whenWritten: (done) => done(true) };
-  const acceptor = acceptorWith(intake, { idleTimeout: 1000 });
+  // The last tick 2,250 s before the client comes: the next one is 2,000 s late.
+  const { acceptor, idle } = await idleClient((a) => a.idleTick(performance.now() - 2_250_000));
   try {
-    // The last tick 2,250 s before this moment: the next one is 2,000 s late.
-    const before = performance.now();
-    acceptor.idleTick(before - 2_250_000);
-    const client = await Bun.connect({ hostname: "127.0.0.1", port: acceptor.port, socket: { data() {} } });
-    client.write("000000001\n");
-    await read.promise;
     const readAt = performance.now();
     acceptor.idleTick(readAt);
-    const idle = () => [acceptor.stats().connected, acceptor.stats().closed.idle];
     // Ticks on time from here (a quarter timeout apart, or less).
     for (const at of [250_000, 500_000, 750_000, 990_000]) acceptor.idleTick(readAt + at);
     expect(idle()).toEqual([1, 0]);
