@@ -14,6 +14,8 @@
 //   worker-start  every worker thread throws before it has started
 //   worker-crash  a worker thread throws on the first chunk it is handed
 //   worker-exit   a worker thread ends (process.exit) on the first chunk it is handed, with no error
+//   worker-write  a worker thread's first write to the log fails (as on a full disk), its
+//                 writes after it dropped; the main thread's writes go on as they would
 //   worker-stop   a worker thread throws when it is asked to stop
 //   throw         SIGUSR2 throws an uncaught exception in the main thread
 //   reject        SIGUSR2 leaves a rejected promise unhandled in the main thread
@@ -22,12 +24,13 @@
 // not end (coordinator.ts, 5 s), so that a test of it need not wait that long.
 
 import { readSync } from "node:fs";
+import type { LogFile } from "./logfile.ts";
 import type { Phase } from "./lifecycle.ts";
 import { printNotice } from "../output/print.ts";
 import { UsageError } from "../options.ts";
 
 const HOLDS = ["binding", "preparing", "starting", "stopping"] as const;
-const FAULTS = ["worker-start", "worker-crash", "worker-exit", "worker-stop", "throw", "reject"] as const;
+const FAULTS = ["worker-start", "worker-crash", "worker-exit", "worker-stop", "worker-write", "throw", "reject"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface TestHooks {
@@ -99,6 +102,27 @@ export function withWorkerFault<H extends { count: unknown; stop: unknown }>(fau
   if (fault === "worker-exit") return { ...handlers, count: () => process.exit(0) };
   if (fault === "worker-stop") return { ...handlers, stop: thrower };
   return handlers;
+}
+
+/**
+ * A worker's log writer with NUMBERS_TEST_FAULT=worker-write built in: the first write fails,
+ * said to `onError` as a real failure is, and nothing more is written. Without the fault the
+ * writer `open` makes, as it is. A real failure (a full disk) reaches every thread's writer at
+ * once; this one, a worker's alone, shows that a worker's failure alone stops the server.
+ */
+export function withWriteFault(fault: Fault | undefined, path: string, open: (onError: (message: string) => void) => LogFile): (onError: (message: string) => void) => LogFile {
+  if (fault !== "worker-write") return open;
+  return (onError) => {
+    let failed = false;
+    return {
+      write: () => {
+        if (!failed) onError(`cannot write log file '${path}': injected fault (NUMBERS_TEST_FAULT=${fault})`);
+        failed = true;
+      },
+      flush: () => {},
+      close: async () => {},
+    };
+  };
 }
 
 /**

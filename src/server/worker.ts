@@ -5,7 +5,7 @@ import { appendLog, handOverLog } from "./logfile.ts";
 import { freeChunk, Shard } from "./shard.ts";
 import { warmUpWorker } from "./warmup.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
-import { withWorkerFault, withWorkerHold } from "./testhooks.ts";
+import { withWorkerFault, withWorkerHold, withWriteFault } from "./testhooks.ts";
 
 declare const self: Worker;
 const send = (message: FromWorker) => self.postMessage(message);
@@ -52,7 +52,7 @@ self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
     shard = new Shard({
       ...m,
       // A stream log has one writer, the main thread's: this thread hands its lines over.
-      openLog: log.stream ? () => handOverLog((bytes) => self.postMessage({ type: "log", bytes } satisfies FromWorker, [bytes])) : (onError) => appendLog(log, onError),
+      openLog: withWriteFault(m.fault, log.path, log.stream ? () => handOverLog((bytes) => self.postMessage({ type: "log", bytes } satisfies FromWorker, [bytes])) : (onError) => appendLog(log, onError)),
       onWriteError: (message) => send({ type: "write-error", message }),
     });
     const stopping = new Int32Array(m.stopping);

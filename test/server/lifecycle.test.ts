@@ -283,6 +283,21 @@ describe("worker threads that fail (--workers 2)", () => {
     expect(await outcome(server)).toEqual({ code: 1, stdout: [], stderr: [`listening on 127.0.0.1:${server.port}`, "numbers-server: worker failed: its thread ended"] });
   });
 
+  // A full disk fails every thread's writes at once: nothing else made a worker's write fail
+  // alone, so nothing showed that its failure alone stops the server and resets its client.
+  test("a worker whose log write fails (its alone): one line, the client whose lines it held reset, exit 1", async () => {
+    const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-write" } });
+    // 200 KB, then the end of input: the lines go to the worker, whose write at the client's
+    // end (or before, once its buffer is full) fails.
+    const sent = await sendPayloads("127.0.0.1", server.port, [encodeLines(numbers({ kind: "seq" }, 20_000, 0, 1))]);
+    expect(sent.cutShort).toBe(1);
+    expect(await outcome(server)).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`listening on 127.0.0.1:${server.port}`, "numbers-server: cannot write log file 'numbers.log': injected fault (NUMBERS_TEST_FAULT=worker-write)"],
+    });
+  });
+
   test("a worker that dies on a client's last lines: that client is reset at its end, exit 1", async () => {
     const server = await servers.start(["--workers", "2"], { env: { NUMBERS_TEST_FAULT: "worker-crash" } });
     // 200 KB and the end of input: loopback's ~64 KB segments go to the worker (each chunk is
