@@ -499,10 +499,11 @@ export class Acceptor {
    */
   idleTick(now: number): void {
     const interval = this.o.idleTimeout * 250;
-    const stood = now - this.lastTick - interval;
+    const due = this.lastTick + interval;
+    const stood = now - due;
     this.lastTick = now;
     if (stood > interval) {
-      for (const socket of this.clients.values()) if (socket.data.lastSeen < now - stood) socket.data.lastSeen += stood;
+      for (const socket of this.clients.values()) if (socket.data.lastSeen < due) socket.data.lastSeen += stood;
     }
     this.sweepIdle(now);
   }
