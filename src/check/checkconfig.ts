@@ -14,8 +14,10 @@ export interface CheckConfig {
   log: string;
   /** Appended to --spawn with `{S}` replaced by a short interval, to shorten the 10 s report cadence. */
   spawnReportInterval: string;
-  /** Seconds an expected event may take (a start, a close, a report, an exit). */
+  /** Seconds an expected event may take (a close, a report, an exit). */
   timeout: number;
+  /** Seconds a spawned implementation may take to accept its first connection. */
+  startTimeout: number;
   /** Seconds of silence that count as "nothing happened" (a client kept, a terminate ignored). */
   settle: number;
   /** Numbers sent in each throughput case; 0 = no throughput cases. */

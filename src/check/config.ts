@@ -45,7 +45,11 @@ export const CHECK_OPTIONS = {
   },
   timeout: {
     flag: "timeout", env: "NUMBERS_CHECK_TIMEOUT", default: "10", read: seconds,
-    help: "seconds an expected event may take (start, close, report, exit)",
+    help: "seconds an expected event may take (close, report, exit)",
+  },
+  startTimeout: {
+    flag: "start-timeout", env: "NUMBERS_CHECK_START_TIMEOUT", default: "10", read: seconds,
+    help: "seconds a spawned implementation may take to accept its first connection",
   },
   settle: {
     flag: "settle", env: "NUMBERS_CHECK_SETTLE", default: "0.5", read: seconds,

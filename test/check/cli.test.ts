@@ -105,10 +105,11 @@ test("without --spawn: socket cases run against the given server, the others are
   }
 });
 
-test("a --spawn that never listens: one clear line, exit 1, and nothing of it left running", async () => {
+test("a --spawn that never listens: one clear line after --start-timeout, exit 1, and nothing of it left running", async () => {
   const dir = tempDir();
-  // The shell starts a child that listens nowhere and writes the child's pid.
-  const run = await check(["--spawn", "sleep 60 & echo $! > pid; wait", "--cwd", dir, "--port", "1", "--timeout", "1"]);
+  // The shell starts a child that listens nowhere and writes the child's pid. --timeout, the
+  // bound of the cases' events, is not the start's.
+  const run = await check(["--spawn", "sleep 60 & echo $! > pid; wait", "--cwd", dir, "--port", "1", "--start-timeout", "1", "--timeout", "30"]);
   expect(run.code).toBe(1);
   expect(run.stdout).toBe("");
   expect(run.stderr.trim()).toBe("numbers-server: `sleep 60 & echo $! > pid; wait` did not accept connections on 127.0.0.1:1 within 1 s");
@@ -234,8 +235,8 @@ test.each([["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const)("%s to 
   const dir = tempDir();
   const ready = join(dir, "ready");
   expect(Bun.spawnSync(["mkfifo", ready]).exitCode).toBe(0);
-  // It says its pid, then never listens: the checker waits for it (--timeout 60).
-  const proc = Bun.spawn([...serverCommand(), "check", "-k", "connections/accepts", "--cwd", dir, "--timeout", "60", "--spawn", `echo $$ > ready; exec sleep 60`], { stdout: "pipe", stderr: "pipe" });
+  // It says its pid, then never listens: the checker waits for it (--start-timeout 60).
+  const proc = Bun.spawn([...serverCommand(), "check", "-k", "connections/accepts", "--cwd", dir, "--start-timeout", "60", "--spawn", `echo $$ > ready; exec sleep 60`], { stdout: "pipe", stderr: "pipe" });
   const pid = Number((await Bun.file(ready).text()).trim());
   try {
     expect(gone(pid)).toBe(false);
@@ -267,4 +268,55 @@ test("durability/sigterm-whole-lines against an implementation that never writes
   expect(card.cases.map((c) => [c.name, c.status])).toEqual([["durability/sigterm-whole-lines", "SKIP"]]);
   expect(card.cases[0].evidence).toMatch(/^the log is empty after SIGTERM/);
   expect(card.code).toBe(0);
+});
+
+// Before, the exit after SIGTERM was waited for 3 x --timeout, busy or not: on a loaded CI
+// machine a server still writing out its numbers was taken for one that ignores SIGTERM (SKIP).
+test("after SIGTERM, an implementation still at work is waited for past 3 x --timeout; an idle one is not", async () => {
+  const dir = tempDir();
+  // Takes every byte; on SIGTERM, spends 2 s busy (a loop) or idle (a timer), then writes a line
+  // of the case's stream (its numbers start at 000000000) and exits 0.
+  writeFileSync(
+    join(dir, "slow.ts"),
+    `import { writeFileSync } from "node:fs";
+const [port, how] = process.argv.slice(2);
+Bun.listen({ hostname: "127.0.0.1", port: Number(port), socket: { data() {} } });
+const done = () => { writeFileSync("numbers.log", "000000000\\n"); process.exit(0); };
+process.on("SIGTERM", () => {
+  if (how === "idle") return void setTimeout(done, 2000);
+  const until = performance.now() + 2000;
+  while (performance.now() < until);
+  done();
+});
+`,
+  );
+  // --timeout 0.4: the wait is 1.2 s, and at most 4 s for one at work.
+  const run = (how: string) => scorecard(["-k", "sigterm-whole-lines", "--cwd", dir, "--timeout", "0.4", "--spawn", `${process.execPath} slow.ts {PORT} ${how}`]);
+  const [busy, idle] = await Promise.all([run("busy"), run("idle")]);
+  expect(busy.cases.map((c) => [c.status, c.evidence.replace(/\d+ ms/, "N ms")])).toEqual([["PASS", "1 whole lines, exit 0 after N ms"]]);
+  // Past the 1.2 s after which an idle one is given up on (about 2 s: the two processes' clocks
+  // start the 2 s at slightly different moments).
+  expect(Number(/after (\d+) ms/.exec(busy.cases[0].evidence)?.[1])).toBeGreaterThan(1200);
+  expect(idle.cases.map((c) => [c.status, c.evidence.replace(/\d+ ms/, "N ms")])).toEqual([["SKIP", "still running N ms after SIGTERM, and idle: no stop to check"]]);
+  expect(Number(/running (\d+) ms/.exec(idle.cases[0].evidence)?.[1])).toBeLessThan(2000);
+});
+
+// Before, the case's streams went on after the SIGTERM: a server that reads on until its
+// clients have gone never got to its exit, and one busy with the flood ran its handler late.
+test("durability/sigterm-whole-lines ends its streams as it sends SIGTERM: a server that stops once its clients have gone passes", async () => {
+  const dir = tempDir();
+  // On SIGTERM it stops once no client is left, writing a line of the case's stream.
+  writeFileSync(
+    join(dir, "drain.ts"),
+    `import { writeFileSync } from "node:fs";
+let clients = 0, stopping = false;
+const done = () => { writeFileSync("numbers.log", "000000000\\n"); process.exit(0); };
+Bun.listen({ hostname: "127.0.0.1", port: Number(process.argv[2]), socket: {
+  open() { clients++; }, data() {}, close() { if (--clients === 0 && stopping) done(); }, error() {},
+} });
+process.on("SIGTERM", () => { stopping = true; if (clients === 0) done(); });
+`,
+  );
+  const card = await scorecard(["-k", "sigterm-whole-lines", "--cwd", dir, "--timeout", "0.4", "--spawn", `${process.execPath} drain.ts {PORT}`]);
+  expect(card.cases.map((c) => [c.status, c.evidence.replace(/\d+ ms/, "N ms")])).toEqual([["PASS", "1 whole lines, exit 0 after N ms"]]);
 });

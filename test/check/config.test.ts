@@ -12,10 +12,10 @@ function config(argv: string[], env: Record<string, string> = {}): CheckConfig {
   return parsed.config;
 }
 
-test("defaults: a server already running on 127.0.0.1:4000, every case, 10 s timeout", () => {
+test("defaults: a server already running on 127.0.0.1:4000, every case, 10 s timeouts", () => {
   expect(config([])).toEqual({
     spawn: "", cwd: "", host: "127.0.0.1", port: 4000, log: "numbers.log", spawnReportInterval: "",
-    timeout: 10, settle: 0.5, throughput: 0, json: false, list: false, only: "",
+    timeout: 10, startTimeout: 10, settle: 0.5, throughput: 0, json: false, list: false, only: "",
   });
 });
 
@@ -37,6 +37,8 @@ test("environment twins, and the flag over its twin", () => {
   const env = { NUMBERS_CHECK_SPAWN: "python3 server.py", NUMBERS_CHECK_PORT: "4100", NUMBERS_CHECK_ONLY: "reports", NUMBERS_CHECK_JSON: "1" };
   expect(config([], env)).toMatchObject({ spawn: "python3 server.py", port: 4100, only: "reports", json: true });
   expect(config(["-k", "log/", "--port", "4200"], env)).toMatchObject({ only: "log/", port: 4200 });
+  expect(config([], { NUMBERS_CHECK_START_TIMEOUT: "30" }).startTimeout).toBe(30);
+  expect(config(["--start-timeout", "2.5"], { NUMBERS_CHECK_START_TIMEOUT: "30" })).toMatchObject({ startTimeout: 2.5, timeout: 10 });
 });
 
 test("usage errors: options that need --spawn, a report-interval without {S}, port 0", () => {
