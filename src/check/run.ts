@@ -47,13 +47,39 @@ function context(config: CheckConfig, target?: Target): Context {
   };
 }
 
-/** Runs a case; a case that throws, or outlasts its budget (every wait in it is bounded), fails. */
-async function attempt(c: Case, ctx: Context): Promise<Verdict | LogCheck> {
-  const budget = Math.max(60_000, 20 * ctx.timeoutMs);
+/**
+ * Runs a case; a case that throws, or outlasts its budget (every wait in it is bounded), fails.
+ * The budget leaves out the time its starts take: each has its own bound (--start-timeout),
+ * which may be longer than the budget itself.
+ */
+export async function attempt(c: Case, ctx: Context, budget = Math.max(60_000, 20 * ctx.timeoutMs)): Promise<Verdict | LogCheck> {
+  const began = performance.now();
+  let starting = 0; // ms spent in starts that have ended
+  let startingSince: number | undefined; // when the start under way began
+  const spent = () => performance.now() - began - starting - (startingSince === undefined ? 0 : performance.now() - startingSince);
+  const timed: Context = {
+    ...ctx,
+    start: async (options) => {
+      startingSince = performance.now();
+      try {
+        return await ctx.start(options);
+      } finally {
+        starting += performance.now() - startingSince;
+        startingSince = undefined;
+      }
+    },
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const overdue = new Promise<Verdict>((r) => (timer = setTimeout(() => r({ ok: false, evidence: `the case had not finished after ${budget} ms` }), budget)));
+  const overdue = new Promise<Verdict>((r) => {
+    const check = () => {
+      const left = budget - spent();
+      if (left > 0) timer = setTimeout(check, left);
+      else r({ ok: false, evidence: `the case had not finished after ${budget} ms (its starts not counted)` });
+    };
+    timer = setTimeout(check, budget);
+  });
   try {
-    return await Promise.race([c.run(ctx), overdue]);
+    return await Promise.race([c.run(timed), overdue]);
   } catch (err) {
     // An implementation that does not start fails the run as a whole (runCheck), whichever
     // case started it.
