@@ -122,10 +122,22 @@ function groupPids(pgid: number): string[] | null {
   return groupStats(pgid)?.map((p) => p.pid) ?? null;
 }
 
-/** The CPU time, in clock ticks, used so far by the living processes of group `pgid` (null where there is no /proc). */
-function groupCpuTicks(pgid: number): number | null {
+/** The CPU time, in clock ticks, each living process of group `pgid` has used so far (null where there is no /proc). */
+function groupCpuTicks(pgid: number): Map<string, number> | null {
   // utime and stime, fields 14 and 15 of the line: 11 and 12 after the command name.
-  return groupStats(pgid)?.reduce((sum, p) => sum + Number(p.fields[11]) + Number(p.fields[12]), 0) ?? null;
+  const stats = groupStats(pgid);
+  return stats === null ? null : new Map(stats.map((p) => [p.pid, Number(p.fields[11]) + Number(p.fields[12])]));
+}
+
+/**
+ * The CPU time the processes of `after` used since `before`. Per process: one that ended
+ * meanwhile drops out, and takes its ticks with it (summed over the group, they would make
+ * a busy rest look idle).
+ */
+function ticksSince(before: Map<string, number>, after: Map<string, number>): number {
+  let sum = 0;
+  for (const [pid, ticks] of after) sum += ticks - (before.get(pid) ?? 0);
+  return sum;
 }
 
 /** Whether some socket holds `port` on `host` now (a listen there fails with EADDRINUSE). */
@@ -317,22 +329,22 @@ export class Target {
    * second or more through the last second waited (or the whole wait, when shorter). One that
    * ignores the signal idles and is given up on after `ms`; one still busy with what it
    * holds, on a loaded machine, is not taken for it. (Where there is no /proc, `ms` is the
-   * bound.)
+   * bound.) `busy`: it was still at work when `capMs` ran out.
    */
-  async exitAfterStop(ms: number, capMs: number): Promise<number | string | null> {
+  async exitAfterStop(ms: number, capMs: number): Promise<{ code: number | string | null; busy: boolean }> {
     const started = performance.now();
     const slice = Math.min(1000, ms);
     let code = await this.exit(ms - slice);
     let ticks = groupCpuTicks(this.proc.pid);
     while (code === null) {
       const left = capMs - (performance.now() - started);
-      if (left <= 0) break;
+      if (left <= 0) return { code, busy: true };
       code = await this.exit(Math.min(slice, left));
       const now = groupCpuTicks(this.proc.pid);
-      if (code !== null || ticks === null || now === null || now - ticks < (BUSY_TICKS * slice) / 1000) break;
+      if (code !== null || ticks === null || now === null || ticksSince(ticks, now) < (BUSY_TICKS * slice) / 1000) break;
       ticks = now;
     }
-    return code;
+    return { code, busy: false };
   }
 
   /** Sends a signal to the whole process group (false once the group is gone). */

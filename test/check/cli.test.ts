@@ -275,24 +275,39 @@ test("durability/sigterm-whole-lines against an implementation that never writes
 test("after SIGTERM, an implementation still at work is waited for past 3 x --timeout; an idle one is not", async () => {
   const dir = tempDir();
   // Takes every byte; on SIGTERM, spends 2 s busy (a loop) or idle (a timer), then writes a line
-  // of the case's stream (its numbers start at 000000000) and exits 0.
+  // of the case's stream (its numbers start at 000000000) and exits 0. "handoff": it has used
+  // 1.5 s of CPU before it listens; on SIGTERM it leaves the work to a child of its group and
+  // exits after 0.5 s more, the child after 2.5 s. "spin": busy for good.
   writeFileSync(
     join(dir, "slow.ts"),
     `import { writeFileSync } from "node:fs";
 const [port, how] = process.argv.slice(2);
-Bun.listen({ hostname: "127.0.0.1", port: Number(port), socket: { data() {} } });
+const spin = (ms: number) => { const until = performance.now() + ms; while (performance.now() < until); };
 const done = () => { writeFileSync("numbers.log", "000000000\\n"); process.exit(0); };
+if (how === "child") { spin(2500); done(); }
+if (how === "handoff") spin(1500);
+Bun.listen({ hostname: "127.0.0.1", port: Number(port), socket: { data() {} } });
 process.on("SIGTERM", () => {
   if (how === "idle") return void setTimeout(done, 2000);
-  const until = performance.now() + 2000;
-  while (performance.now() < until);
+  if (how === "spin") for (;;);
+  if (how === "handoff") {
+    Bun.spawn([process.execPath, "slow.ts", "0", "child"], { stdio: ["ignore", "ignore", "ignore"] });
+    spin(500);
+    process.exit(0);
+  }
+  spin(2000);
   done();
 });
 `,
   );
   // --timeout 0.4: the wait is 1.2 s, and at most 4 s for one at work.
   const run = (how: string) => scorecard(["-k", "sigterm-whole-lines", "--cwd", dir, "--timeout", "0.4", "--spawn", `${process.execPath} slow.ts {PORT} ${how}`]);
-  const [busy, idle] = await Promise.all([run("busy"), run("idle")]);
+  const [busy, idle, handoff, spin] = await Promise.all([run("busy"), run("idle"), run("handoff"), run("spin")]);
+  // Its CPU time is counted per process: the parent's, gone with it, does not hide the child's work.
+  expect(handoff.cases.map((c) => [c.status, c.evidence.replace(/\d+ ms/, "N ms")])).toEqual([["PASS", "1 whole lines, exit 0 after N ms"]]);
+  expect(spin.cases.map((c) => [c.status, c.evidence.replace(/\d+ ms/, "N ms")])).toEqual([
+    ["SKIP", "still running N ms after SIGTERM, at work (using CPU time) all along: no stop to check"],
+  ]);
   expect(busy.cases.map((c) => [c.status, c.evidence.replace(/\d+ ms/, "N ms")])).toEqual([["PASS", "1 whole lines, exit 0 after N ms"]]);
   // Past the 1.2 s after which an idle one is given up on (about 2 s: the two processes' clocks
   // start the 2 s at slightly different moments).

@@ -16,12 +16,13 @@ const WHY = "it signals the spawned process and reads its log";
  * Waits for the exit after SIGTERM, sent at `signalled`: 3 x --timeout, since a stop writes out
  * what the implementation holds, which takes longer than other events on a loaded machine
  * (docs/experiments.md, 2026-12-07); past that for as long as it is still at work, up to 10 x
- * --timeout. One still running then, and idle, ignores SIGTERM: `code` is null.
+ * --timeout. One still running then ignores SIGTERM: `code` is null.
  */
 async function exitAfterSigterm(target: Target, timeoutMs: number, signalled: number) {
-  const code = await target.exitAfterStop(3 * timeoutMs, 10 * timeoutMs);
+  const { code, busy } = await target.exitAfterStop(3 * timeoutMs, 10 * timeoutMs);
   const ms = Math.round(performance.now() - signalled);
-  return { code, said: code === null ? `still running ${ms} ms after SIGTERM, and idle: no stop to check` : `exit ${code} after ${ms} ms` };
+  if (code !== null) return { code, said: `exit ${code} after ${ms} ms` };
+  return { code, said: `still running ${ms} ms after SIGTERM, ${busy ? "at work (using CPU time) all along" : "and idle"}: no stop to check` };
 }
 /** Numbers each connection streams, again and again until the SIGTERM. */
 const STREAM = 200_000;
