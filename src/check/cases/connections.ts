@@ -17,6 +17,21 @@ async function clients(ctx: Context, n: number): Promise<{ peers: Peer[]; number
   return { peers, numbers };
 }
 
+/** Connects one more client, which sends a fresh number: whether it was kept open through --timeout. */
+async function refused(ctx: Context): Promise<{ kept: boolean; number: string }> {
+  const [number] = fresh(1);
+  let peer: Peer;
+  try {
+    peer = await ctx.connect();
+  } catch {
+    return { kept: false, number }; // reset before Bun reported it open
+  }
+  peer.write(lines([number]));
+  const kept = !(await peer.closedWithin(ctx.timeoutMs));
+  peer.reset();
+  return { kept, number };
+}
+
 const closedOnes = (peers: Peer[]) => peers.map((p, i) => (p.ending ? `client ${i + 1} ${how(p)}` : "")).filter((s) => s);
 
 export const CONNECTION_CASES: Case[] = [
@@ -63,17 +78,28 @@ export const CONNECTION_CASES: Case[] = [
       try {
         sixth = await ctx.connect();
       } catch (err) {
-        // Reset before Bun reported the connection open: closed at once, nothing sent.
+        // Reset before Bun reported the connection open: closed at once, nothing sent. A
+        // seventh, the five still there, must be refused as well.
+        const seventh = await refused(ctx);
         for (const p of peers) p.reset();
-        return pass(`sixth refused: ${(err as Error).message}`);
+        if (seventh.kept) return fail(`with 5 clients connected the sixth was refused (${(err as Error).message}), but a seventh, which sent ${seventh.number}\\n, was still open after ${ctx.timeoutMs} ms`);
+        const check = expectLog(numbers, [seventh.number]);
+        return (log) => {
+          const v = check(log);
+          return v.ok ? pass(`sixth refused: ${(err as Error).message}`) : fail(`a seventh sent ${seventh.number}\\n and was refused; ${v.evidence}`);
+        };
       }
       sixth.write(lines(its));
       const ending = await sixth.closedWithin(ctx.timeoutMs);
       const later = closedOnes(peers);
-      for (const p of [...peers, sixth]) p.reset();
+      if (!ending || later.length) for (const p of [...peers, sixth]) p.reset();
       if (!ending) return fail(`with 5 clients connected a sixth sent ${its[0]}\\n and was still open after ${ctx.timeoutMs} ms`);
       if (later.length) return fail(`the sixth was ${how(sixth)}, but so was ${later.join(", ")}`);
-      const check = expectLog(numbers, its);
+      // And a seventh, the five still there: refusing the sixth freed no slot.
+      const seventh = await refused(ctx);
+      for (const p of peers) p.reset();
+      if (seventh.kept) return fail(`with 5 clients connected the sixth was ${how(sixth)}, but a seventh, which sent ${seventh.number}\\n, was still open after ${ctx.timeoutMs} ms`);
+      const check = expectLog(numbers, [...its, seventh.number]);
       return (log) => {
         const v = check(log);
         return v.ok ? pass(`sixth ${how(sixth)}`) : fail(`the sixth sent ${its[0]}\\n and was ${how(sixth)}; ${v.evidence}`);
@@ -107,6 +133,54 @@ export const CONNECTION_CASES: Case[] = [
           return fail(`after a client left, ${tries} new clients were each ${next ? how(next) : "refused"} within ${ctx.timeoutMs} ms`);
         }
       }
+    },
+  },
+  {
+    name: "connections/slots-freed-by-resets",
+    needs: "socket",
+    group: "connections/resets",
+    async run(ctx) {
+      // A slot that leaks when its client resets (rather than half-closes) shows once five have:
+      // five new clients are no longer all kept.
+      const gone = await clients(ctx, 5);
+      await quiet(ctx.settleMs);
+      for (const p of gone.peers) p.reset();
+      // The server learns of the resets on its own schedule: a client closed meanwhile is
+      // replaced until --timeout. Its number must not count (it was refused).
+      const kept: Peer[] = [];
+      const numbers: string[] = [];
+      const refusedOnes: string[] = [];
+      const deadline = performance.now() + ctx.timeoutMs;
+      for (;;) {
+        const trying: [Peer | undefined, string][] = [];
+        for (const n of fresh(5 - kept.length)) {
+          const peer = await ctx.connect().catch(() => undefined);
+          peer?.write(lines([n]));
+          trying.push([peer, n]);
+        }
+        await quiet(ctx.settleMs);
+        for (const [peer, n] of trying) {
+          if (peer && !peer.ending) {
+            kept.push(peer);
+            numbers.push(n);
+          } else {
+            peer?.reset();
+            refusedOnes.push(n);
+          }
+        }
+        const dropped = closedOnes(kept);
+        if (dropped.length) {
+          for (const p of kept) p.reset();
+          return fail(`after 5 clients reset their connections, new ones were kept, then ${dropped.join(", ")}`);
+        }
+        if (kept.length === 5) break;
+        if (performance.now() > deadline) {
+          for (const p of kept) p.reset();
+          return fail(`after 5 clients reset their connections, ${kept.length} new clients were kept at once within ${ctx.timeoutMs} ms (${refusedOnes.length} closed)`);
+        }
+      }
+      for (const p of kept) p.end();
+      return expectLog(numbers, refusedOnes);
     },
   },
   {

@@ -3,7 +3,8 @@
 // implementation so); their unique and duplicate counts add up to what was sent; the total
 // they state is what the log holds. One server with the short cadence for all of them.
 
-import { REPORT, fail, fresh, lines, logLines, pass, quote, reportSeconds, type Case, type Context } from "../scenario.ts";
+import { Peer } from "../peer.ts";
+import { REPORT, fail, fresh, lines, logLines, pass, quote, reportSeconds, stopWithTerminate, type Case, type Context } from "../scenario.ts";
 
 const GROUP = "reports";
 const WHY = "report lines are read from the spawned implementation's stdout";
@@ -75,7 +76,28 @@ export const REPORT_CASES: Case[] = [
         duplicates += r.duplicates;
       }
       const what = `sent 30 new numbers and 20 repeats; the reports counted ${unique} unique, ${duplicates} duplicates`;
-      return unique === 30 && duplicates === 20 ? pass() : fail(what);
+      if (unique !== 30 || duplicates !== 20) return fail(what);
+      // Counts since the last report: the next one, with nothing sent since, counts nothing.
+      const next = await nextReport(ctx);
+      if (next.unique !== 0 || next.duplicates !== 0) {
+        return fail(`${what}; the next report, with nothing sent since, counted ${next.unique} unique, ${next.duplicates} duplicates`);
+      }
+      // Then every report to the exit: each total is the last one plus its unique count. (Read
+      // here, the loop may see a single report, and counts kept since the start, not since the
+      // last report, passed.)
+      return (_log, stdout) => {
+        let last: number | undefined;
+        for (const [i, line] of stdout.entries()) {
+          const m = REPORT.exec(line);
+          if (!m) continue; // reports/format's to tell
+          const [unique, total] = [Number(m[1]), Number(m[3])];
+          if (last !== undefined && total !== last + unique) {
+            return fail(`stdout line ${i + 1}, ${quote(line, 80)}: total ${total} is not the last total ${last} plus its ${unique} unique`);
+          }
+          last = total;
+        }
+        return pass();
+      };
     },
   },
   {
@@ -93,6 +115,42 @@ export const REPORT_CASES: Case[] = [
       while (r.unique === 0 && performance.now() < limit) r = await nextReport(ctx);
       const logged = logLines(ctx.target!.readLog()).lines.length;
       return logged === r.total ? pass(`${r.total}`) : fail(`a report said "Unique total: ${r.total}"; the log held ${logged} lines when it was read`);
+    },
+  },
+  {
+    // reports/format reads the stdout of a server that only counts numbers: this one's sees a
+    // sixth client refused, an invalid line, a reset and the terminate, where an
+    // implementation may print what it should not (a server of its own).
+    name: "reports/only-reports-through-events",
+    needs: "spawn",
+    why: WHY,
+    controls: true,
+    async run(ctx) {
+      const target = await ctx.start({ reportSeconds: reportSeconds(ctx.config) });
+      const connect = () => Peer.connect(target.host, target.port, ctx.timeoutMs);
+      const numbers = fresh(7);
+      const five = [];
+      for (const n of numbers.slice(0, 5)) {
+        const peer = await connect();
+        peer.write(lines([n]));
+        five.push(peer);
+      }
+      const sixth = await connect().catch(() => undefined);
+      sixth?.write(lines([numbers[5]]));
+      await sixth?.closedWithin(ctx.timeoutMs);
+      five[0].write("12345\n");
+      await five[0].closedWithin(ctx.timeoutMs);
+      five[1].write(numbers[6].slice(0, 4));
+      five[1].reset();
+      // A report after them (stdout is read to the exit below: a line that is none counts too).
+      await target.stdout.next(reportSeconds(ctx.config) * 1000 + ctx.timeoutMs);
+      for (const p of five.slice(2)) p.end();
+      const note = await stopWithTerminate(target, ctx.timeoutMs);
+      const stdout = await target.stdout.all(ctx.timeoutMs);
+      const bad = stdout.findIndex((l) => !REPORT.test(l));
+      if (bad >= 0) return fail(`stdout line ${bad + 1} of ${stdout.length}, ${quote(stdout[bad], 80)}, is not a report line`);
+      if (stdout.length === 0) return fail(`no report line on stdout${note ? ` (${note})` : ""}`);
+      return pass(`${stdout.length} lines, all reports`);
     },
   },
 ];
