@@ -112,7 +112,7 @@ test("a --spawn that never listens: one clear line after --start-timeout, exit 1
   const run = await check(["--spawn", "sleep 60 & echo $! > pid; wait", "--cwd", dir, "--port", "1", "--start-timeout", "1", "--timeout", "30"]);
   expect(run.code).toBe(1);
   expect(run.stdout).toBe("");
-  expect(run.stderr.trim()).toBe("numbers-server: `sleep 60 & echo $! > pid; wait` did not accept connections on 127.0.0.1:1 within 1 s");
+  expect(run.stderr.trim()).toBe("numbers-server: `sleep 60 & echo $! > pid; wait` did not accept connections on 127.0.0.1:1 within 1 s (--start-timeout)");
   const child = Number(readFileSync(join(dir, "pid"), "utf8"));
   expect(child).toBeGreaterThan(1);
   // Dead: gone, or a zombie that init has yet to reap.
