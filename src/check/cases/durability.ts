@@ -89,7 +89,9 @@ export const DURABILITY_CASES: Case[] = [
       if (code === null) return skip(exit);
       const checker = new LogChecker(expectedSet("seq", STREAM * CONNECTIONS));
       checker.feed(target.readLog());
-      const r = checker.finish();
+      // Numbers sent but not logged are no fault here (the stop may drop what it had not
+      // taken): the evidence names only torn, foreign and doubled lines.
+      const r = checker.finish(false);
       // An empty log has no line to tear: nothing to check (it passed, "0 whole lines", before).
       if (r.lines + r.malformed === 0) return skip(`the log is empty after SIGTERM (${exit}): no line was written to check`);
       if (r.malformed + r.extra + r.duplicates === 0) return pass(`${r.lines} whole lines, ${exit}`);
