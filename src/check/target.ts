@@ -342,9 +342,10 @@ export class Target {
     while (code === null) {
       const left = capMs - (performance.now() - started);
       if (left <= 0) return { code, busy: true };
-      code = await this.exit(Math.min(slice, left));
+      const waited = Math.min(slice, left);
+      code = await this.exit(waited);
       const now = groupCpuTicks(this.proc.pid);
-      if (code !== null || ticks === null || now === null || ticksSince(ticks, now) < (BUSY_TICKS * slice) / 1000) break;
+      if (code !== null || ticks === null || now === null || ticksSince(ticks, now) < (BUSY_TICKS * waited) / 1000) break;
       ticks = now;
     }
     return { code, busy: false };
