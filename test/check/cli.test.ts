@@ -214,6 +214,18 @@ test("a case's last clients still hold the slots when it ends: the terminate is 
   expect(card.cases[0].evidence).toMatch(/^sixth (closed \(|refused: )/);
 });
 
+// Before, slots-freed-by-resets took a client still open after --settle for kept, and failed a
+// server that refuses a client over the limit later than that ("missing from the log").
+test("a server that frees a reset client's slot late and refuses a client over the limit later than --settle passes the slot cases", async () => {
+  const spawn = `${fixtureCommand("")} --release-after 300 --refuse-after 700`;
+  const card = await scorecard(["-k", "connections/s", "--timeout", "3", "--spawn", spawn]);
+  expect(card.cases.map((c) => [c.name, c.status])).toEqual([
+    ["connections/sixth-closed-not-counted", "PASS"],
+    ["connections/slot-reused", "PASS"],
+    ["connections/slots-freed-by-resets", "PASS"],
+  ]);
+});
+
 /** Whether process `pid` is gone (or a zombie nobody reaped). */
 function gone(pid: number): boolean {
   try {
