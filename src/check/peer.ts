@@ -56,7 +56,10 @@ export class Peer {
     try {
       peer.socket = await connecting;
     } catch (err) {
-      throw new Error((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      // Said as what it is, for a case's evidence: the server took the client and reset it at
+      // once (as one over its five, most often), not a refused connection.
+      throw new Error(code === "ECONNRESET" ? "ECONNRESET as it connected" : code);
     }
     return peer;
   }
