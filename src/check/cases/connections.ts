@@ -32,6 +32,35 @@ async function refused(ctx: Context): Promise<{ kept: boolean; number: string }>
   return { kept, number };
 }
 
+/**
+ * Connects `n` clients, each sending a fresh number, where slots have just been freed: the
+ * server learns of a close on its own schedule, and may refuse a client it has no slot for
+ * later than --settle. Until --timeout, a client closed is replaced, and the `n` must then
+ * stay open together through one more --settle. `open` holds fewer than `n` when they never
+ * did; `refused` the numbers of the closed ones, which must not count.
+ */
+async function keptOpen(ctx: Context, n: number): Promise<{ open: [Peer, string][]; refused: string[] }> {
+  let open: [Peer, string][] = [];
+  const refused: string[] = [];
+  const deadline = performance.now() + ctx.timeoutMs;
+  for (;;) {
+    const added = n - open.length;
+    for (const number of fresh(added)) {
+      const peer = await ctx.connect().catch(() => undefined);
+      peer?.write(lines([number]));
+      if (peer) open.push([peer, number]);
+      else refused.push(number);
+    }
+    await quiet(ctx.settleMs);
+    for (const [p, number] of open.filter(([p]) => p.ending)) {
+      p.reset();
+      refused.push(number);
+    }
+    open = open.filter(([p]) => !p.ending);
+    if ((open.length === n && added === 0) || performance.now() > deadline) return { open, refused };
+  }
+}
+
 const closedOnes = (peers: Peer[]) => peers.map((p, i) => (p.ending ? `client ${i + 1} ${how(p)}` : "")).filter((s) => s);
 
 export const CONNECTION_CASES: Case[] = [
@@ -118,30 +147,13 @@ export const CONNECTION_CASES: Case[] = [
       await quiet(ctx.settleMs);
       peers[0].end();
       if (!(await peers[0].closedWithin(ctx.timeoutMs))) return fail("a client half-closed and the server never closed it");
-      // The server learns of the close on its own schedule: try again until a client is kept,
-      // open through two --settle (a server may refuse one over the limit later than one). A
-      // refused client's number must not count.
-      const deadline = performance.now() + ctx.timeoutMs;
-      const refusedOnes: string[] = [];
-      let tries = 0;
-      for (;;) {
-        tries++;
-        const its = fresh(1);
-        const next = await ctx.connect().catch(() => undefined);
-        next?.write(lines(its));
-        await quiet(ctx.settleMs);
-        if (next && !next.ending) await quiet(ctx.settleMs);
-        if (next && !next.ending) {
-          for (const p of [...peers, next]) p.end();
-          return expectLog([...numbers, ...its], refusedOnes);
-        }
-        next?.reset();
-        refusedOnes.push(...its);
-        if (performance.now() > deadline) {
-          for (const p of peers) p.reset();
-          return fail(`after a client left, ${tries} new clients were each ${next ? how(next) : "refused"} within ${ctx.timeoutMs} ms`);
-        }
+      const next = await keptOpen(ctx, 1);
+      if (next.open.length === 0) {
+        for (const p of peers) p.reset();
+        return fail(`after a client left, no new client stayed open through ${ctx.settleMs} ms within ${ctx.timeoutMs} ms (${next.refused.length} closed)`);
       }
+      for (const p of [...peers, ...next.open.map(([p]) => p)]) p.end();
+      return expectLog([...numbers, ...next.open.map(([, n]) => n)], next.refused);
     },
   },
   {
@@ -154,36 +166,13 @@ export const CONNECTION_CASES: Case[] = [
       const gone = await clients(ctx, 5);
       await quiet(ctx.settleMs);
       for (const p of gone.peers) p.reset();
-      // The server learns of the resets on its own schedule, and may refuse a client it has no
-      // slot for later than --settle: until --timeout, a client closed is replaced, and the
-      // five must then stay open together through one more --settle. A closed client's number
-      // must not count (it was refused).
-      let open: [Peer, string][] = [];
-      const refusedOnes: string[] = [];
-      const deadline = performance.now() + ctx.timeoutMs;
-      for (;;) {
-        const added = 5 - open.length;
-        for (const n of fresh(added)) {
-          const peer = await ctx.connect().catch(() => undefined);
-          peer?.write(lines([n]));
-          if (peer) open.push([peer, n]);
-          else refusedOnes.push(n);
-        }
-        await quiet(ctx.settleMs);
-        const closed = open.filter(([p]) => p.ending);
-        for (const [p, n] of closed) {
-          p.reset();
-          refusedOnes.push(n);
-        }
-        open = open.filter(([p]) => !p.ending);
-        if (open.length === 5 && added === 0) break;
-        if (performance.now() > deadline) {
-          for (const [p] of open) p.reset();
-          return fail(`after 5 clients reset their connections, no 5 new clients stayed open together through ${ctx.settleMs} ms within ${ctx.timeoutMs} ms (${refusedOnes.length} closed)`);
-        }
+      const next = await keptOpen(ctx, 5);
+      if (next.open.length < 5) {
+        for (const [p] of next.open) p.reset();
+        return fail(`after 5 clients reset their connections, no 5 new clients stayed open together through ${ctx.settleMs} ms within ${ctx.timeoutMs} ms (${next.refused.length} closed)`);
       }
-      for (const [p] of open) p.end();
-      return expectLog(open.map(([, n]) => n), refusedOnes);
+      for (const [p] of next.open) p.end();
+      return expectLog(next.open.map(([, n]) => n), next.refused);
     },
   },
   {
