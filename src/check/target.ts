@@ -187,6 +187,9 @@ const SHELL_BUILTINS = new Set([
  */
 const BUSY_TICKS = 3;
 
+/** What an implementation says on stderr when the port it listens on is taken, in C, Bun, Node, Python, Go, Rust... */
+const IN_USE = /EADDRINUSE|address already in use|address in use/i;
+
 export class StartError extends Error {}
 /** The port was someone else's before the implementation could listen on it. */
 class PortTaken extends StartError {}
@@ -276,9 +279,14 @@ export class Target {
       // background (`cmd &`) exits at once, and the server it started is the implementation.
       const ended = (proc.exitCode !== null || proc.signalCode !== null) && !livingInGroup(proc.pid);
       if (ended || performance.now() > deadline) {
-        const taken = foreign || (ended && portTaken(config.host, port));
+        // Held now, or held when it tried to listen: the port the checker picked can be taken
+        // for a moment (another process's outgoing connection given it as its local port)
+        // and free again by the time it is looked at here.
+        const held = ended && portTaken(config.host, port);
+        const found = ended && !held && IN_USE.test(target.stderr.tail);
+        const taken = foreign || held || found;
         const why = ended
-          ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections${taken ? `; ${where} is held by another process` : ""}`
+          ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections${held ? `; ${where} is held by another process` : found ? `; it found ${where} in use` : ""}`
           : foreign
             ? `did not take ${where} within ${config.startTimeout} s (--start-timeout): a process it did not start listens there`
             : `did not accept connections on ${where} within ${config.startTimeout} s (--start-timeout)`;

@@ -226,6 +226,18 @@ test("a server that frees a reset client's slot late and refuses a client over t
   ]);
 });
 
+// Before, a start that failed on a port taken for a moment, and free again when the checker
+// looked, was not started again: one `bun run test` failed so ("EADDRINUSE").
+test("a picked port ({PORT}) found in use by the implementation, though free when looked at: started again on another port", async () => {
+  const dir = tempDir();
+  // The first start says what a taken port makes a server say, and exits 1; the next serves.
+  writeFileSync(join(dir, "flaky.sh"), `if [ ! -e tried ]; then touch tried; echo "error: Failed to listen: EADDRINUSE" >&2; exit 1; fi\nexec ${fixtureCommand("").replace("{PORT}", '"$1"')}\n`);
+  const card = await scorecard(["-k", "connections/accepts", "--cwd", dir, "--spawn", "sh flaky.sh {PORT}"]);
+  expect(existsSync(join(dir, "tried"))).toBe(true);
+  expect(card.cases.map((c) => [c.name, c.status])).toEqual([["connections/accepts", "PASS"]]);
+  expect(card.code).toBe(0);
+});
+
 /** Whether process `pid` is gone (or a zombie nobody reaped). */
 function gone(pid: number): boolean {
   try {
