@@ -217,8 +217,9 @@ test("a case's last clients still hold the slots when it ends: the terminate is 
 // Before, slots-freed-by-resets took a client still open after --settle for kept, and failed a
 // server that refuses a client over the limit later than that ("missing from the log").
 test("a server that frees a reset client's slot late and refuses a client over the limit later than --settle passes the slot cases", async () => {
-  const spawn = `${fixtureCommand("")} --release-after 300 --refuse-after 700`;
-  const card = await scorecard(["-k", "connections/s", "--timeout", "3", "--spawn", spawn]);
+  // --settle 0.2: the refusal comes between one --settle and two, the slot's release within one.
+  const spawn = `${fixtureCommand("")} --release-after 120 --refuse-after 300`;
+  const card = await scorecard(["-k", "connections/s", "--timeout", "3", "--settle", "0.2", "--spawn", spawn]);
   expect(card.cases.map((c) => [c.name, c.status])).toEqual([
     ["connections/sixth-closed-not-counted", "PASS"],
     ["connections/slot-reused", "PASS"],
@@ -298,28 +299,30 @@ test("durability/sigterm-whole-lines against an implementation that never writes
 // machine a server still writing out its numbers was taken for one that ignores SIGTERM (SKIP).
 test("after SIGTERM, an implementation still at work is waited for past 3 x --timeout; an idle one is not", async () => {
   const dir = tempDir();
-  // Takes every byte; on SIGTERM, spends 2 s busy (a loop) or idle (a timer), then writes a line
-  // of the case's stream (its numbers start at 000000000) and exits 0. "handoff": it has used
-  // 1.5 s of CPU before it listens; on SIGTERM it leaves the work to a child of its group and
-  // exits after 0.5 s more, the child after 2.5 s. "spin": busy for good.
+  // Takes every byte; on SIGTERM, works for 2 s (busy) or waits as long (idle), then writes a
+  // line of the case's stream (its numbers start at 000000000) and exits 0. Work is a quarter of
+  // a core (10 ms of CPU in every 40), far over the checker's 3 ticks a second at much less CPU
+  // than a spin. "handoff": it has spun 0.6 s before it listens; on SIGTERM it leaves the work to
+  // a child of its group and exits after 0.5 s more, the child after 2.5 s. "spin": works for good.
   writeFileSync(
     join(dir, "slow.ts"),
     `import { writeFileSync } from "node:fs";
 const [port, how] = process.argv.slice(2);
 const spin = (ms: number) => { const until = performance.now() + ms; while (performance.now() < until); };
+const work = (ms: number) => { const until = performance.now() + ms; while (performance.now() < until) { spin(10); Bun.sleepSync(30); } };
 const done = () => { writeFileSync("numbers.log", "000000000\\n"); process.exit(0); };
-if (how === "child") { spin(2500); done(); }
-if (how === "handoff") spin(1500);
+if (how === "child") { work(2500); done(); }
+if (how === "handoff") spin(600);
 Bun.listen({ hostname: "127.0.0.1", port: Number(port), socket: { data() {} } });
 process.on("SIGTERM", () => {
   if (how === "idle") return void setTimeout(done, 2000);
-  if (how === "spin") for (;;);
+  if (how === "spin") work(Infinity);
   if (how === "handoff") {
     Bun.spawn([process.execPath, "slow.ts", "0", "child"], { stdio: ["ignore", "ignore", "ignore"] });
-    spin(500);
+    work(500);
     process.exit(0);
   }
-  spin(2000);
+  work(2000);
   done();
 });
 `,
