@@ -13,3 +13,23 @@ for (const name of Object.keys(process.env)) {
   if (name.startsWith("NUMBERS_") && !STEERING.includes(name)) delete process.env[name];
 }
 process.env.NUMBERS_WARMUP ??= "0";
+
+// Bun.spawn and Bun.spawnSync without an `env` pass the environment the process started with,
+// not process.env as it is now (oven-sh/bun#40846; a fix, oven-sh/bun#34972, is open): the
+// lines above would reach only the spawns that pass `env`. Before, every other test's server ran
+// the default warm-up (~0.3 s of CPU a thread) and got any NUMBERS_* left in the shell. So here
+// a spawn without `env` gets process.env as it is when it is called.
+type SpawnOptions = { env?: Record<string, string | undefined> };
+function withEnv(args: unknown[]): unknown[] {
+  const [first, second] = args;
+  if (Array.isArray(first)) {
+    const options = (second ?? {}) as SpawnOptions;
+    return options.env === undefined ? [first, { ...options, env: { ...process.env } }, ...args.slice(2)] : args;
+  }
+  const options = first as SpawnOptions;
+  return options.env === undefined ? [{ ...options, env: { ...process.env } }, ...args.slice(1)] : args;
+}
+const spawn = Bun.spawn;
+const spawnSync = Bun.spawnSync;
+Bun.spawn = ((...args: unknown[]) => (spawn as (...a: unknown[]) => unknown)(...withEnv(args))) as typeof Bun.spawn;
+Bun.spawnSync = ((...args: unknown[]) => (spawnSync as (...a: unknown[]) => unknown)(...withEnv(args))) as typeof Bun.spawnSync;
