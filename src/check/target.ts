@@ -264,7 +264,7 @@ export class Target {
     spawned(target);
     // Its own bound, not --timeout: a start costs what the machine makes it cost (a runtime to
     // load, other processes on the cores), which a short --timeout for the cases' events does
-    // not foresee (a start on a loaded CI machine took over 1 s).
+    // not foresee (on a loaded CI machine starts outlasted the quick tests' --timeout 1).
     const began = performance.now();
     const deadline = began + config.startTimeout * 1000;
     for (;;) {
@@ -298,7 +298,7 @@ export class Target {
         throw taken ? new PortTaken(message) : new StartError(message);
       }
       // Often at first, when most starts end; then less, since each look reads /proc and
-      // takes CPU time from the start it waits for (a reviewer saw 0.3 s a second).
+      // takes CPU time from the start it waits for (a review saw it take a share of a core).
       await Bun.sleep(performance.now() - began < 1000 ? 25 : 100);
     }
   }

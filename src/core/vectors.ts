@@ -2,7 +2,7 @@
 // from its instructions (no toolchain, no file), that finds the first 80-byte block (eight
 // lines) of a run of whole lines holding a byte out of place. protocol.ts uses it for long
 // runs and reads the failing block line by line, so a verdict stays exactly the per-line one.
-// In-process it costs about a third of the word check, copy included; the main thread, which
+// In-process it costs less than the word check, copy included; the main thread, which
 // reads and frames every chunk, is what bounds dup and seq (docs/experiments.md, the framing
 // check in WebAssembly). Where WebAssembly or its SIMD is missing, vectorCheck() gives
 // undefined and protocol.ts keeps the word check.

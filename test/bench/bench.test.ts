@@ -29,7 +29,7 @@ function setOf(values: number[]): NumberSet {
 }
 
 /**
- * The expected sets, each built once: a set is a 125 MB bitmap, ~60 ms to allocate, and a
+ * The expected sets, each built once: a set is a 125 MB bitmap, dear to allocate, and a
  * LogChecker only reads it.
  */
 const sets = new Map<string, NumberSet>();

@@ -78,8 +78,8 @@ test.skipIf(FULL)("each defect fails its own case; the defect-free fixture passe
   }
 }, 60_000);
 
-// Concurrently: a case waits on sockets and timers far more than on the CPU (about 5 s of CPU in
-// 40 s for our server), so fifteen scorecards at once take about as long as the slowest.
+// Concurrently: a case waits on sockets and timers far more than on the CPU, so scorecards run
+// side by side (NUMBERS_TEST_CONCURRENCY, eight in CI) take about as long as the slowest.
 const full = test.concurrent.skipIf(!FULL);
 
 for (const defect of ["", ...Object.keys(DEFECTS)]) {

@@ -22,7 +22,7 @@ export interface EngineRun {
 /**
  * Feeds the slices in order, each connection with its own LineCarry, skipping a
  * connection after its CLOSE and everything after a TERMINATE_SERVER, as the server does.
- * A fresh 125 MB bitmap costs about 2 ms, so runs in a loop may pass one `reused` bitmap
+ * A fresh 125 MB bitmap costs an allocation and its page faults, so runs in a loop may pass one `reused` bitmap
  * (all clear): it is cleared again afterwards (see clearTouched).
  */
 export function driveEngine(streams: Uint8Array[], slices: Slice[], reused?: Uint8Array): EngineRun {

@@ -3,8 +3,8 @@
 // concurrentTestGlob) run concurrently within each file, since most of their time is spent
 // waiting on spawned processes; each test takes a slot before it starts and gives it back
 // when it ends, so at most NUMBERS_TEST_CONCURRENCY (default 3) run at once, and with them
-// their servers (~175 MiB each). The tests of test/unit run one at a time anyway. A test
-// whose timing is its subject is declared test.serial: it runs alone in its file. Under
+// their servers (each holding its bitmap). The tests of test/unit run one at a time anyway.
+// A test whose timing is its subject is declared test.serial: it runs alone in its file. Under
 // `bun test --parallel` (`bun run test`) each process, one per core, runs one file and has
 // slots of its own, so another file's tests share the cores meanwhile. Bun's per-test
 // duration includes the wait for a slot; the test's timeout does not.

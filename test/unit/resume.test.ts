@@ -16,8 +16,9 @@ const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
 const lines = (values: number[]) => text(encodeLines(Uint32Array.from(values)));
 
 /**
- * An all-clear bitmap: one 125 MB bitmap cleared for each use (~10 ms) rather than a new
- * one each time (~60 ms to allocate and fault in). Tests here run one at a time.
+ * An all-clear bitmap: one 125 MB bitmap cleared for each use rather than a new one each
+ * time (clearing it costs less than allocating one and faulting it in). Tests here run one
+ * at a time.
  */
 const shared = untouchedBitmap();
 function clearBitmap(): Uint8Array {

@@ -80,8 +80,9 @@ export const DURABILITY_CASES: Case[] = [
       const signalled = performance.now();
       // The streams are reset with the signal: what is still unread is then dropped, so the
       // exit is not measured against a flood that goes on. (Left streaming, the test fixture
-      // server, busy with its sockets, ran its SIGTERM handler up to 7 s late on a loaded
-      // machine, and the case said SKIP.) The lines it had read are still its to write.
+      // server, busy with its sockets, ran its SIGTERM handler seconds late on a loaded
+      // machine, and the case said SKIP: docs/experiments.md, 2026-12-07.) The lines it had
+      // read are still its to write.
       cut.abort(new Error("SIGTERM sent"));
       const { code, said: exit } = await exitAfterSigterm(target, ctx.timeoutMs, signalled);
       await target.stop(1000);
