@@ -2,6 +2,7 @@
 // default and reader, the readers themselves, and one strict parse of argv and env.
 // Every flag has an environment twin; a flag beats its twin, and the twin beats the default.
 
+import { isIPv6 } from "node:net";
 import { parseArgs } from "node:util";
 
 /** A bad flag, value or environment variable: exit code 2. */
@@ -69,12 +70,17 @@ export const filePath = (text: string, name: string): string => {
 /**
  * An address or host name to listen on or connect to. An IPv6 address may come in brackets,
  * as a URL writes it (`[::1]`); blanks are refused here, where a resolver's ENOTFOUND would not
- * say what was wrong.
+ * say what was wrong, and so is a colon outside an IPv6 address (`127.0.0.1:5000`: no host
+ * name has one, and the listen read it as an address that is not here).
  */
 export const hostName = (text: string, name: string): string => {
   // A zone after `%` (fe80::1%lo) is part of an address in brackets too.
   const host = /^\[([0-9A-Fa-f:.]+(%[\w.-]+)?)\]$/.exec(text)?.[1] ?? text;
-  if (host === "" || /[\s\[\]]/.test(host)) throw new UsageError(`${name} must be an address or a host name, got '${text}'`);
+  const notIPv6 = host.includes(":") && !isIPv6(host.replace(/%[\w.-]+$/, ""));
+  if (host === "" || /[\s\[\]]/.test(host) || notIPv6) {
+    const port = /^[^:]+:\d+$/.test(text) ? " (the port is a flag of its own)" : "";
+    throw new UsageError(`${name} must be an address or a host name, got '${text}'${port}`);
+  }
   return host;
 };
 
