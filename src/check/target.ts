@@ -7,7 +7,7 @@
 // process of the group: SIGTERM, then SIGKILL after a grace period.
 
 import type { Subprocess } from "bun";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { listeningSockets, socketInodes } from "../procnet.ts";
@@ -140,6 +140,15 @@ function ticksSince(before: Map<string, number>, after: Map<string, number>): nu
   return sum;
 }
 
+/** Whether `path` is a directory (following links). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Whether some socket holds `port` on `host` now (a listen there fails with EADDRINUSE). */
 function portTaken(host: string, port: number): boolean {
   try {
@@ -245,6 +254,8 @@ export class Target {
     if (reportSeconds !== undefined && config.spawnReportInterval !== "") {
       command += ` ${config.spawnReportInterval.replaceAll("{S}", String(reportSeconds))}`;
     }
+    // Before, a --cwd that was missing or a file failed every case alone, each blaming /bin/sh.
+    if (!ownDir && !isDirectory(dir)) throw new StartError(`\`${config.spawn}\` was not started: --cwd ${dir} is not a directory`);
     const logPath = resolve(dir, config.log);
     prepare?.(dir, logPath);
     // Its own process group, so that stopping it reaches whatever the shell started. A simple
@@ -257,7 +268,13 @@ export class Target {
     const program = assignments < 0 ? undefined : words[assignments];
     const simple = !/[;&|()<>`\n]/.test(command) && program !== undefined && !SHELL_BUILTINS.has(program);
     const script = !simple ? command : assignments > 0 ? `exec env ${command}` : `exec ${command}`;
-    const proc = Bun.spawn(["/bin/sh", "-c", script], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    let proc: Subprocess<"ignore", "pipe", "pipe">;
+    try {
+      proc = Bun.spawn(["/bin/sh", "-c", script], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    } catch (e) {
+      // The directory refused (no search permission), or no /bin/sh: one line for the run.
+      throw new StartError(`\`${command}\` was not started in ${dir}: ${(e as Error).message}`);
+    }
     const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
     // Known to the checker from now on: stopping it (Ctrl-C) stops this one too, even while
     // it is still starting.

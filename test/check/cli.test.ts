@@ -136,6 +136,17 @@ test("a --spawn that exits at once, first started by a case that starts its own:
   expect(run.stderr.trim()).toBe("numbers-server: `exit 3` exited (code 3) before it accepted connections");
 });
 
+// Before, every case failed alone, each saying "ENOENT: no such file or directory, posix_spawn '/bin/sh'".
+test("a --cwd that is missing or a file: one line naming it, exit 1, no case run", async () => {
+  const file = join(tempDir(), "a-file");
+  writeFileSync(file, "");
+  const missing = join(tempDir(), "missing");
+  const runs = await Promise.all([missing, file].map((dir) => check(["--cwd", dir, "--spawn", "exit 3", "--port", "1"])));
+  expect(runs.map(({ code, stdout, stderr }) => ({ code, stdout, stderr: stderr.trim() }))).toEqual(
+    [missing, file].map((dir) => ({ code: 1, stdout: "", stderr: `numbers-server: \`exit 3\` was not started: --cwd ${dir} is not a directory` })),
+  );
+});
+
 // Through exec env, these were taken for the program env runs (code 127), or for an
 // assignment (a path holding '=': env printed the environment, code 0).
 test("a --spawn whose program is a builtin after assignments, or whose path holds '=', exits with its own code", async () => {
