@@ -135,3 +135,12 @@ test("a request followed at once by the client's FIN is still answered after a s
   const cut = await halfClosed(port, "GET /metrics HTTP/1.1\r\n");
   expect(statusOf(cut)).toBe(400);
 });
+
+// Before, such bytes waited for the empty line that ends a head, never sent: each held one of
+// the 8 places until the deadline's 408 (5 s in the server), and `terminate --port` pointed at
+// the metrics port took that long to say it was not a numbers server.
+test("a request line that cannot be one is answered 400 (505 for another major version) at once, the connection left open by the client", async () => {
+  const { port } = start(async () => "m 1\n", 60_000);
+  const answers = await Promise.all(["hello world\r\n", "terminate\n", "\x16\x03\x01\x02\x00\x01\x00", "GET /metrics HTTP/3.0\r\n"].map((bytes) => exchange(port, [bytes])));
+  expect(answers.map(statusOf)).toEqual([400, 400, 400, 505]);
+});

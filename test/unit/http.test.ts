@@ -59,6 +59,26 @@ test("malformed heads are 400; another major version is 505", () => {
   expect(parseHead("GET /healthz HTTP/1.1\r")).toEqual({ kind: "partial" });
 });
 
+// Before, such a head waited for the empty line that ends a head, which a client speaking
+// something else never sends: it held a slot until the 5 s deadline's 408.
+test("a request line or header line is judged once it has ended, and a method that cannot be one at once: 400 or 505 before the head's end", () => {
+  const early: [string, number][] = [
+    ["hello world\r\n", 400],
+    ["terminate\n", 400],
+    ["GET /metrics HTTP/3.0\r\n", 505],
+    ["GET /metrics HTTP/1.1\r\nno colon\r\n", 400],
+    ["GET /metrics HTTP/1.1\r\nhost: x\r\nbad name: y\n", 400],
+    // A TLS ClientHello, and binary, refused on their first bytes.
+    ["\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400],
+    ["\x00", 400],
+    [" GET", 400],
+  ];
+  for (const [head, status] of early) expect(parseHead(head), JSON.stringify(head)).toEqual({ kind: "refused", status });
+  // Lines that may yet make a head, and the start of one, wait for the rest.
+  const waiting = ["GET", "GET ", "GET /metrics HTTP/1.1\r\n", "GET /metrics HTTP/1.1\r\nhost: x\r\n", "GET /metrics HTTP/1.1\r\nhost: x\r\n\r", "\r\n\r\nGET /"];
+  for (const head of waiting) expect(parseHead(head), JSON.stringify(head)).toEqual({ kind: "partial" });
+});
+
 test("a head over MAX_HEAD_BYTES is 431, whether or not it has ended; one just under is served", () => {
   const filler = (n: number) => `x-filler: ${"a".repeat(n)}\r\n`;
   const line = "GET /metrics HTTP/1.1\r\n";
@@ -83,6 +103,12 @@ test("mayDecide: true at every piece after which parseHead() decides a head that
     "GET /healthz HTTP/1.1\r\r\r\r",
     "\r\n\r\n\r\nGET /metrics HTTP/1.1\n\n",
     "\r\n\rX",
+    "hello world\r\nmore",
+    "GET /metrics HTTP/3.0\r\nhost: x",
+    "GET /metrics HTTP/1.1\r\nno colon\r\nhost: x",
+    "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    "GET-GET\x00",
+    "\r\n".repeat(9) + "\x16\x03\x01\n",
     "GET /metrics HTTP/1.1\r\n" + filler(MAX_HEAD_BYTES),
     "\r\n".repeat(MAX_HEAD_BYTES),
   ];

@@ -16,11 +16,17 @@ export type Head =
 /** RFC 9110 token characters, for the method and header names. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
+/** The start of a request line whose method may still be one: token chars, then a space or nothing (or a CR). */
+const METHOD_SO_FAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |\r?$)/;
+/** A method is judged within this many chars of the head's start: mayDecide() looks at each of them. */
+const METHOD_CHARS = 16;
 
 /**
  * Parses the head at the start of `received` (latin1: one char per byte). A line ends with
  * CRLF or a bare LF (RFC 9112 allows a server to accept LF alone); the head ends with an
- * empty line. Blank lines before the request line are skipped, as RFC 9112 asks.
+ * empty line. Blank lines before the request line are skipped, as RFC 9112 asks. Each line is
+ * judged once it has ended: a bad request line or header line is refused then, not after the
+ * head's end that a client speaking something else never sends (it waited for the deadline).
  */
 export function parseHead(received: string): Head {
   // A CR ends a line only before LF (RFC 9112): a bare one is refused now, not at the deadline.
@@ -28,10 +34,27 @@ export function parseHead(received: string): Head {
   const start = received.search(/[^\r\n]/);
   if (start < 0) return received.length > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
   const end = /\r?\n\r?\n/.exec(received.slice(start));
+  const head = received.slice(start, end === null ? undefined : start + end.index);
+  const lines = head.split(/\r?\n/);
+  // Without the empty line, the last piece is a line still arriving.
+  const ended = end === null ? lines.slice(0, -1) : lines;
+  // A request line still arriving whose method cannot be one (TLS, binary) is refused at once,
+  // judged on the head's first METHOD_CHARS chars (those mayDecide() looks at).
+  if (ended.length === 0 && start < METHOD_CHARS && !METHOD_SO_FAR.test(received.slice(start, METHOD_CHARS))) return refused(400);
+  const request = ended.length > 0 ? requestOf(ended[0]) : undefined;
+  if (request !== undefined && request.kind === "refused") return request;
+  for (const line of ended.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return refused(400);
+  }
   if (end === null) return received.length - start > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
   if (end.index + end[0].length > MAX_HEAD_BYTES) return refused(431);
-  const [requestLine, ...headers] = received.slice(start, start + end.index).split(/\r?\n/);
-  const parts = requestLine.split(" ");
+  return request ?? refused(400);
+}
+
+/** A request line (`METHOD target HTTP/1.x`) as a request, or refused. */
+function requestOf(line: string): Head {
+  const parts = line.split(" ");
   if (parts.length !== 3) return refused(400);
   const [method, target, version] = parts;
   const v = VERSION.exec(version);
@@ -40,23 +63,21 @@ export function parseHead(received: string): Head {
   // The asterisk-form (`OPTIONS *`, the server as a whole) is for OPTIONS alone (RFC 9112).
   const path = target === "*" && method === "OPTIONS" ? "*" : pathOf(target);
   if (path === undefined) return refused(400);
-  for (const line of headers) {
-    const colon = line.indexOf(":");
-    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return refused(400);
-  }
   return { kind: "request", method, path };
 }
 
 /**
  * Whether parseHead() may decide a head that was still partial at its first `before` chars,
- * now that it is `received`: only an empty line, a bare CR or the size bound decide one, and
- * the new chars (with the three before them, for one that straddles) show the first two. A
- * client that sends its head a byte at a time then costs a look at each new byte, not a parse
- * of all it has sent (docs/experiments.md, 2026-12-07).
+ * now that it is `received`: only the end of a line, a bare CR, the size bound or a method
+ * that cannot be one decide it. The new chars (with the one before them, for a CR that
+ * straddles) show the first two, and a method is judged within METHOD_CHARS. A
+ * client that sends its head a byte at a time then costs a look at each new byte, and a parse
+ * at each line's end, not a parse of all it has sent at each byte (docs/experiments.md,
+ * 2026-12-07).
  */
 export function mayDecide(received: string, before: number): boolean {
-  if (received.length > MAX_HEAD_BYTES) return true;
-  return /\r(?!\n|$)|\n\r?\n/.test(received.slice(Math.max(0, before - 3)));
+  if (received.length > MAX_HEAD_BYTES || before < METHOD_CHARS) return true;
+  return /\r(?!\n|$)|\n/.test(received.slice(Math.max(0, before - 1)));
 }
 
 function refused(status: 400 | 431 | 505): Head {
