@@ -32,12 +32,15 @@ test.serial("--report-interval 0.2: a line per tick that adds up, each already o
   const peer = await connect(server.port);
   // 3 unique numbers and 2 duplicates.
   peer.write("000000001\n000000002\n000000001\n000000003\n000000002\n");
-  const sums = await reportsUntil(stdout, (s) => seen.length >= 3 && s.unique + s.duplicates >= 5);
+  const sums = await reportsUntil(stdout, (s) => seen.length >= 5 && s.unique + s.duplicates >= 5);
   expect(sums).toEqual({ unique: 3, duplicates: 2, total: 3 });
   expect(seen.map((s) => s.logged)).toEqual(seen.map((s) => s.total));
   expect(seen.every((s) => s.running)).toBe(true);
-  // Timers never fire early; a lower bound is all that can be checked without flakiness.
-  for (let i = 1; i < seen.length; i++) expect(seen[i].at - seen[i - 1].at).toBeGreaterThan(150);
+  // Timers never fire early; a lower bound is all that can be checked without flakiness, and
+  // on the mean gap: each line is read some time after it is printed, so a line read late and
+  // the next one on time make one short gap (147.6 ms once, in a parallel run on 2026-12-07).
+  // Over four gaps the first line may be read up to 200 ms late; lines twice as often fail.
+  expect((seen[seen.length - 1].at - seen[0].at) / (seen.length - 1)).toBeGreaterThan(150);
   peer.write("terminate\n");
   expect(await server.exited).toBe(0);
 });
