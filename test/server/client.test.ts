@@ -7,7 +7,11 @@ import type { Socket } from "bun";
 import { readFileSync } from "node:fs";
 import { connectionNumbers, numbers, parseDist } from "../../src/client/payload.ts";
 import { connect } from "../support/peer.ts";
-import { spawnServer, startServer, type Server } from "../support/server.ts";
+import { spawnServer, type Server } from "../support/server.ts";
+import { serverPool } from "../support/servers.ts";
+
+// Every server a test starts is ended once no test of the file runs, a failed one's too.
+const servers = serverPool();
 
 /** Runs `numbers-server <args>` to the end. */
 async function run(args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
@@ -41,7 +45,7 @@ function freePort(): number {
 
 describe("client", () => {
   test("--dist seq over 3 connections logs exactly 0..N-1", async () => {
-    const server = await startServer();
+    const server = await servers.start();
     const count = 30_001;
     const result = await run(["client", "--port", String(server.port), "--dist", "seq", "--count", String(count), "--connections", "3"]);
     expect(result.code).toBe(0);
@@ -52,7 +56,7 @@ describe("client", () => {
   });
 
   test("--dist dup:K logs each of the at most K values drawn exactly once", async () => {
-    const server = await startServer();
+    const server = await servers.start();
     const dist = parseDist("dup:50")!;
     const result = await run(["client", "--port", String(server.port), "--dist", "dup:50", "--count", "10000", "--connections", "3", "--seed", "7"]);
     expect(result.code).toBe(0);
@@ -64,7 +68,7 @@ describe("client", () => {
   });
 
   test("--duration repeats the same numbers until the time is up", async () => {
-    const server = await startServer();
+    const server = await servers.start();
     const started = performance.now();
     const result = await run(["client", "--port", String(server.port), "--dist", "seq", "--count", "1000", "--duration", "0.3"]);
     expect(performance.now() - started).toBeGreaterThanOrEqual(300);
@@ -120,7 +124,7 @@ describe("client", () => {
   });
 
   test("refused as a client over the limit: exit 1 and one line on stderr", async () => {
-    const server = await startServer(["--max-clients", "1"]);
+    const server = await servers.start(["--max-clients", "1"]);
     const idle = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
     // 20 MB is more than the kernel buffers of the refused connection can take, so the
     // server's close always arrives while the client is still sending.
@@ -137,7 +141,7 @@ describe("client", () => {
 
 describe.each([1, 2])("a full server (5 clients held, --workers %d)", (workers) => {
   test("client --count 1 and --count 1000 are refused: exit 1 and one line, though all was sent before the refusal", async () => {
-    const server = await startServer(["--workers", String(workers)]);
+    const server = await servers.start(["--workers", String(workers)]);
     const held = [];
     for (let i = 0; i < 5; i++) held.push(await connect(server.port));
     // Accepted in order: once a sixth is refused, the five hold every slot.
@@ -158,7 +162,7 @@ describe.each([1, 2])("a full server (5 clients held, --workers %d)", (workers) 
 
 describe("terminate", () => {
   test("stops the server; both exit 0", async () => {
-    const server = await startServer();
+    const server = await servers.start();
     await terminate(server);
   });
 
@@ -173,7 +177,7 @@ describe("terminate", () => {
   });
 
   test("a full server that refuses the connection: exit 1, and it keeps running", async () => {
-    const server = await startServer(["--max-clients", "1"]);
+    const server = await servers.start(["--max-clients", "1"]);
     const idle = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
     const result = await run(["terminate", "--port", String(server.port)]);
     expect(result.code).toBe(1);

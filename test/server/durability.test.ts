@@ -125,7 +125,7 @@ test.each([1, 2])("--workers %d --log /dev/full --flush-interval 30: a client wh
 test.each([1, 2])("--workers %d, a log that reaches the file-size limit: every client closed with a FIN has its numbers in the log; the one whose write fails is reset", async (workers) => {
   const dir = tempDir();
   const log = join(dir, "numbers.log");
-  // 49 KiB (bash counts ulimit -f in KiB): four clients' 10 KB fit, the fifth's does not.
+  // 49 KiB (bash counts ulimit -f in KiB), 50,176 bytes: five clients' 10,000 fit, the sixth's does not.
   const proc = Bun.spawn(["bash", "-c", 'ulimit -f 49 && exec "$@"', "bash", ...serverCommand(), "serve", "--port", "0", "--workers", String(workers), "--flush-interval", "30"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
   const stderr = new Lines(proc.stderr);
   try {

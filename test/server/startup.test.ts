@@ -60,8 +60,11 @@ test("environment twins: NUMBERS_PORT, NUMBERS_LOG, NUMBERS_REPORT_INTERVAL, NUM
   expect(ready).not.toBeNull();
   const port = Number(ready![1]);
   expect(port).toBeGreaterThan(0);
+  const readyAt = performance.now();
   const counted = reportsUntil(server.stdout, (sums) => sums.unique >= 1);
   const first = await connectUntilAdmitted(port, "000000003\n", counted);
+  // Reported within 0.1 s or so: at the default interval the first report would take 10 s.
+  expect(performance.now() - readyAt).toBeLessThan(5000);
   // The one slot is taken: the next client is closed at once, its number ignored.
   const second = await connect(port);
   await second.closed;

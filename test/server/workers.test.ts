@@ -44,7 +44,7 @@ describe("server with two worker threads", () => {
       expect(unique + duplicates).toBe(5 * perConnection);
       expect(unique).toBe(expected.size);
       expect(total).toBe(expected.size);
-      // The report's total is on disk when the line is printed.
+      // Every number the reports counted is in the log, once.
       const logged = logNumbers(server.log);
       expect(logged.length).toBe(expected.size);
       expect(distinct(logged)).toBe(expected.size);

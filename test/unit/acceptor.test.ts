@@ -437,7 +437,11 @@ test("with the waiting room full, the next connection over the limit is reset at
     if (late !== undefined) expect((await late.closed).reset).toBe(true);
     expect(acceptor.stats()).toMatchObject({ connected: 1, waiting: 1, admitted: 1, refused: 1 });
     expect(received.join("")).toBe("000000001\n");
-    waiter.socket.end();
+    // One that gives up waiting (a reset) is refused too: every connection accepted is admitted
+    // or refused (numbers_clients_refused_total). Before, nothing tested this.
+    waiter.socket.terminate();
+    await until(() => acceptor.stats().waiting === 0, "the waiting connection gone");
+    expect(acceptor.stats()).toMatchObject({ connected: 1, waiting: 0, admitted: 1, refused: 2 });
     holder.socket.end();
   } finally {
     acceptor.stop();

@@ -6,7 +6,7 @@ import { describeOptions, parseOptions, UsageError, type OptionSpec } from "../.
 import { CLIENT_OPTIONS, TERMINATE_OPTIONS } from "../../src/client/config.ts";
 import { CHECK_OPTIONS } from "../../src/check/config.ts";
 import { AB_OPTIONS, BENCH_OPTIONS } from "../../bench/options.ts";
-import { parseServerConfig, SERVER_OPTIONS, type ServerConfig } from "../../src/server/config.ts";
+import { parseServerConfig, SERVER_OPTIONS, serveThreads, type ServerConfig } from "../../src/server/config.ts";
 import { parseTerminateConfig, type TerminateConfig } from "../../src/client/config.ts";
 
 function config(argv: string[], env: Record<string, string> = {}): ServerConfig {
@@ -245,4 +245,11 @@ test("every option of every command refuses an empty value, by flag and by twin,
     }
   }
   expect(allowed).toEqual(["bench --svg"]);
+});
+
+// Before, nothing tested what `auto` means: a default server run single-threaded passed every test.
+test("--workers defaults to auto, a thread per core up to 8 (README); a number is that many threads", () => {
+  expect(config([]).workers).toBe("auto");
+  expect(serveThreads("auto")).toBe(Math.min(navigator.hardwareConcurrency, 8));
+  expect(serveThreads(config(["--workers", "3"]).workers)).toBe(3);
 });
