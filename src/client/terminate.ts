@@ -28,18 +28,22 @@ async function before<T>(promise: Promise<T>, deadline: number): Promise<T> {
 
 /**
  * Connects (`connected` rejects as Bun.connect does); `closed` resolves once the server has
- * closed the connection, with whether it reset it; `answered` says whether the peer sent
+ * closed the connection, with whether it reset it; `answered` resolves when the peer sends
  * bytes, which a numbers server never does.
  */
 function connect(config: TerminateConfig, open: (socket: Bun.Socket) => void) {
   const closed = Promise.withResolvers<boolean>();
+  const answered = Promise.withResolvers<void>();
   const state = { answered: false };
   const close = (_socket: Bun.Socket, err?: Error) => closed.resolve(err !== undefined && isReset(err));
-  const data = () => void (state.answered = true);
+  const data = () => {
+    state.answered = true;
+    answered.resolve();
+  };
   const connected = Bun.connect({ hostname: config.host, port: config.port, socket: { open, data, close, error() {} } });
   // A connect that fails after the deadline has passed is no longer anyone's concern.
   connected.catch(() => {});
-  return { connected, closed: closed.promise, state };
+  return { connected, closed: closed.promise, answered: answered.promise, state };
 }
 
 export async function terminate(config: TerminateConfig): Promise<number> {
@@ -58,15 +62,20 @@ export async function terminate(config: TerminateConfig): Promise<number> {
     if (isReset(err)) throw stillRunning(where);
     throw connectError(config.host, config.port, err);
   }
-  let reset: boolean;
+  // Bytes back settle it at once: before, a peer that greets and waits (a banner, SMTP) was
+  // waited on for the whole --timeout.
+  let ended: { reset: boolean } | "answered";
   try {
-    reset = await before(first.closed, deadline);
+    ended = await before(Promise.race([first.closed.then((reset) => ({ reset })), first.answered.then(() => "answered" as const)]), deadline);
   } catch {
     socket.terminate();
-    if (first.state.answered) throw notOurs(where);
     throw new Error(`the server at ${where} accepted terminate but had not closed the connection ${within}`);
   }
-  if (first.state.answered) throw notOurs(where);
+  if (ended === "answered" || first.state.answered) {
+    socket.terminate();
+    throw notOurs(where);
+  }
+  const reset = ended.reset;
 
   // The server stops listening before it closes its clients, so a refused probe means it is gone.
   const probe = connect(config, (socket) => socket.end());

@@ -206,6 +206,21 @@ describe("terminate", () => {
     }
   });
 
+  // Before, such a peer was waited on for the whole --timeout (30 s by default).
+  test("a peer that greets with bytes and keeps the connection open (a banner): exit 1 and one line, before --timeout", async () => {
+    const fake = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => void socket.write("220 mail ready\r\n"), data() {} } });
+    try {
+      const result = await run(["terminate", "--port", String(fake.port), "--timeout", "60"]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`numbers-server: the peer at 127.0.0.1:${fake.port} answered terminate with bytes: a numbers server never does (is it one?)`],
+      });
+    } finally {
+      fake.stop(true);
+    }
+  });
+
   test("a server that never closes the connection: --timeout 0.2 gives up with exit 1 and one line", async () => {
     // A fake server: takes the connection, reads the line, and never closes.
     let received = "";
