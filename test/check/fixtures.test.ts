@@ -31,6 +31,7 @@ const DEFECTS: Record<string, { k: string; fails: string[]; skips?: string[]; ti
   "log-at-exit": { k: "acknowledged", fails: ["reports/total-matches-log", "durability/acknowledged-survive-sigterm"], skips: ["durability/sigterm-whole-lines"] },
   race: { k: "across-clients", fails: ["log/duplicates-across-clients-once"] },
   "split-terminate": { k: "split-across", fails: ["terminate/split-across-writes"], timeout: "1" },
+  "suffix-terminate": { k: "leading-bytes", fails: ["terminate/leading-bytes-is-not-terminate"], timeout: "1" },
   "no-truncate": { k: "emptied", fails: ["log/emptied-at-start"] },
   "fin-on-invalid": { k: "invalid-is-reset", fails: ["lines/invalid-is-reset"] },
   "no-reports": {

@@ -91,4 +91,13 @@ export const TERMINATE_CASES: Case[] = [
     controls: true,
     run: (ctx) => notTerminate(ctx, ["terminatex\n", "terminate \n", "terminate\0\n", "TERMINATE\n"]),
   },
+  {
+    // Before, a server that stopped on any line ending in `terminate` (a search for it in the
+    // buffer) passed every case.
+    name: "terminate/leading-bytes-is-not-terminate",
+    needs: "spawn",
+    why: WHY,
+    controls: true,
+    run: (ctx) => notTerminate(ctx, ["xterminate\n", " terminate\n", "123terminate\n", "000000001terminate\n"]),
+  },
 ];
