@@ -36,12 +36,21 @@ const DEFECTS: Record<string, { k: string; fails: string[]; skips?: string[]; ti
   "fin-on-invalid": { k: "invalid-is-reset", fails: ["lines/invalid-is-reset"] },
   "no-reports": {
     k: "reports/format",
-    fails: ["reports/format", "reports/cadence", "reports/counts-add-up", "reports/total-matches-log", "reports/only-reports-through-events", "durability/acknowledged-survive-sigterm"],
+    fails: [
+      "reports/format",
+      "reports/cadence",
+      "reports/counts-add-up",
+      "reports/repeat-after-report-not-logged",
+      "reports/total-matches-log",
+      "reports/only-reports-through-events",
+      "durability/acknowledged-survive-sigterm",
+    ],
     timeout: "1",
   },
   "stdout-junk": { k: "reports/format", fails: ["reports/format", "reports/only-reports-through-events"] },
   "junk-on-refusal": { k: "through-events", fails: ["reports/only-reports-through-events"] },
   cumulative: { k: "counts-add-up", fails: ["reports/counts-add-up"] },
+  "forget-at-report": { k: "repeat-after-report", fails: ["reports/repeat-after-report-not-logged"] },
   // Its -k selects one of the two cases: each waits out 3 x --timeout for an exit that never
   // comes, so its quick run waits 1.8 s, not 6 (the defect-free control keeps 2 s: its exit is
   // slow when the other scorecards load the machine).

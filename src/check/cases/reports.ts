@@ -4,7 +4,7 @@
 // they state is what the log holds. One server with the short cadence for all of them.
 
 import { Peer } from "../peer.ts";
-import { REPORT, fail, fresh, lines, logLines, pass, quote, reportSeconds, stopWithTerminate, type Case, type Context } from "../scenario.ts";
+import { REPORT, expectLog, fail, fresh, lines, logLines, pass, quote, reportSeconds, stopWithTerminate, type Case, type Context } from "../scenario.ts";
 
 const GROUP = "reports";
 const WHY = "report lines are read from the spawned implementation's stdout";
@@ -93,6 +93,27 @@ export const REPORT_CASES: Case[] = [
         }
         return pass();
       };
+    },
+  },
+  {
+    ...shared,
+    // Before, a server that forgot the numbers it had seen at each report (told them apart
+    // within an interval only) passed every case: none sent a number again after a report.
+    name: "reports/repeat-after-report-not-logged",
+    async run(ctx) {
+      const numbers = fresh(3);
+      const send = async (batch: string[]) => {
+        const peer = await ctx.connect();
+        peer.write(lines(batch));
+        peer.end();
+        await peer.closedWithin(ctx.timeoutMs);
+      };
+      await send(numbers);
+      // The second report is printed after the close: a report lies between the two sends.
+      await nextReport(ctx);
+      await nextReport(ctx);
+      await send([...numbers].reverse());
+      return expectLog(numbers);
     },
   },
   {
