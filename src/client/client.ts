@@ -74,7 +74,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const payloads = clientPayloads(config);
   const progress: SendProgress = { sentBytes: 0 };
   const started = performance.now();
-  const repeat = config.duration > 0 ? { until: started + config.duration * 1000, wholeFirst: false } : undefined;
+  const repeat = config.duration > 0 ? { seconds: config.duration, wholeFirst: false } : undefined;
   const where = address(config.host, config.port);
   const abort = new AbortController();
   const stopWatching = watchPeer(progress, config.timeout, abort, where, payloads.length);

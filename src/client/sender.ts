@@ -19,8 +19,12 @@ export interface SendProgress {
 
 /** When to stop repeating the payloads. */
 export interface Repeat {
-  /** performance.now() time after which the pass being sent is the last. */
-  until: number;
+  /**
+   * Seconds from the first byte (every connection made) after which the pass being sent is
+   * the last. From the first byte, not from the call: before, connects that took longer than
+   * a short --duration left no time to send, and the client said it had sent 0 numbers.
+   */
+  seconds: number;
   /** Each payload is sent whole once before the deadline may cut a pass (the checker's expected set). */
   wholeFirst: boolean;
 }
@@ -89,10 +93,11 @@ export async function sendPayloads(
   let answered = 0;
   let repeated = false;
   const minPasses = repeat?.wholeFirst ? 1 : 0;
+  let until = Infinity; // set at the first byte
   const pump = (socket: Socket<Conn>) => {
     const c = socket.data;
     for (;;) {
-      if (!c.lastPass && c.passes >= minPasses && performance.now() >= repeat!.until) {
+      if (!c.lastPass && c.passes >= minPasses && performance.now() >= until) {
         c.lastPass = true;
         c.end = Math.ceil(c.offset / LINE_BYTES) * LINE_BYTES;
       }
@@ -177,6 +182,7 @@ export async function sendPayloads(
       throw abort?.aborted ? err : connectError(host, port, err);
     }
     const firstByteAt = performance.now();
+    if (repeat !== undefined) until = firstByteAt + repeat.seconds * 1000;
     for (const s of sockets) pump(s);
     await Promise.race([Promise.all(closed), aborted.promise]);
     return { firstByteAt, lastCloseAt: performance.now(), sentBytes: progress.sentBytes, cutShort, answered, repeated };

@@ -42,7 +42,7 @@ test("each payload arrives once, whole, on its own connection", async () => {
 test("with repeatUntil each payload repeats and the last pass ends on a line boundary", async () => {
   const r = recorder();
   const progress = { sentBytes: 0 };
-  const result = await sendPayloads("127.0.0.1", r.port, payloads, progress, { until: performance.now() + 100, wholeFirst: true });
+  const result = await sendPayloads("127.0.0.1", r.port, payloads, progress, { seconds: 0.1, wholeFirst: true });
   expect(result.cutShort).toBe(0);
   expect(result.sentBytes).toBe(progress.sentBytes);
   const received = r.received();
@@ -63,7 +63,7 @@ test("with repeatUntil every payload is sent whole at least once, however soon t
   // A deadline already past: before, a connection that started after it sent nothing, and
   // one fast connection writing until the deadline could leave the others without a line.
   const r = recorder();
-  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, { until: performance.now(), wholeFirst: true });
+  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, { seconds: 0, wholeFirst: true });
   expect(result.cutShort).toBe(0);
   expect(r.received()).toEqual(payloads);
   r.stop();
@@ -92,9 +92,23 @@ test("a connection the server resets at once counts no bytes and is cut short; t
   }
 });
 
+// Before, the time counted from the call, and connects that took longer than a short
+// --duration left none to send in: the client said "sent 0 numbers".
+test("the repeat's time counts from the first byte, not from the call: slow connects leave it whole", async () => {
+  const r = recorder();
+  const sending = sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, { seconds: 0.05, wholeFirst: false });
+  // The connects complete while this spins: they take 200 ms, four times the repeat's time.
+  const until = performance.now() + 200;
+  while (performance.now() < until);
+  const result = await sending;
+  expect(result.sentBytes).toBeGreaterThan(0);
+  expect(result.lastCloseAt - result.firstByteAt).toBeGreaterThanOrEqual(50);
+  r.stop();
+});
+
 test("without wholeFirst a deadline already past sends nothing, and nothing counts as repeated", async () => {
   const r = recorder();
-  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, { until: performance.now(), wholeFirst: false });
+  const result = await sendPayloads("127.0.0.1", r.port, payloads, { sentBytes: 0 }, { seconds: 0, wholeFirst: false });
   expect(result).toMatchObject({ cutShort: 0, sentBytes: 0, repeated: false, answered: 0 });
   expect(r.received().map((b) => b.length)).toEqual([0, 0]);
   r.stop();

@@ -66,7 +66,7 @@ export const DURABILITY_CASES: Case[] = [
       const payloads = Array.from({ length: CONNECTIONS }, (_, c) => encodeLines(workloadNumbers("seq", STREAM * CONNECTIONS, c)));
       const progress = { sentBytes: 0 };
       const cut = new AbortController();
-      const sending = sendPayloads(target.host, target.port, payloads, progress, { until: performance.now() + 60_000, wholeFirst: true }, cut.signal);
+      const sending = sendPayloads(target.host, target.port, payloads, progress, { seconds: 60, wholeFirst: true }, cut.signal);
       sending.catch(() => {});
       // Mid-stream: as soon as a good share of a pass is out and the log has its first bytes, so
       // that the stop lands while lines are being written (a stop before any write may rightly
