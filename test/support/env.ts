@@ -17,8 +17,8 @@ process.env.NUMBERS_WARMUP ??= "0";
 // Bun.spawn and Bun.spawnSync without an `env` pass the environment the process started with,
 // not process.env as it is now (oven-sh/bun#40846; a fix, oven-sh/bun#34972, is open): the
 // lines above would reach only the spawns that pass `env`. Before, every other test's server ran
-// the default warm-up (~0.3 s of CPU a thread) and got any NUMBERS_* left in the shell. So here
-// a spawn without `env` gets process.env as it is when it is called.
+// the default warm-up (its cost: docs/testing.md) and got any NUMBERS_* left in the shell. So
+// here a spawn without `env` gets process.env as it is when it is called.
 type SpawnOptions = { env?: Record<string, string | undefined> };
 function withEnv(args: unknown[]): unknown[] {
   const [first, second] = args;
