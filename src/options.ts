@@ -76,9 +76,11 @@ export const filePath = (text: string, name: string): string => {
 export const hostName = (text: string, name: string): string => {
   // A zone after `%` (fe80::1%lo) is part of an address in brackets too.
   const host = /^\[([0-9A-Fa-f:.]+(%[\w.-]+)?)\]$/.exec(text)?.[1] ?? text;
-  const notIPv6 = host.includes(":") && !isIPv6(host.replace(/%[\w.-]+$/, ""));
+  // An IPv6 address with at most one zone (`%lo`), not empty.
+  const [address, ...zones] = host.split("%");
+  const notIPv6 = host.includes(":") && (!isIPv6(address) || zones.length > 1 || zones[0] === "");
   if (host === "" || /[\s\[\]]/.test(host) || notIPv6) {
-    const port = /^[^:]+:\d+$/.test(text) ? " (the port is a flag of its own)" : "";
+    const port = /^([^:\[\]]+|\[[^\]]*\]):\d+$/.test(text) ? " (the port is a flag of its own)" : "";
     throw new UsageError(`${name} must be an address or a host name, got '${text}'${port}`);
   }
   return host;

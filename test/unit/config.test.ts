@@ -99,11 +99,12 @@ test("--host and --metrics-host: an IPv6 address may come in brackets; blanks, s
   expect(config(["--host", "fe80::1%lo"])).toMatchObject({ host: "fe80::1%lo" });
   expect(config(["--host", "::ffff:127.0.0.1"])).toMatchObject({ host: "::ffff:127.0.0.1" });
   expect(config(["--host", "localhost"])).toMatchObject({ host: "localhost" });
-  for (const host of [" 127.0.0.1", "127.0.0.1 ", "[::1", "::1]", "[]", "a b", "1:2:3", "[1:2:3]", "::1::2", "localhost:x"]) {
+  expect(config(["--host", "fe80::1%eth0:1"])).toMatchObject({ host: "fe80::1%eth0:1" });
+  for (const host of [" 127.0.0.1", "127.0.0.1 ", "[::1", "::1]", "[]", "a b", "1:2:3", "[1:2:3]", "::1::2", "localhost:x", "fe80::1%lo%lo", "fe80::1%"]) {
     expect(() => config(["--host", host])).toThrow(`--host must be an address or a host name, got '${host}'`);
   }
   // Before, an address with its port ran into the listen, exit 1: "cannot listen on [127.0.0.1:5000]:4000".
-  for (const host of ["127.0.0.1:5000", "localhost:4000"]) {
+  for (const host of ["127.0.0.1:5000", "localhost:4000", "[::1]:4000"]) {
     expect(() => config(["--host", host])).toThrow(`--host must be an address or a host name, got '${host}' (the port is a flag of its own)`);
   }
   expect(() => config([], { NUMBERS_METRICS_HOST: "[x" })).toThrow("NUMBERS_METRICS_HOST must be an address or a host name, got '[x'");

@@ -24,32 +24,33 @@ const METHOD_CHARS = 16;
 /**
  * Parses the head at the start of `received` (latin1: one char per byte). A line ends with
  * CRLF or a bare LF (RFC 9112 allows a server to accept LF alone); the head ends with an
- * empty line. Blank lines before the request line are skipped, as RFC 9112 asks. Each line is
- * judged once it has ended: a bad request line or header line is refused then, not after the
- * head's end that a client speaking something else never sends (it waited for the deadline).
+ * empty line. Blank lines before the request line are skipped, as RFC 9112 asks. The request
+ * line is judged as soon as it has ended, and its method within its first METHOD_CHARS chars:
+ * a client speaking something else never sends the empty line (before, it waited for the
+ * deadline). Header lines are judged once the head has ended.
  */
 export function parseHead(received: string): Head {
   // A CR ends a line only before LF (RFC 9112): a bare one is refused now, not at the deadline.
   if (/\r(?!\n|$)/.test(received)) return refused(400);
   const start = received.search(/[^\r\n]/);
   if (start < 0) return received.length > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
+  const lineEnd = received.indexOf("\n", start);
+  if (lineEnd < 0) {
+    // A method that cannot be one (TLS, binary) is refused at its first bytes.
+    if (!METHOD_SO_FAR.test(received.slice(start, start + METHOD_CHARS))) return refused(400);
+    return received.length - start > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
+  }
+  const request = requestOf(received.slice(start, lineEnd).replace(/\r$/, ""));
+  if (request.kind === "refused") return request;
   const end = /\r?\n\r?\n/.exec(received.slice(start));
-  const head = received.slice(start, end === null ? undefined : start + end.index);
-  const lines = head.split(/\r?\n/);
-  // Without the empty line, the last piece is a line still arriving.
-  const ended = end === null ? lines.slice(0, -1) : lines;
-  // A request line still arriving whose method cannot be one (TLS, binary) is refused at once,
-  // judged on the head's first METHOD_CHARS chars (those mayDecide() looks at).
-  if (ended.length === 0 && start < METHOD_CHARS && !METHOD_SO_FAR.test(received.slice(start, METHOD_CHARS))) return refused(400);
-  const request = ended.length > 0 ? requestOf(ended[0]) : undefined;
-  if (request !== undefined && request.kind === "refused") return request;
-  for (const line of ended.slice(1)) {
+  if (end === null) return received.length - start > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
+  if (end.index + end[0].length > MAX_HEAD_BYTES) return refused(431);
+  for (const line of received.slice(lineEnd + 1, start + end.index).split(/\r?\n/)) {
+    if (line === "") continue;
     const colon = line.indexOf(":");
     if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return refused(400);
   }
-  if (end === null) return received.length - start > MAX_HEAD_BYTES ? refused(431) : { kind: "partial" };
-  if (end.index + end[0].length > MAX_HEAD_BYTES) return refused(431);
-  return request ?? refused(400);
+  return request;
 }
 
 /** A request line (`METHOD target HTTP/1.x`) as a request, or refused. */
@@ -68,16 +69,20 @@ function requestOf(line: string): Head {
 
 /**
  * Whether parseHead() may decide a head that was still partial at its first `before` chars,
- * now that it is `received`: only the end of a line, a bare CR, the size bound or a method
- * that cannot be one decide it. The new chars (with the one before them, for a CR that
- * straddles) show the first two, and a method is judged within METHOD_CHARS. A
- * client that sends its head a byte at a time then costs a look at each new byte, and a parse
- * at each line's end, not a parse of all it has sent at each byte (docs/experiments.md,
- * 2026-12-07).
+ * now that it is `received`: only the size bound, a method char within METHOD_CHARS, the
+ * request line's end, a bare CR or the head's end decide it, and the new chars (with the
+ * three before them, for one that straddles) show the last two. A client that sends its head
+ * a byte at a time then costs a look at each new byte, and a parse at these few points, not a
+ * parse of all it has sent at each byte or each line (docs/experiments.md, 2026-12-07).
  */
 export function mayDecide(received: string, before: number): boolean {
-  if (received.length > MAX_HEAD_BYTES || before < METHOD_CHARS) return true;
-  return /\r(?!\n|$)|\n/.test(received.slice(Math.max(0, before - 1)));
+  if (received.length > MAX_HEAD_BYTES) return true;
+  const start = received.search(/[^\r\n]/);
+  if (start >= 0 && before - start < METHOD_CHARS) return true;
+  // The first LF after the request line's start, found within its length: a request line
+  // that ends now is judged now.
+  if (start >= 0 && received.indexOf("\n", start) >= before) return true;
+  return /\r(?!\n|$)|\n\r?\n/.test(received.slice(Math.max(0, before - 3)));
 }
 
 function refused(status: 400 | 431 | 505): Head {
