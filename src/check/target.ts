@@ -179,6 +179,21 @@ function listenerIsForeign(port: number, pgid: number): boolean {
   return !pids.some((pid) => socketInodes(pid)?.some((inode) => inodes.has(inode)));
 }
 
+/**
+ * Whether /proc shows a process of group `pgid` listening on `port` (true where /proc cannot
+ * tell). A connection that succeeded may have reached someone else's listener of a moment (a
+ * checker probing whether the port is free listens on it briefly): before, a start then
+ * counted as done, and the cases ran against a port nobody served.
+ */
+function listenerIsOurs(port: number, pgid: number): boolean {
+  if (!existsSync("/proc/net/tcp")) return true;
+  const inodes = new Set(listeningSockets().filter((s) => s.port === port).map((s) => s.inode));
+  const pids = groupPids(pgid);
+  if (pids === null) return true;
+  // A process whose descriptors cannot be read (another user's) may hold it.
+  return pids.some((pid) => socketInodes(pid)?.some((inode) => inodes.has(inode)) ?? true);
+}
+
 /** A shell variable assignment (`NAME=value`), as a command's first words may be. */
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
@@ -291,7 +306,7 @@ export class Target {
       let foreign = listenerIsForeign(port, proc.pid);
       const answered = !foreign && (await canConnect(config.host, port, 250, config.startTimeout * 1000));
       if (answered) foreign = listenerIsForeign(port, proc.pid);
-      if (answered && !foreign) return target;
+      if (answered && !foreign && listenerIsOurs(port, proc.pid)) return target;
       // Ended once every process of its group has: a shell that put the server in the
       // background (`cmd &`) exits at once, and the server it started is the implementation.
       const ended = (proc.exitCode !== null || proc.signalCode !== null) && !livingInGroup(proc.pid);
