@@ -166,32 +166,21 @@ export function livingInGroup(pgid: number): boolean {
 }
 
 /**
- * Whether the listener on `port` is someone else's: /proc shows sockets listening there and no
- * process of group `pgid` holds one. False where /proc cannot tell. A port the checker picked
- * can be taken between its pick and the implementation's bind (by another checker, say); the
- * cases must then not run against that other process.
+ * Whose listener is on `port`, as /proc shows it: a process of group `pgid` ("ours"),
+ * someone else ("foreign"), nobody ("none"), or "unknown" (no /proc, or a process of the
+ * group whose descriptors cannot be read). A port the checker picked can be taken between
+ * its pick and the implementation's bind (by another checker, say), and a connection can
+ * reach someone else's listener of a moment (a checker probing whether the port is free
+ * listens on it briefly): the cases must then not run against that other process, nor
+ * against a port nobody serves.
  */
-function listenerIsForeign(port: number, pgid: number): boolean {
+function listenerOwner(port: number, pgid: number): "ours" | "foreign" | "none" | "unknown" {
+  if (!existsSync("/proc/net/tcp")) return "unknown";
   const inodes = new Set(listeningSockets().filter((s) => s.port === port).map((s) => s.inode));
-  if (inodes.size === 0) return false;
-  const pids = groupPids(pgid);
-  if (pids === null) return false;
-  return !pids.some((pid) => socketInodes(pid)?.some((inode) => inodes.has(inode)));
-}
-
-/**
- * Whether /proc shows a process of group `pgid` listening on `port` (true where /proc cannot
- * tell). A connection that succeeded may have reached someone else's listener of a moment (a
- * checker probing whether the port is free listens on it briefly): before, a start then
- * counted as done, and the cases ran against a port nobody served.
- */
-function listenerIsOurs(port: number, pgid: number): boolean {
-  if (!existsSync("/proc/net/tcp")) return true;
-  const inodes = new Set(listeningSockets().filter((s) => s.port === port).map((s) => s.inode));
-  const pids = groupPids(pgid);
-  if (pids === null) return true;
-  // A process whose descriptors cannot be read (another user's) may hold it.
-  return pids.some((pid) => socketInodes(pid)?.some((inode) => inodes.has(inode)) ?? true);
+  if (inodes.size === 0) return "none";
+  const held = groupPids(pgid)?.map((pid) => socketInodes(pid)?.some((inode) => inodes.has(inode)));
+  if (held === undefined) return "unknown";
+  return held.includes(true) ? "ours" : held.includes(undefined) ? "unknown" : "foreign";
 }
 
 /** A shell variable assignment (`NAME=value`), as a command's first words may be. */
@@ -303,10 +292,14 @@ export class Target {
       // Ready only when the listener is the implementation's: another process on the port
       // would take the cases meant for it. Where /proc shows that other process, it is not
       // even probed: a probe would be a client of someone else's server.
-      let foreign = listenerIsForeign(port, proc.pid);
-      const answered = !foreign && (await canConnect(config.host, port, 250, config.startTimeout * 1000));
-      if (answered) foreign = listenerIsForeign(port, proc.pid);
-      if (answered && !foreign && listenerIsOurs(port, proc.pid)) return target;
+      // A connection that succeeded counts only with the listener still the implementation's
+      // (before, one that had reached a listener of a moment, gone by the look at /proc,
+      // counted as the start).
+      let owner = listenerOwner(port, proc.pid);
+      const answered = owner !== "foreign" && (await canConnect(config.host, port, 250, config.startTimeout * 1000));
+      if (answered) owner = listenerOwner(port, proc.pid);
+      if (answered && (owner === "ours" || owner === "unknown")) return target;
+      const foreign = owner === "foreign";
       // Ended once every process of its group has: a shell that put the server in the
       // background (`cmd &`) exits at once, and the server it started is the implementation.
       const ended = (proc.exitCode !== null || proc.signalCode !== null) && !livingInGroup(proc.pid);
