@@ -196,7 +196,7 @@ class Server {
     // The code only the start ran is given back before the bitmap's pages are all mapped, so
     // that the two are never resident together: the peak resident set is the serving one.
     releaseCodePages();
-    touchPages(this.bits);
+    if (!this.hooks.lazyPages) touchPages(this.bits);
     this.reportAt(performance.now() + this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
     this.warn();

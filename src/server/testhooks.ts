@@ -22,6 +22,11 @@
 //
 // NUMBERS_TEST_FATAL_GRACE=<ms> shortens the wait after an internal error for a stop that does
 // not end (coordinator.ts, 5 s), so that a test of it need not wait that long.
+//
+// NUMBERS_TEST_LAZY_PAGES=1 leaves the bitmap's pages to their first touch instead of mapping
+// them all before the readiness line (touchPages, coordinator.ts). Zeroing 119 MiB is about
+// half of a start's CPU, which the default test run's hundreds of servers, each setting a few
+// numbers, would spend for nothing (docs/testing.md); that run sets it (test/support/env.ts).
 
 import { readSync } from "node:fs";
 import type { LogFile } from "./logfile.ts";
@@ -37,6 +42,7 @@ export interface TestHooks {
   hold?: (typeof HOLDS)[number];
   fault?: Fault;
   fatalGraceMs?: number;
+  lazyPages?: boolean;
 }
 
 function pick<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
@@ -56,6 +62,7 @@ export function parseTestHooks(env: Record<string, string | undefined>): TestHoo
     hold: pick("NUMBERS_TEST_HOLD", env.NUMBERS_TEST_HOLD, HOLDS),
     fault: pick("NUMBERS_TEST_FAULT", env.NUMBERS_TEST_FAULT, FAULTS),
     fatalGraceMs: milliseconds("NUMBERS_TEST_FATAL_GRACE", env.NUMBERS_TEST_FATAL_GRACE),
+    lazyPages: pick("NUMBERS_TEST_LAZY_PAGES", env.NUMBERS_TEST_LAZY_PAGES, ["0", "1"]) === "1",
   };
 }
 

@@ -3,16 +3,19 @@
 // by hand) would reach every server, client and checker the tests spawn and fail tests that
 // have nothing wrong: the run drops all but the variables that steer it (docs/testing.md).
 // NUMBERS_WARMUP=0 skips the JIT warm-up (its cost per start: docs/testing.md), which only the
-// warm-up's own test (test/server/warmup.test.ts) needs; a value set outside the run, or by a
-// test in its env, still wins.
+// warm-up's own test (test/server/warmup.test.ts) needs; NUMBERS_TEST_LAZY_PAGES=1 leaves the
+// bitmap's pages to their first touch (src/server/testhooks.ts), except at full strength (CI),
+// which runs every server as a user's. A value set outside the run, or by a test in its env,
+// still wins.
 
 /** What the run passes on: the variables docs/testing.md lists as steering it. */
-const STEERING = ["NUMBERS_SERVER_BIN", "NUMBERS_WORKERS", "NUMBERS_WARMUP", "NUMBERS_TEST_FULL", "NUMBERS_CHECK_FULL", "NUMBERS_TEST_CONCURRENCY"];
+const STEERING = ["NUMBERS_SERVER_BIN", "NUMBERS_WORKERS", "NUMBERS_WARMUP", "NUMBERS_TEST_FULL", "NUMBERS_CHECK_FULL", "NUMBERS_TEST_CONCURRENCY", "NUMBERS_TEST_LAZY_PAGES"];
 
 for (const name of Object.keys(process.env)) {
   if (name.startsWith("NUMBERS_") && !STEERING.includes(name)) delete process.env[name];
 }
 process.env.NUMBERS_WARMUP ??= "0";
+if (process.env.NUMBERS_TEST_FULL !== "1") process.env.NUMBERS_TEST_LAZY_PAGES ??= "1";
 
 // Bun.spawn and Bun.spawnSync without an `env` pass the environment the process started with,
 // not process.env as it is now (oven-sh/bun#40846; a fix, oven-sh/bun#34972, is open): the
