@@ -41,6 +41,27 @@ test.serial.each([1, 3])("--workers %d --flush-interval 0.2: new numbers reach t
   expect(sorted(logNumbers(server.log))).toEqual(sorted(values));
 });
 
+// Serial: the lags are measured. Each number is sent as soon as the one before it is in the
+// log, so just after a flush tick, and so waits about a whole interval for the next one.
+test.serial("--flush-interval 0.3: a new number sent just after a flush is written at the next tick, an interval later", async () => {
+  const server = await servers.start(["--flush-interval", "0.3", "--report-interval", "3600"]);
+  const peer = await connect(server.port);
+  const lags: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const sent = performance.now();
+    peer.write(`${String(i + 1).padStart(9, "0")}\n`);
+    await waitForSize(server.log, (i + 1) * 10, 2000);
+    lags.push(performance.now() - sent);
+  }
+  // The first was sent at any point of the tick's period; of the others, the middle lag. A
+  // tick late on a loaded machine delays one; ticks every 0.6 s would put the median near 600.
+  const median = lags.slice(1).sort((a, b) => a - b)[2];
+  expect(median).toBeGreaterThan(150);
+  expect(median).toBeLessThan(450);
+  peer.write("terminate\n");
+  expect(await server.exited).toBe(0);
+});
+
 test("without a flush tick, numbers already read are still in memory: kill -9 loses them", async () => {
   // The control for the test above: the timer, not the reading, is what writes.
   const server = await servers.start(["--flush-interval", "30"]);
