@@ -82,14 +82,19 @@ test.serial.each([5, 2])("--max-clients %d: one more client is closed at once an
   // Once the reports count every number, every one of these clients holds a slot.
   await reportsUntil(server.stdout, (sums) => sums.unique >= limit);
 
-  const connectedAt = performance.now();
-  const refused = await connect(server.port);
-  // The server may close it before this write; either way nothing it sends may count.
-  try {
-    refused.write("999999999\nterminate\n");
-  } catch {}
-  // "At once" is about 1 ms here; the bound only rules out a close by some timer.
-  expect((await refused.closed) - connectedAt).toBeLessThan(500);
+  // "At once": once no slot has freed for 50 ms (TURNOVER_MS in src/server/acceptor.ts). The
+  // middle of five waits: a loaded machine may delay one close, never most of them.
+  const waits: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const connectedAt = performance.now();
+    const refused = await connect(server.port);
+    // The server may close it before this write; either way nothing it sends may count.
+    try {
+      refused.write("999999999\nterminate\n");
+    } catch {}
+    waits.push((await refused.closed) - connectedAt);
+  }
+  expect(waits.sort((a, b) => a - b)[2]).toBeLessThan(200);
   expect(admitted.some((peer) => peer.isClosed)).toBe(false);
 
   await sendAll(admitted.pop()!, "");
