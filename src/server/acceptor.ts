@@ -136,6 +136,8 @@ export class Acceptor {
    * sent `terminate`, and at the stop every other.
    */
   private readonly closingLast = new Set<Socket<Client>>();
+  /** Of those, the ones that held part of a line at the stop: a reset, not a FIN (closeLast()). */
+  private readonly resetLast = new Set<Socket<Client>>();
   private readonly counts = { admitted: 0, refused: 0, closed: { invalid: 0, idle: 0, eof: 0, terminate: 0, shutdown: 0 } };
   private readonly listener: TCPSocketListener<Client>;
   private readonly idleTimer?: ReturnType<typeof setInterval>;
@@ -217,6 +219,8 @@ export class Acceptor {
         this.judge(socket, CLOSE);
         continue;
       }
+      // Part of a line, discarded: reset at the end, as an idle client's (drop()).
+      if (endsInsideLine(socket.data.carry)) this.resetLast.add(socket);
       this.vacate(socket, "shutdown");
       if (failed) socket.terminate();
       else {
@@ -248,16 +252,17 @@ export class Acceptor {
   /**
    * Closes the clients the stop kept (see stop()), those that sent `terminate` among them: the
    * last step of the shutdown, once the log is flushed. A FIN (a reset where bytes they sent
-   * are unread: the kernel's answer); after a failed stop (a log write, a worker) a reset,
-   * so that a client can tell that its numbers may not be in the log (the terminate command
-   * then exits 1).
+   * are unread: the kernel's answer; or where part of a line was discarded); after a failed
+   * stop (a log write, a worker) a reset, so that a client can tell that its numbers may not
+   * be in the log (the terminate command then exits 1).
    */
   closeLast(failed: boolean): void {
     for (const socket of this.closingLast) {
-      if (failed) socket.terminate();
+      if (failed || this.resetLast.has(socket)) socket.terminate();
       else socket.end();
     }
     this.closingLast.clear();
+    this.resetLast.clear();
   }
 
   /**
@@ -463,10 +468,15 @@ export class Acceptor {
     if (!this.stopping) this.seatWaiting();
   }
 
-  /** A graceful close (FIN): the client is done, idle, or the server stops. */
+  /**
+   * A graceful close (FIN): the client is done or idle; a reset instead where part of a line
+   * is left unread-for-good (an idle client's), since a FIN says every line it sent was taken.
+   */
   private drop(socket: Socket<Client>, reason: CloseReason) {
+    const cut = socket.data.carry !== undefined && endsInsideLine(socket.data.carry);
     this.vacate(socket, reason);
-    socket.end();
+    if (cut) socket.terminate();
+    else socket.end();
   }
 
   /**

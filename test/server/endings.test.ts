@@ -3,8 +3,8 @@
 //   an unfinished line    at the client's FIN: abortive close (RST), as for invalid input
 //   a client over limit   abortive close (RST) right after it is accepted, unread: ECONNRESET
 //                         (so that a client that sent all and half-closed first can tell)
-//   terminate             graceful close of every client
-//   --idle-timeout        graceful close
+//   terminate             graceful close of every client, a reset of one holding part of a line
+//   --idle-timeout        graceful close, a reset of a client holding part of a line
 // The reference server closes on invalid input with a reset, and its clients expect
 // ConnectionResetError on their next send.
 
@@ -12,6 +12,7 @@ import { expect, test } from "bun:test";
 import net from "node:net";
 import { connect } from "../support/peer.ts";
 import { BAD_LINES } from "../support/cases.ts";
+import { reportsUntil } from "../support/reports.ts";
 import { serverPool } from "../support/servers.ts";
 
 const servers = serverPool();
@@ -83,8 +84,23 @@ test("terminate: the sender and every other client get end of stream, no error",
   expect(await server.exited).toBe(0);
 });
 
-test("--idle-timeout: end of stream, no error", async () => {
+test("--idle-timeout: end of stream, no error; a reset where part of a line is discarded", async () => {
   const server = await servers.start(["--idle-timeout", "0.2"]);
   expect(await observe(server.port, "000000001\n")).toEqual(["end", "close"]);
+  // A FIN would say every line it sent was taken.
+  expect(await observe(server.port, "000000002\n00000")).toEqual(["error ECONNRESET", "close"]);
   server.proc.kill(9);
+});
+
+test("terminate: a client holding part of a line is reset, its whole lines counted; one between lines gets end of stream", async () => {
+  const server = await servers.start(["--report-interval", "0.05"]);
+  const cut = observe(server.port, "000000001\n00000");
+  const whole = observe(server.port, "000000002\n");
+  // Once a report counts both numbers, the server has read both writes (each one segment).
+  await reportsUntil(server.stdout, (sums) => sums.unique >= 2);
+  expect(await observe(server.port, "terminate\n")).toEqual(["end", "close"]);
+  expect(await cut).toEqual(["error ECONNRESET", "close"]);
+  expect(await whole).toEqual(["end", "close"]);
+  expect(await server.exited).toBe(0);
+  expect((await Bun.file(server.log).text()).split("\n").sort()).toEqual(["", "000000001", "000000002"]);
 });
