@@ -11,6 +11,8 @@ export interface Libc {
   lseek(fd: number, offset: number, whence: number): number;
   /** fcntl(2); `arg` an int, or a buffer for the commands that take a pointer (struct flock). */
   fcntl(fd: number, cmd: number, arg: number | Uint8Array): number;
+  /** send(2) of `length` bytes of `bytes`: bytes sent, or -1 (errno()). */
+  send(fd: number, bytes: Uint8Array, length: number, flags: number): number;
   /** signal(2) with a handler given as a number (SIG_IGN = 1): the old handler. */
   signal(signal: number, handler: number): number | bigint;
   /** glibc's numbering of the real-time signals. */
@@ -49,6 +51,7 @@ function load(): Libc | null {
       lseek: { args: [i32, i64, i32], returns: i64_fast },
       // A pointer-sized third argument takes an int as well (the variadic int of F_SETFL).
       fcntl: { args: [i32, i32, ptr], returns: i32 },
+      send: { args: [i32, ptr, u64, i32], returns: i64_fast },
       signal: { args: [i32, u64], returns: u64 },
       __libc_current_sigrtmin: { args: [], returns: i32 },
       __libc_current_sigrtmax: { args: [], returns: i32 },
@@ -59,6 +62,7 @@ function load(): Libc | null {
       flock: symbols.flock,
       lseek: (fd, offset, whence) => Number(symbols.lseek(fd, offset, whence)),
       fcntl: symbols.fcntl,
+      send: (fd, bytes, length, flags) => Number(symbols.send(fd, bytes, length, flags)),
       signal: symbols.signal,
       sigrtmin: symbols.__libc_current_sigrtmin,
       sigrtmax: symbols.__libc_current_sigrtmax,

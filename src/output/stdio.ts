@@ -10,19 +10,26 @@
 //   change theirs too, and leave a terminal non-blocking for the shell after we exit);
 // - a regular file (or block device) is written as it is: such a write never waits for a
 //   reader, only for the disk; reopening it would lose its offset and O_APPEND;
-// - a socket (systemd's journal stream) cannot be reopened, nor can a pipe when /proc is
-//   missing or refuses (another user's pipe): O_NONBLOCK is then set on the shared
-//   description with fcntl through bun:ffi. Any process writing to the same socket or pipe
-//   sees it too, so the original flags are put back by `restore()` at exit. A terminal is
-//   never given O_NONBLOCK this way; without /proc it is written blocking, as are all
-//   descriptors where bun:ffi cannot load libc.so.6 (musl, other systems).
+// - a socket (systemd's journal stream) cannot be reopened, but send(2) takes MSG_DONTWAIT:
+//   non-blocking for that one call, through bun:ffi, the shared description untouched (before
+//   2026-12-07 it was given O_NONBLOCK with fcntl and its flags put back at exit, which a
+//   SIGKILL never reaches: whoever shared the socket was left with a non-blocking one);
+// - a pipe that /proc cannot reopen (no /proc, another user's pipe): O_NONBLOCK is set on the
+//   shared description with fcntl, and the original flags are put back by `restore()` at
+//   exit (not after a SIGKILL or a crash: a pipe has no per-call flag). A terminal is never
+//   given O_NONBLOCK this way; without /proc it is written blocking, as are all descriptors
+//   where bun:ffi cannot load libc.so.6 (musl, other systems).
 
-import { constants, fstatSync, openSync, writeSync } from "node:fs";
-import { libc } from "../core/libc.ts";
+import { constants, fstatSync, openSync, writeSync, type Stats } from "node:fs";
+import { constants as os } from "node:os";
+import { libc, type Libc } from "../core/libc.ts";
 import type { Write } from "./backlog.ts";
 
 const F_GETFL = 3;
 const F_SETFL = 4;
+/** From Linux's <bits/socket.h>: this call only does not block; no SIGPIPE for a peer gone. */
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
 
 export interface Writer {
   /** Takes what it can of `bytes` now; 0 when it would block. Other errors are thrown. */
@@ -33,7 +40,10 @@ export interface Writer {
 
 /** Opens a non-blocking writer on `fd` (1 or 2). Throws (EBADF) if `fd` is not open. */
 export function openWriter(fd: number): Writer {
-  const { target, restore } = nonBlocking(fd);
+  const stat = fstatSync(fd);
+  const c = libc();
+  if (stat.isSocket() && c !== undefined) return socketWriter(c, fd);
+  const { target, restore } = nonBlocking(fd, stat);
   return {
     write(bytes) {
       try {
@@ -49,8 +59,29 @@ export function openWriter(fd: number): Writer {
 
 const nothing = () => {};
 
-function nonBlocking(fd: number): { target: number; restore: () => void } {
-  const stat = fstatSync(fd);
+/** errno numbers to their names (EPIPE, ECONNRESET, …), for the errors a write throws. */
+const ERRNO_NAMES = new Map(Object.entries(os.errno).map(([name, n]) => [n, name]));
+
+/** A socket, written with send(MSG_DONTWAIT): nothing of the shared description changes. */
+function socketWriter(c: Libc, fd: number): Writer {
+  return {
+    write(bytes) {
+      if (bytes.length === 0) return 0;
+      for (;;) {
+        const sent = c.send(fd, bytes, bytes.length, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent >= 0) return sent;
+        const errno = c.errno();
+        if (errno === os.errno.EINTR) continue;
+        if (errno === os.errno.EAGAIN) return 0;
+        const code = ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+        throw Object.assign(new Error(`${code}: send to descriptor ${fd}`), { code, errno: -errno });
+      }
+    },
+    restore: nothing,
+  };
+}
+
+function nonBlocking(fd: number, stat: Stats): { target: number; restore: () => void } {
   if (stat.isFile() || stat.isBlockDevice()) return { target: fd, restore: nothing };
   if (stat.isFIFO() || stat.isCharacterDevice()) {
     try {

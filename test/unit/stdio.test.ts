@@ -1,10 +1,10 @@
 // Non-blocking writers on stdout/stderr-like descriptors (src/output/stdio.ts), in-process: a full
-// pipe takes nothing instead of blocking (a blocking write here would hang the test), the
-// shared descriptor stays blocking for everyone else, a pipe without a reader fails with
-// EPIPE, and a regular file is written at its own offset.
+// pipe or socket takes nothing instead of blocking (a blocking write here would hang the test),
+// the shared descriptor stays blocking for everyone else, a pipe or socket without a reader
+// fails with EPIPE, and a regular file is written at its own offset.
 
 import { expect, test } from "bun:test";
-import { closeSync, constants, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openWriter } from "../../src/output/stdio.ts";
 import { StuckPipe } from "../support/fifo.ts";
@@ -36,6 +36,39 @@ test("a pipe whose reader is gone fails with EPIPE", () => {
   const writer = openWriter(pipe.writeEnd);
   expect(() => writer.write(line)).toThrow(expect.objectContaining({ code: "EPIPE" }));
   pipe.closeWriteEnd();
+});
+
+/** A connected pair of Unix stream sockets (socketpair(2) through bun:ffi). */
+function socketPair(): [number, number] {
+  const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
+  const { symbols, close } = dlopen("libc.so.6", { socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
+  const fds = new Int32Array(2);
+  const AF_UNIX = 1;
+  const SOCK_STREAM = 1;
+  expect(symbols.socketpair(AF_UNIX, SOCK_STREAM, 0, fds)).toBe(0);
+  close();
+  return [fds[0], fds[1]];
+}
+
+// Before, a socket was given O_NONBLOCK on its shared description, put back at exit: after a
+// SIGKILL whoever shared it (the journal's other writers, a parent) kept a non-blocking socket.
+test("a full socket takes nothing, at once, and its shared descriptor is never made non-blocking; a peer gone is EPIPE", () => {
+  const [ours, peer] = socketPair();
+  const writer = openWriter(ours);
+  let taken = 0;
+  for (let n; (n = writer.write(line)) > 0; ) {
+    taken += n;
+    expect(nonBlocking(ours)).toBe(false);
+  }
+  expect(taken).toBeGreaterThan(line.length);
+  for (let i = 0; i < 1000; i++) expect(writer.write(line)).toBe(0);
+  expect(nonBlocking(ours)).toBe(false);
+  const head = Buffer.alloc(line.length);
+  expect(readSync(peer, head)).toBe(line.length);
+  expect(head.toString("latin1")).toBe(new TextDecoder().decode(line));
+  closeSync(peer);
+  expect(() => writer.write(line)).toThrow(expect.objectContaining({ code: "EPIPE" }));
+  closeSync(ours);
 });
 
 test("a regular file is written through its own descriptor: offset and O_APPEND kept", () => {
