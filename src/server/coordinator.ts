@@ -261,13 +261,19 @@ class Server {
 
   /**
    * After readiness, each said once: a descriptor limit too low for the bounded connections,
-   * and a log that discards every line (/dev/null, be it named or what a closed standard
-   * output was given: `--log /dev/stdout >&-` served and exited 0 with no number kept).
+   * a log that discards every line (/dev/null, be it named or what a closed standard
+   * output was given: `--log /dev/stdout >&-` served and exited 0 with no number kept), and
+   * standard output or error that is the log itself, which then holds more than numbers.
    */
   private warn(): void {
     const warning = descriptorWarning(this.toStart, this.boundedConnections(), this.waitingRoom);
     if (warning !== undefined) printNotice(warning);
     if (this.log!.discards()) printNotice(`warning: the log '${this.log!.path}' keeps nothing (it is /dev/null): every number is discarded`);
+    const shared = this.log!.sharedStreams();
+    if (shared.length > 0) {
+      const what = shared.map((name) => `standard ${name}`).join(" and ");
+      printNotice(`warning: ${what} ${shared.length > 1 ? "are" : "is"} the log '${this.log!.path}' itself: ${shared.includes("output") ? "report lines" : "notices"} land between its numbers`);
+    }
   }
 
   /**

@@ -136,6 +136,28 @@ export class OwnedLog implements LogHandle {
     }
   }
 
+  /**
+   * The standard streams that are this log itself, a file, pipe or socket (`> numbers.log`,
+   * `--log /dev/stdout` into a file, a pipe or the journal): what they print lands between
+   * the log's lines. Not a device: `/dev/null` or a terminal is shared as a matter of course.
+   */
+  sharedStreams(): ("output" | "error")[] {
+    try {
+      const log = fstatSync(this.fd);
+      if (!log.isFile() && !log.isFIFO() && !log.isSocket()) return [];
+      return ([[1, "output"], [2, "error"]] as const).filter(([std]) => {
+        try {
+          const stat = fstatSync(std);
+          return stat.dev === log.dev && stat.ino === log.ino;
+        } catch {
+          return false; // closed
+        }
+      }).map(([, name]) => name);
+    } catch {
+      return [];
+    }
+  }
+
   /** What threads are handed: the descriptor, not the object. */
   get handle(): LogHandle {
     return { fd: this.fd, path: this.path, stream: this.stream };

@@ -39,6 +39,8 @@ const payloads = drawn.map(encodeLines);
 const expected = Uint32Array.from(new Set(drawn.flatMap((d) => Array.from(d)))).sort();
 /** Reports would share /dev/stdout with the log; none come in a test's time. */
 const QUIET = ["--warmup", "0", "--report-interval", "3600"];
+/** The notice of standard output that is the log itself (coordinator.ts warn()). */
+const SHARED = (log: string) => `warning: standard output is the log '${log}' itself: report lines land between its numbers`;
 /** The notice of a log's reader too far behind (logfile.ts BACKLOG_BYTES). */
 const BEHIND = "warning: the log's reader is more than 16 MiB behind: clients are held until it catches up";
 
@@ -99,6 +101,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
       pipe.closeWriteEnd();
       const stderr = new Lines(proc.stderr);
       const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+      expect(await stderr.next()).toBe(SHARED("/dev/stdout"));
       await sendAndTerminate({ port } as Server);
       expect(await proc.exited).toBe(0);
       while ((await log.next()) !== null);
@@ -121,6 +124,7 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     try {
       const stderr = new Lines(proc.stderr);
       const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+      expect(await stderr.next()).toBe(SHARED(log));
       const sent = await sendPayloads("127.0.0.1", port, payloads);
       expect(sent.cutShort).toBe(0);
       proc.kill("SIGUSR1");
@@ -141,7 +145,9 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
   test("--log /dev/stdout, a socket: every line whole and once", async () => {
     const server = await servers.start(["--workers", workers, ...QUIET, "--log", "/dev/stdout"]);
     await sendAndTerminate(server);
-    expect((await outcome(server)).code).toBe(0);
+    const result = await outcome(server);
+    expect(result.code).toBe(0);
+    expect(result.stderr.slice(1, 2)).toEqual([SHARED("/dev/stdout")]);
     expectEveryByte(server.stdout.text);
   });
 
