@@ -261,14 +261,15 @@ class Server {
 
   /**
    * After readiness, each said once: a descriptor limit too low for the bounded connections,
-   * a log that discards every line (/dev/null, be it named or what a closed standard
+   * a log that discards every line (/dev/null or /dev/zero, be it named or what a closed standard
    * output was given: `--log /dev/stdout >&-` served and exited 0 with no number kept), and
    * standard output or error that is the log itself, which then holds more than numbers.
    */
   private warn(): void {
     const warning = descriptorWarning(this.toStart, this.boundedConnections(), this.waitingRoom);
     if (warning !== undefined) printNotice(warning);
-    if (this.log!.discards()) printNotice(`warning: the log '${this.log!.path}' keeps nothing (it is /dev/null): every number is discarded`);
+    const device = this.log!.discards();
+    if (device !== undefined) printNotice(`warning: the log '${this.log!.path}' keeps nothing (it is ${device}): every number is discarded`);
     const shared = this.log!.sharedStreams();
     if (shared.length > 0) {
       const what = shared.map((name) => `standard ${name}`).join(" and ");

@@ -126,13 +126,20 @@ export class OwnedLog implements LogHandle {
     }
   }
 
-  /** Whether the log is /dev/null, which keeps nothing. */
-  discards(): boolean {
+  /** The device that the log is when it keeps nothing (/dev/null, /dev/zero), else undefined. */
+  discards(): string | undefined {
     try {
       const { rdev, mode } = fstatSync(this.fd);
-      return (mode & constants.S_IFMT) === constants.S_IFCHR && rdev === statSync("/dev/null").rdev;
+      if ((mode & constants.S_IFMT) !== constants.S_IFCHR) return undefined;
+      return ["/dev/null", "/dev/zero"].find((device) => {
+        try {
+          return statSync(device).rdev === rdev;
+        } catch {
+          return false;
+        }
+      });
     } catch {
-      return false;
+      return undefined;
     }
   }
 

@@ -353,13 +353,17 @@ test.skipIf(process.getuid?.() !== 0)("a block device as the log, with or withou
 
 // Before, `--log /dev/stdout` with standard output closed (Bun gives a closed descriptor
 // /dev/null) served and exited 0 without a word, every number lost.
-test.each(["/dev/null", "/dev/stdout"])("--log %s that is /dev/null: a warning after the readiness line, and the server serves", async (log) => {
+test.each([
+  ["/dev/null", "/dev/null"],
+  ["/dev/stdout", "/dev/null"],
+  ["/dev/zero", "/dev/zero"],
+])("--log %s that is %s: a warning after the readiness line, and the server serves", async (log, device) => {
   const proc = Bun.spawn([...serverCommand(), "serve", "--port", "0", ...QUIET, "--log", log], { cwd: tempDir(), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   readers.push(proc);
   const stderr = new Lines(proc.stderr);
   const port = Number(/^listening on 127\.0\.0\.1:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
   expect(port).toBeGreaterThan(0);
-  expect(await stderr.next()).toBe(`warning: the log '${log}' keeps nothing (it is /dev/null): every number is discarded`);
+  expect(await stderr.next()).toBe(`warning: the log '${log}' keeps nothing (it is ${device}): every number is discarded`);
   (await connect(port)).write("123456789\nterminate\n");
   expect(await proc.exited).toBe(0);
   expect(await stderr.next()).toBeNull();
