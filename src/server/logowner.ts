@@ -12,7 +12,7 @@
 // standard output) has nothing to empty and is not locked; it is written by one thread only
 // (see LogHandle.stream).
 
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, readlinkSync, statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { libc, libcFailure, type Libc } from "../core/libc.ts";
 import { listeningSockets, socketInodes } from "../procnet.ts";
@@ -59,6 +59,8 @@ export class OwnedLog implements LogHandle {
     const kind = kindOf(path);
     if (kind === "socket") return new OwnedLog(duplicate(path), path, true);
     if (kind === "block") throw blockDevice(path);
+    const kernel = kind === "file" ? kernelFileSystem(path) : undefined;
+    if (kernel !== undefined) throw new LogOpenError(`cannot use log file '${path}': it is a file of the kernel's ${kernel}, where a write sets what it controls`);
     let fd: number;
     try {
       // O_NONBLOCK on a FIFO: no reader means ENXIO at once, not an open that never returns.
@@ -187,6 +189,33 @@ function kindOf(path: string): Kind {
     return stat.isFile() ? "file" : stat.isFIFO() ? "fifo" : stat.isSocket() ? "socket" : stat.isBlockDevice() ? "block" : "other";
   } catch {
     return "file"; // missing (created by the open) or unreadable (the open says why)
+  }
+}
+
+/**
+ * The kernel's own file systems, by statfs(2) magic number (<linux/magic.h>): their files
+ * are settings and controls (`/proc/sys/vm/min_free_kbytes` takes a number), never a log.
+ */
+const KERNEL_FILE_SYSTEMS = new Map([
+  [0x9fa0, "procfs"],
+  [0x62656572, "sysfs"],
+  [0x27e0eb, "cgroupfs"],
+  [0x63677270, "cgroup2fs"],
+  [0x64626720, "debugfs"],
+  [0x74726163, "tracefs"],
+  [0x73636673, "securityfs"],
+  [0x62656570, "configfs"],
+  [0xcafe4a11, "bpffs"],
+  [0xde5e81e4, "efivarfs"],
+  [0x6165676c, "pstore"],
+]);
+
+/** The name of the kernel file system that holds an existing `path`, if it is one. */
+function kernelFileSystem(path: string): string | undefined {
+  try {
+    return KERNEL_FILE_SYSTEMS.get(Number(statfsSync(path).type));
+  } catch {
+    return undefined; // missing (created by the open) or unreadable (the open says why)
   }
 }
 

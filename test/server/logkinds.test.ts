@@ -351,6 +351,18 @@ test.skipIf(process.getuid?.() !== 0)("a block device as the log, with or withou
   }
 });
 
+// Before, such a file was opened, "emptied" and written: a setting that takes a number
+// (/proc/sys/vm/min_free_kbytes) would have been set by the first flush. /proc/self/comm is
+// harmless if written: the server's own name.
+test("a file of the kernel's (procfs) as the log: refused with one line, exit 1, before it is opened", async () => {
+  const result = await outcome(servers.spawn(["serve", "--port", "0", "--log", "/proc/self/comm"]));
+  expect(result).toEqual({
+    code: 1,
+    stdout: [],
+    stderr: ["numbers-server: cannot use log file '/proc/self/comm': it is a file of the kernel's procfs, where a write sets what it controls"],
+  });
+});
+
 // Before, `--log /dev/stdout` with standard output closed (Bun gives a closed descriptor
 // /dev/null) served and exited 0 without a word, every number lost.
 test.each([
