@@ -45,7 +45,7 @@ export const BENCH_OPTIONS = {
     help: "comma list; measures the server with --workers W for each (none: flag not passed)",
   },
   resume: {
-    flag: "resume", env: "NUMBERS_BENCH_RESUME", default: "true", read: bool,
+    flag: "resume", switch: true, env: "NUMBERS_BENCH_RESUME", default: "true", read: bool,
     help: "time `serve --resume` (spawn to readiness) on the last random run's log (first --workers value)",
   },
   reference: {

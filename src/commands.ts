@@ -92,5 +92,6 @@ export function usage(name: CommandName): string {
     .map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`)
     .join("\n");
   return `Usage: numbers-server ${name === "serve" ? "[serve]" : name} [options]\n\n${command.summary}\n\nOptions (flag, environment variable, default):\n` +
-    `${describeOptions(command.options)}\n  --help, -h  show this help\n\nCommands:\n${list}\n  --version   print the version\n`;
+    `${describeOptions(command.options, [["-h, --help", "show this help"]])}\n\nCommands:\n${list}\n\n` +
+    `numbers-server --version prints the version.\n`;
 }

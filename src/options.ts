@@ -34,9 +34,16 @@ export const integer = (min: number, max: number) => (text: string, name: string
   return n;
 };
 
+/**
+ * The shortest interval any seconds option takes: a millisecond. Shorter, a typo (an extra
+ * `0.0000`) made a report line every microsecond, a flood on stdout, where the timers cannot
+ * keep time anyway.
+ */
+const SHORTEST_SECONDS = 0.001;
+
 export const seconds = (text: string, name: string): number => {
   const n = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
-  if (!(n > 0 && n <= 86400)) throw new UsageError(`${name} must be a number of seconds above 0 (at most 86400), got '${text}'`);
+  if (!(n >= SHORTEST_SECONDS && n <= 86400)) throw new UsageError(`${name} must be a number of seconds from ${SHORTEST_SECONDS} to 86400, in digits with an optional decimal point, got '${text}'`);
   return n;
 };
 
@@ -46,7 +53,7 @@ export const secondsOrOff = (text: string, name: string): number => {
   try {
     return seconds(text, name);
   } catch {
-    throw new UsageError(`${name} must be 0 (off) or a number of seconds above 0 (at most 86400), got '${text}'`);
+    throw new UsageError(`${name} must be 0 (off) or a number of seconds from ${SHORTEST_SECONDS} to 86400, in digits with an optional decimal point, got '${text}'`);
   }
 };
 
@@ -129,7 +136,7 @@ export function parseOptions<S extends Specs>(
     // turned it on (NUMBERS_RESUME=1 and --no-resume).
     parsed = parseArgs({ args: glueDashValues(specs, argv), options, strict: true, allowPositionals: true, tokens: true, allowNegative: true });
   } catch (err) {
-    throw new UsageError(parseError(err as Error, argv));
+    throw new UsageError(parseError(err as Error, argv, specs));
   }
   // Given twice, one of the two is a mistake: which one was meant is not for us to guess.
   const seen = new Set<string>();
@@ -143,11 +150,12 @@ export function parseOptions<S extends Specs>(
     }
     seen.add(token.name);
   }
-  if (parsed.values.help) return { help: true };
-  // Checked here, not by parseArgs (allowPositionals), whose message was Node's own.
+  // Checked here, not by parseArgs (allowPositionals), whose message was Node's own; before
+  // the help, so that `-h client` (a command after the flag) is not answered with the server's.
   if (parsed.positionals.length > positionals) {
     throw new UsageError(`unexpected argument '${parsed.positionals[positionals]}'`);
   }
+  if (parsed.values.help) return { help: true };
   const config: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(specs)) {
     const raw = parsed.values[spec.flag];
@@ -173,7 +181,7 @@ function given(spec: OptionSpec<unknown>, text: string, name: string): string {
  * starts with a dash (`--port --log x`, `--port -1`) it calls "ambiguous": said here as the
  * missing value (before another option) or the way to write such a value.
  */
-function parseError(err: Error, argv: string[]): string {
+function parseError(err: Error, argv: string[], specs: Specs): string {
   const ambiguous = /^Option '(-[^' ,]+)[^']*' argument is ambiguous/.exec(err.message);
   if (ambiguous) {
     const flag = ambiguous[1];
@@ -189,6 +197,9 @@ function parseError(err: Error, argv: string[]): string {
   // With positionals allowed, parseArgs adds how to pass one that starts with a dash: not
   // what a mistyped option needs.
   const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+  // parseArgs calls `--no-resume=1` unknown: a switch's negation that was given a value.
+  const negated = /^--no-(.+)$/.exec(unknown?.[1] ?? "")?.[1];
+  if (negated !== undefined && Object.values(specs).some((s) => s.switch && s.flag === negated)) return `Option '--no-${negated}' does not take an argument`;
   if (unknown) return `Unknown option '${unknown[1]}'`;
   // parseArgs explains some errors over several lines; the usage error stays one line.
   return err.message.split("\n").filter((l) => !l.startsWith("Did you forget")).join(" ");
@@ -217,11 +228,16 @@ function glueDashValues(specs: Specs, argv: string[]): string[] {
   return out;
 }
 
-/** The option table for `--help`; an option with no default (an empty one) says `none`. */
-export function describeOptions(specs: Specs): string {
+/**
+ * The option table for `--help`; an option with no default (an empty one) says `none`.
+ * `plain` rows (a flag and what it does: `-h, --help`) follow, their text in the help column.
+ */
+export function describeOptions(specs: Specs, plain: [string, string][] = []): string {
   const rows = Object.values(specs).map((s) => [`${s.short ? `-${s.short}, ` : ""}--${s.switch ? `[no-]${s.flag}` : `${s.flag} <v>`}`, s.env, s.default || "none", s.help]);
-  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows
-    .map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`)
-    .join("\n");
+  const widths = [0, 1, 2].map((c) => Math.max(...[...rows, ...plain.map(([flag]) => [flag, "", ""])].map((r) => r[c].length)));
+  const helpColumn = widths[1] + 2 + "default ".length + widths[2] + 2;
+  return [
+    ...rows.map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  default ${r[2].padEnd(widths[2])}  ${r[3]}`),
+    ...plain.map(([flag, text]) => `  ${flag.padEnd(widths[0])}  ${" ".repeat(helpColumn)}${text}`),
+  ].join("\n");
 }

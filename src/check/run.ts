@@ -143,7 +143,9 @@ export async function runCheck(config: CheckConfig): Promise<number> {
   // The cases -k matches (config.ts) may all be ones that only --throughput turns on.
   if (cases.length === 0) throw new UsageError(`-k '${config.only}' matches only cases that --throughput turns on`);
   if (config.list) {
-    for (const c of cases) printResult(`${c.name}  [${c.needs}]\n`);
+    // With --json, the list as one JSON document too: a script that asked for JSON got text.
+    if (config.json) printResult(`${JSON.stringify({ cases: cases.map((c) => ({ name: c.name, needs: c.needs })) }, null, 2)}\n`);
+    else for (const c of cases) printResult(`${c.name}  [${c.needs}]\n`);
     return 0;
   }
   // Each implementation runs in a process group of its own, which the terminal's signals do

@@ -60,7 +60,14 @@ export const SERVER_OPTIONS = {
   },
   workers: {
     flag: "workers", env: "NUMBERS_WORKERS", default: "auto",
-    read: (text: string, name: string) => (text === "auto" ? "auto" : integer(1, 64)(text, name)),
+    read: (text: string, name: string) => {
+      if (text === "auto") return "auto";
+      try {
+        return integer(1, 64)(text, name);
+      } catch {
+        throw new UsageError(`${name} must be auto or a whole number from 1 to 64, got '${text}'`);
+      }
+    },
     help: "serving threads sharing one bitmap; auto = min(cores, 8)",
   },
   warmup: {

@@ -20,5 +20,5 @@ test("bun run bench:metrics runs end to end: logs verified, counters exact, a ro
 test("bad options are usage errors", async () => {
   const proc = Bun.spawn([process.execPath, SCRIPT, "--scrape-interval", "0"], { stdout: "ignore", stderr: "pipe" });
   expect(await proc.exited).toBe(2);
-  expect(await new Response(proc.stderr).text()).toContain("--scrape-interval must be a number of seconds above 0");
+  expect(await new Response(proc.stderr).text()).toContain("--scrape-interval must be a number of seconds from 0.001 to 86400");
 });

@@ -19,6 +19,10 @@ test("--list names every case with what it needs; -k narrows it", async () => {
   for (const row of rows) expect(row).toMatch(/^[a-z]+\/[a-z0-9/-]+ {2}\[(socket|spawn)\]$/);
   const some = await check(["--list", "-k", "terminate/"]);
   expect(some.stdout.trim().split("\n").map((r) => r.split(" ")[0])).toEqual(rows.map((r) => r.split(" ")[0]).filter((n) => n.includes("terminate/")));
+  // With --json, the same list as one document (before, the text above).
+  const json = await check(["--list", "--json"]);
+  expect(json.code).toBe(0);
+  expect(JSON.parse(json.stdout)).toEqual({ cases: rows.map((r) => ({ name: r.split(" ")[0], needs: /\[(\w+)\]/.exec(r)![1] })) });
 });
 
 test("a -k that matches no case is a usage error, not an empty pass", async () => {

@@ -65,10 +65,21 @@ test.each([
   [["--max-clients", "0"], "--max-clients"],
   [["--bogus"], "--bogus"],
   [["--report-interval", "0"], "--report-interval"],
-  [["--report-interval", "0"], "above 0 (at most 86400)"],
+  [["--report-interval", "0"], "from 0.001 to 86400"],
+  // Below a millisecond, a typo made a report line every microsecond; an exponent is no
+  // number of ours, and the line says which are.
+  [["--report-interval", "0.0001"], "from 0.001 to 86400"],
+  [["--report-interval", "1e-3"], "in digits with an optional decimal point, got '1e-3'"],
   // 0 means off here, so the error must not say it is out of range.
-  [["--idle-timeout=-1"], "--idle-timeout must be 0 (off) or a number of seconds above 0"],
+  [["--idle-timeout=-1"], "--idle-timeout must be 0 (off) or a number of seconds from 0.001"],
+  // The default is auto: a line that named only numbers left it out.
+  [["--workers", "foo"], "--workers must be auto or a whole number from 1 to 64, got 'foo'"],
+  [["--workers", "0"], "--workers must be auto or a whole number from 1 to 64, got '0'"],
+  // parseArgs called it an unknown option, though the README names --no-resume.
+  [["--no-resume=1"], "Option '--no-resume' does not take an argument"],
   [["extra"], "extra"],
+  // The command after a flag: before, the server's help, as if `client` were not there.
+  [["-h", "client"], "unexpected argument 'client'"],
 ])("serve %j: a UsageError naming %s", (args, named) => {
   expect(() => parseServerConfig(args, {})).toThrow(UsageError);
   expect(() => parseServerConfig(args, {})).toThrow(named);
