@@ -1,5 +1,5 @@
-// The de-duplication set: one bit for each of the 10^9 possible numbers (119 MiB), in
-// memory mapped up front, on huge pages where Linux gives them.
+// The de-duplication set: one bit for each of the 10^9 possible numbers (119 MiB), on huge
+// pages where Linux gives them, its pages mapped when it is made or later (touchPages).
 
 import { libc } from "./libc.ts";
 

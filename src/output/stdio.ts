@@ -17,8 +17,8 @@
 // - a pipe that /proc cannot reopen (no /proc, another user's pipe): O_NONBLOCK is set on the
 //   shared description with fcntl, and the original flags are put back by `restore()` at
 //   exit (not after a SIGKILL or a crash: a pipe has no per-call flag). A terminal is never
-//   given O_NONBLOCK this way; without /proc it is written blocking, as are all descriptors
-//   where bun:ffi cannot load libc.so.6 (musl, other systems).
+//   given O_NONBLOCK this way; without /proc it is written blocking, as are a socket and such
+//   a pipe where bun:ffi cannot load libc.so.6 (musl, other systems).
 
 import { constants, fstatSync, openSync, writeSync, type Stats } from "node:fs";
 import { constants as os } from "node:os";

@@ -18,7 +18,7 @@ export interface ServerConfig {
   idleTimeout: number;
   /** Longest time, in seconds, the stop waits for a log that is a stream to take its last lines. */
   stopTimeout: number;
-  /** Serving threads; "auto" = one per core, at most 8 (coordinator.ts). */
+  /** Serving threads; "auto" = one per core, at most 8 (serveThreads()). */
   workers: number | "auto";
   /** Made-up lines each thread runs through its hot code before readiness (the JIT warm-up); 0 = none. */
   warmup: number;
@@ -36,7 +36,7 @@ export const SERVER_OPTIONS = {
   },
   log: {
     flag: "log", env: "NUMBERS_LOG", default: "numbers.log", read: filePath,
-    help: "log file, emptied at start once the port is bound",
+    help: "log file, emptied at start once the port is bound (a regular file, without --resume)",
   },
   reportInterval: {
     flag: "report-interval", env: "NUMBERS_REPORT_INTERVAL", default: "10", read: seconds,
@@ -56,7 +56,7 @@ export const SERVER_OPTIONS = {
   },
   stopTimeout: {
     flag: "stop-timeout", env: "NUMBERS_STOP_TIMEOUT", default: "10", read: seconds,
-    help: "longest seconds the stop waits for a log that is a pipe, FIFO or device to take its last lines; then exit 1 without them",
+    help: "longest seconds the stop waits for a log that is a pipe, FIFO, device or socket to take its last lines; then exit 1 without them",
   },
   workers: {
     flag: "workers", env: "NUMBERS_WORKERS", default: "auto",

@@ -59,7 +59,7 @@ export class Lifecycle {
     this.current = "stopped";
   }
 
-  /** An event that ends the server; what it does depends on the phase (see the table above). */
+  /** An event that ends the server; what it does depends on the phase (the table in docs/behaviour.md). */
   handle(event: StopEvent): void {
     if (event.kind === "failure" && this.failure === undefined && this.current !== "stopped") {
       this.failure = event.message;

@@ -24,9 +24,10 @@
 // not end (coordinator.ts, 5 s), so that a test of it need not wait that long.
 //
 // NUMBERS_TEST_LAZY_PAGES=1 leaves the bitmap's pages to their first touch instead of mapping
-// them all before the readiness line (touchPages, coordinator.ts). Zeroing 119 MiB is about
-// half of a start's CPU, which the default test run's hundreds of servers, each setting a few
-// numbers, would spend for nothing (docs/testing.md); that run sets it (test/support/env.ts).
+// them all before the readiness line (touchPages, coordinator.ts). Zeroing 119 MiB is much of
+// a start's CPU, which the default test run's hundreds of servers, each setting a few
+// numbers, would spend for nothing (docs/testing.md, Timings); that run sets it
+// (test/support/env.ts).
 
 import { readSync } from "node:fs";
 import type { LogFile } from "./logfile.ts";

@@ -7,7 +7,7 @@
 // without O_APPEND by the shell's `>`, whose report lines used to overwrite the log's lines.
 
 import { describe, expect, test } from "bun:test";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { encodeLines, LINE_BYTES } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
@@ -17,6 +17,7 @@ import { METRICS_ON, metricsBase, pick, readyPort, scrape } from "../support/met
 import { StuckPipe } from "../support/fifo.ts";
 import { distinct, parseLog, sorted, waitForSize } from "../support/logs.ts";
 import { sequence } from "../support/sequence.ts";
+import { nonBlocking, socketPair } from "../support/sockets.ts";
 import { connect } from "../support/peer.ts";
 import { Lines, serverCommand, tempDir, type Server } from "../support/server.ts";
 import { afterTests, outcome, serverPool } from "../support/servers.ts";
@@ -149,6 +150,30 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expect(result.code).toBe(0);
     expect(result.stderr.slice(1, 2)).toEqual([SHARED("/dev/stdout")]);
     expectEveryByte(server.stdout.text);
+  });
+
+  // A socket cannot be opened anew: the log is a duplicate of standard output, whose open file
+  // description its holders share, and the log's writer makes it non-blocking. Before, it was
+  // left so after the server's exit, for whoever else held the socket.
+  test("--log /dev/stdout, a socket shared with another holder: blocking again once the server has exited", async () => {
+    const [ours, peer] = socketPair();
+    const proc = Bun.spawn([...serverCommand(), "serve", "--port", "0", "--workers", workers, ...QUIET, "--log", "/dev/stdout"], { cwd: tempDir(), stdin: "ignore", stdout: ours, stderr: "pipe" });
+    readers.push(proc);
+    try {
+      const stderr = new Lines(proc.stderr);
+      const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
+      // While it serves, the description is non-blocking (the FileSink's doing): the check below can fail.
+      expect(nonBlocking(ours)).toBe(true);
+      (await connect(port)).write("000000042\nterminate\n");
+      expect(await proc.exited).toBe(0);
+      expect(nonBlocking(ours)).toBe(false);
+      const got = Buffer.alloc(64);
+      expect(got.toString("latin1", 0, readSync(peer, got))).toStartWith("000000042\n");
+    } finally {
+      proc.kill(9);
+      closeSync(ours);
+      closeSync(peer);
+    }
   });
 
   // script(1) gives the server a terminal; -opost keeps the tty from turning LF into CR LF.

@@ -4,19 +4,15 @@
 // fails with EPIPE, and a regular file is written at its own offset.
 
 import { expect, test } from "bun:test";
-import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openWriter } from "../../src/output/stdio.ts";
 import { StuckPipe } from "../support/fifo.ts";
+import { nonBlocking, socketPair } from "../support/sockets.ts";
 import { tempDir } from "../support/server.ts";
 
 const line = new TextEncoder().encode("Received 0 unique numbers, 0 duplicates. Unique total: 0\n");
 
-/** The O_NONBLOCK bit of `fd`'s open file description, as the kernel reports it. */
-function nonBlocking(fd: number): boolean {
-  const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1];
-  return (parseInt(flags, 8) & constants.O_NONBLOCK) !== 0;
-}
 
 test("a full pipe takes nothing, at once, and its shared descriptor stays blocking", () => {
   const pipe = new StuckPipe();
@@ -37,18 +33,6 @@ test("a pipe whose reader is gone fails with EPIPE", () => {
   expect(() => writer.write(line)).toThrow(expect.objectContaining({ code: "EPIPE" }));
   pipe.closeWriteEnd();
 });
-
-/** A connected pair of Unix stream sockets (socketpair(2) through bun:ffi). */
-function socketPair(): [number, number] {
-  const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-  const { symbols, close } = dlopen("libc.so.6", { socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
-  const fds = new Int32Array(2);
-  const AF_UNIX = 1;
-  const SOCK_STREAM = 1;
-  expect(symbols.socketpair(AF_UNIX, SOCK_STREAM, 0, fds)).toBe(0);
-  close();
-  return [fds[0], fds[1]];
-}
 
 // Before, a socket was given O_NONBLOCK on its shared description, put back at exit: after a
 // SIGKILL whoever shared it (the journal's other writers, a parent) kept a non-blocking socket.
