@@ -95,10 +95,9 @@ export function frame(conn: LineCarry, chunk: Uint8Array): Frame {
 
 /**
  * Bytes (16 lines) from which a run of lines is checked sixteen bytes at a time (vectors.ts)
- * rather than a word at a time: in-process, 8 lines cost the same both ways (the copy into
- * the module's memory and the call outweigh the wider check), and from 16 lines on the
- * vectors cost less, ever less as runs grow (docs/experiments.md, the framing check in
- * WebAssembly).
+ * rather than a word at a time: for a few lines the copy into the module's memory and the
+ * call outweigh the wider check, and from 16 lines on the vectors cost less, ever less as
+ * runs grow (measured in-process: docs/experiments.md, the framing check in WebAssembly).
  */
 export const VECTOR_MIN_BYTES = 160;
 

@@ -2,8 +2,8 @@
 // terminal on hold) must not stop the event loop. A write takes what the descriptor can take
 // now and says how much; the caller keeps the rest (src/output/backlog.ts).
 //
-// How, by what the descriptor is (measured on Linux with Bun 1.4.5: a write to a full pipe
-// through the descriptor opened here fails with EAGAIN in microseconds):
+// How, by what the descriptor is (on Linux with Bun 1.4.5 a write to a full pipe through the
+// descriptor opened here fails with EAGAIN at once):
 // - a pipe or terminal is opened anew through /proc/self/fd/N with O_NONBLOCK. That is a new
 //   open file description, so the flag is ours alone: the shell, and whoever else shares the
 //   pipe or terminal, keep their blocking descriptor (setting O_NONBLOCK on fd 1 itself would

@@ -2,8 +2,8 @@
 // clients' lines (Dispatcher.feed in the main thread, consume() in a worker), into scratch
 // shards with a bitmap and a log (/dev/null) of their own, so that JavaScriptCore has compiled
 // them to its top tier before the first client's bytes arrive. Without it, a server's first
-// ~20 M numbers run partly in lower tiers while the compiler threads take CPU from the
-// threads that read and count them.
+// numbers (millions of them: docs/experiments.md) run partly in lower tiers while the
+// compiler threads take CPU from the threads that read and count them.
 
 import { Dispatcher } from "./dispatch.ts";
 import { encodeLines, LINE_BYTES, newLineCarry } from "../core/protocol.ts";
