@@ -12,7 +12,7 @@ import { Dispatcher } from "./dispatch.ts";
 import { descriptorsToStart, descriptorWarning, startShortfall, waitingRoom } from "./descriptors.ts";
 import { ENDPOINT_CONNECTIONS, startEndpoint, type Endpoint } from "./metrics/endpoint.ts";
 import { Lifecycle, type Phase } from "./lifecycle.ts";
-import { appendLog, BACKLOG_BYTES, streamLog, type LogFile } from "./logfile.ts";
+import { appendLog, READER_LAG_BYTES, streamLog, type LogFile } from "./logfile.ts";
 import { OwnedLog } from "./logowner.ts";
 import { renderMetrics } from "./metrics/render.ts";
 import { printError, printNotice, printReport } from "../output/print.ts";
@@ -169,7 +169,7 @@ class Server {
         bits,
         atomic: shared,
         openLog: (onError) => (this.sink = handle.stream
-          ? streamLog(handle, onError, { onBacklog: (backlogged) => this.holdClients(backlogged), stopTimeoutMs: config.stopTimeout * 1000 })
+          ? streamLog(handle, onError, { onReaderLag: (lagging) => this.holdClients(lagging), stopTimeoutMs: config.stopTimeout * 1000 })
           : appendLog(handle, onError)),
         flushInterval: config.flushInterval,
         onWriteError: this.onFailure,
@@ -250,7 +250,7 @@ class Server {
     if (this.life.phase === "stopping") return;
     this.acceptor?.hold(held);
     printNotice(held
-      ? `warning: the log's reader is more than ${BACKLOG_BYTES >> 20} MiB behind: clients are held until it catches up`
+      ? `warning: the log's reader is more than ${READER_LAG_BYTES >> 20} MiB behind: clients are held until it catches up`
       : "the log's reader caught up: clients are served again");
   }
 

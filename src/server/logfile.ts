@@ -84,10 +84,10 @@ export function appendLog(log: LogHandle, onError: (message: string) => void): L
 
 /**
  * Bytes a stream's reader may leave waiting in the writer before the clients are held
- * (`onBacklog`): without a bound, a reader that stalls let the server hold every number
+ * (`onReaderLag`): without a bound, a reader that stalls let the server hold every number
  * sent since in memory.
  */
-export const BACKLOG_BYTES = 16 << 20;
+export const READER_LAG_BYTES = 16 << 20;
 
 /**
  * The most a stream is written at a time: whole lines within PIPE_BUF (4 KiB), which a pipe
@@ -102,8 +102,8 @@ const EMPTY = new Uint8Array(0);
 const COMPACT_AT = 4096;
 
 export interface StreamOptions {
-  /** Called with true once more than BACKLOG_BYTES wait for the reader, and with false once none do. */
-  onBacklog?: (backlogged: boolean) => void;
+  /** Called with true once more than READER_LAG_BYTES wait for the reader, and with false once none do. */
+  onReaderLag?: (lagging: boolean) => void;
   /** How long close() waits for the reader to take what is waiting (ms). */
   stopTimeoutMs: number;
 }
@@ -121,7 +121,7 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
   let unwritten = 0;
   let writing = false;
   let failed = false;
-  let backlogged = false;
+  let lagging = false;
   let open = true;
   let drained = Promise.withResolvers<void>();
   drained.resolve();
@@ -188,7 +188,7 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
       queue.length = next = 0;
       drained.resolve();
       // After a failure nothing was taken: the clients stay held, the server is stopping.
-      if (backlogged && !failed) options.onBacklog?.((backlogged = false));
+      if (lagging && !failed) options.onReaderLag?.((lagging = false));
     }
   };
   return {
@@ -201,7 +201,7 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
       unwritten += bytes.length;
       queued += bytes.length;
       pump();
-      if (unwritten > BACKLOG_BYTES && !backlogged && !failed) options.onBacklog?.((backlogged = true));
+      if (unwritten > READER_LAG_BYTES && !lagging && !failed) options.onReaderLag?.((lagging = true));
     },
     flush: pump,
     waiting: () => unwritten,

@@ -42,7 +42,7 @@ const expected = Uint32Array.from(new Set(drawn.flatMap((d) => Array.from(d)))).
 const QUIET = ["--warmup", "0", "--report-interval", "3600"];
 /** The notice of standard output that is the log itself (coordinator.ts warn()). */
 const SHARED = (log: string) => `warning: standard output is the log '${log}' itself: report lines land between its numbers`;
-/** The notice of a log's reader too far behind (logfile.ts BACKLOG_BYTES). */
+/** The notice of a log's reader too far behind (logfile.ts READER_LAG_BYTES). */
 const BEHIND = "warning: the log's reader is more than 16 MiB behind: clients are held until it catches up";
 
 /** Every line nine digits and LF, none twice, and exactly the numbers sent. */

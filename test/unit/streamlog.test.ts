@@ -7,7 +7,7 @@
 import { expect, test } from "bun:test";
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { encodeLines } from "../../src/core/protocol.ts";
-import { BACKLOG_BYTES, PIECE_BYTES, streamLog } from "../../src/server/logfile.ts";
+import { READER_LAG_BYTES, PIECE_BYTES, streamLog } from "../../src/server/logfile.ts";
 import { StuckPipe } from "../support/fifo.ts";
 import { libc } from "../../src/core/libc.ts";
 import { parseLog } from "../support/logs.ts";
@@ -21,7 +21,7 @@ function stalledStream(capacity: number, stopTimeoutMs: number) {
   const errors: string[] = [];
   const backlog: boolean[] = [];
   const log = streamLog({ fd, path: pipe.path, stream: true }, (message) => errors.push(message), {
-    onBacklog: (held) => backlog.push(held),
+    onReaderLag: (held) => backlog.push(held),
     stopTimeoutMs,
   });
   return { pipe, fd, log, errors, backlog };
@@ -46,12 +46,12 @@ test("a full pipe holds whole lines only; close gives up after the stop timeout,
   expect(Array.from(parseLog(held.subarray(0, n)))).toEqual(Array.from(lines.subarray(0, PIECE_BYTES / 10)));
 });
 
-test("past BACKLOG_BYTES waiting it says so once; once the reader has taken everything, that it caught up; every line in order", async () => {
+test("past READER_LAG_BYTES waiting it says so once; once the reader has taken everything, that it caught up; every line in order", async () => {
   const { pipe, fd, log, errors, backlog } = stalledStream(65536, 10_000);
-  const lines = sequence(0, 2_000_000); // 20 MB, over BACKLOG_BYTES
+  const lines = sequence(0, 2_000_000); // 20 MB, over READER_LAG_BYTES
   const bytes = encodeLines(lines);
   for (let at = 0; at < bytes.length; at += 1 << 17) log.write(bytes.subarray(at, at + (1 << 17)));
-  expect(bytes.length).toBeGreaterThan(BACKLOG_BYTES);
+  expect(bytes.length).toBeGreaterThan(READER_LAG_BYTES);
   expect(backlog).toEqual([true]);
   const reader = pipe.reader();
   await log.close();

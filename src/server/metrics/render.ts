@@ -4,7 +4,7 @@
 
 import pkg from "../../../package.json" with { type: "json" };
 import type { CloseReason, ConnectionStats } from "../acceptor.ts";
-import { BACKLOG_BYTES } from "../logfile.ts";
+import { READER_LAG_BYTES } from "../logfile.ts";
 import { exposition, type Family } from "./exposition.ts";
 
 export interface Snapshot {
@@ -53,7 +53,7 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: "numbers_log_waiting_bytes",
       type: "gauge",
-      help: `Bytes of a pipe's or FIFO's log waiting for its reader to take them (0 for a file); past ${BACKLOG_BYTES >> 20} MiB the clients are held.`,
+      help: `Bytes of a pipe's or FIFO's log waiting for its reader to take them (0 for a file); past ${READER_LAG_BYTES >> 20} MiB the clients are held.`,
       samples: [{ value: s.logWaitingBytes }],
     },
     {
@@ -77,7 +77,7 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: "numbers_clients_held",
       type: "gauge",
-      help: `1 while the clients are held (read no more) because the log's reader is more than ${BACKLOG_BYTES >> 20} MiB behind, else 0.`,
+      help: `1 while the clients are held (read no more) because the log's reader is more than ${READER_LAG_BYTES >> 20} MiB behind, else 0.`,
       samples: [{ value: s.connections.held ? 1 : 0 }],
     },
     {
