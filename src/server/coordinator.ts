@@ -1,8 +1,9 @@
 // The coordinator: walks the server through the phases of lifecycle.ts, one step each —
 // bind (the port and the metrics port), prepare (the log opened once and locked, then
 // emptied, or loaded and cut with --resume; this thread's shard and the dispatcher), start
-// (worker threads and the JIT warm-up while early clients are served), serve (reports,
-// readiness) — and owns the one stop, which every stop event reaches through the Lifecycle.
+// (worker threads and the JIT warm-up while early clients are served), serve (the start's
+// code pages given back, the bitmap's pages mapped, reports, readiness, warnings) — and owns
+// the one stop, which every stop event reaches through the Lifecycle.
 
 import { startAcceptor, WAITING_MOST, type Acceptor } from "./acceptor.ts";
 import { createBitmap, touchPages } from "../core/bitmap.ts";
@@ -191,6 +192,20 @@ class Server {
     if (this.life.advance("serving")) this.serve();
   }
 
+  /** starting, one worker thread at a time: each one's shard, or the failure that it did not start. */
+  private async startWorkers(): Promise<void> {
+    const { config, bits, hooks } = this;
+    const setup = { bits, atomic: true, log: this.log!.handle, flushInterval: config.flushInterval, warmUpLines: config.warmup, stopping: this.stopping.buffer as SharedArrayBuffer, fault: hooks.fault };
+    for (let i = 1; i < this.threads && this.life.phase === "starting"; i++) {
+      try {
+        const remote = await RemoteShard.start(setup, { onFailure: this.onFailure, onLog: (bytes) => this.sink!.write(bytes) });
+        this.remotes.push(remote);
+      } catch (err) {
+        this.onFailure((err as Error).message);
+      }
+    }
+  }
+
   /** serving: the memory made the serving one, the periodic report, and the readiness line. */
   private serve(): void {
     // The code only the start ran is given back before the bitmap's pages are all mapped, so
@@ -200,6 +215,24 @@ class Server {
     this.reportAt(performance.now() + this.config.reportInterval * 1000);
     this.onReady(this.acceptor!.port);
     this.warn();
+  }
+
+  /**
+   * After readiness, each said once: a descriptor limit too low for the bounded connections,
+   * a log that discards every line (/dev/null or /dev/zero, be it named or what a closed standard
+   * output was given: `--log /dev/stdout >&-` served and exited 0 with no number kept), and
+   * standard output or error that is the log itself, which then holds more than numbers.
+   */
+  private warn(): void {
+    const warning = descriptorWarning(this.toStart, this.boundedConnections(), this.waitingRoom);
+    if (warning !== undefined) printNotice(warning);
+    const device = this.log!.discards();
+    if (device !== undefined) printNotice(`warning: the log '${this.log!.path}' keeps nothing (it is ${device}): every number is discarded`);
+    const shared = this.log!.sharedStreams();
+    if (shared.length > 0) {
+      const what = shared.map((name) => `standard ${name}`).join(" and ");
+      printNotice(`warning: ${what} ${shared.length > 1 ? "are" : "is"} the log '${this.log!.path}' itself: ${shared.includes("output") ? "report lines" : "notices"} land between its numbers`);
+    }
   }
 
   /**
@@ -260,24 +293,6 @@ class Server {
   }
 
   /**
-   * After readiness, each said once: a descriptor limit too low for the bounded connections,
-   * a log that discards every line (/dev/null or /dev/zero, be it named or what a closed standard
-   * output was given: `--log /dev/stdout >&-` served and exited 0 with no number kept), and
-   * standard output or error that is the log itself, which then holds more than numbers.
-   */
-  private warn(): void {
-    const warning = descriptorWarning(this.toStart, this.boundedConnections(), this.waitingRoom);
-    if (warning !== undefined) printNotice(warning);
-    const device = this.log!.discards();
-    if (device !== undefined) printNotice(`warning: the log '${this.log!.path}' keeps nothing (it is ${device}): every number is discarded`);
-    const shared = this.log!.sharedStreams();
-    if (shared.length > 0) {
-      const what = shared.map((name) => `standard ${name}`).join(" and ");
-      printNotice(`warning: ${what} ${shared.length > 1 ? "are" : "is"} the log '${this.log!.path}' itself: ${shared.includes("output") ? "report lines" : "notices"} land between its numbers`);
-    }
-  }
-
-  /**
    * stopping: entered once, from the Lifecycle; it cannot throw and always settles `exited`.
    * The listener first, the clients read no more, then every shard flushed and fsynced, and
    * only then the clients closed: when one sees a FIN, its numbers are on disk.
@@ -296,19 +311,6 @@ class Server {
     this.attempt(() => this.endpoint?.stop());
     this.life.finish();
     this.exit.resolve(this.life.exitCode);
-  }
-
-  private async startWorkers(): Promise<void> {
-    const { config, bits, hooks } = this;
-    const setup = { bits, atomic: true, log: this.log!.handle, flushInterval: config.flushInterval, warmUpLines: config.warmup, stopping: this.stopping.buffer as SharedArrayBuffer, fault: hooks.fault };
-    for (let i = 1; i < this.threads && this.life.phase === "starting"; i++) {
-      try {
-        const remote = await RemoteShard.start(setup, { onFailure: this.onFailure, onLog: (bytes) => this.sink!.write(bytes) });
-        this.remotes.push(remote);
-      } catch (err) {
-        this.onFailure((err as Error).message);
-      }
-    }
   }
 
   /**
