@@ -1,7 +1,7 @@
 // The de-duplication set: one bit for each of the 10^9 possible numbers (119 MiB), on huge
 // pages where Linux gives them, its pages mapped when it is made or later (touchPages).
 
-import { libc } from "./libc.ts";
+import { libc } from "../sys/libc.ts";
 
 export const NUMBER_SPACE = 1_000_000_000;
 export const BITMAP_BYTES = NUMBER_SPACE / 8;

@@ -22,7 +22,7 @@
 
 import { constants, fstatSync, openSync, writeSync, type Stats } from "node:fs";
 import { constants as os } from "node:os";
-import { libc, type Libc } from "../core/libc.ts";
+import { libc, type Libc } from "../sys/libc.ts";
 import type { Write } from "./backlog.ts";
 
 const F_GETFL = 3;

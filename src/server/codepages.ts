@@ -8,7 +8,7 @@
 // hold relocated pages, which are the process's own.
 
 import { readFileSync } from "node:fs";
-import { libc } from "../core/libc.ts";
+import { libc } from "../sys/libc.ts";
 
 /** From Linux's <asm-generic/mman-common.h>. */
 const MADV_DONTNEED = 4;

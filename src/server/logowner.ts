@@ -14,7 +14,7 @@
 
 import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, readlinkSync, statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { libc, libcFailure, type Libc } from "../core/libc.ts";
+import { libc, libcFailure, type Libc } from "../sys/libc.ts";
 import { listeningSockets, socketInodes } from "../procnet.ts";
 
 /** What a thread needs to write the log; plain data, so it can be posted to a worker. */

@@ -7,7 +7,7 @@
 import { fstatSync, readSync } from "node:fs";
 import { createBitmap, testAndSet } from "../core/bitmap.ts";
 import { Engine } from "../core/engine.ts";
-import { libc } from "../core/libc.ts";
+import { libc } from "../sys/libc.ts";
 import { KEEP, LINE_BYTES, newLineCarry, parseLine } from "../core/protocol.ts";
 import { errorReason } from "./logowner.ts";
 

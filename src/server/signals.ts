@@ -12,7 +12,7 @@
 //   instruction again, and the kernel gives no JavaScript handler the way to tell a real
 //   fault from one sent by kill.
 
-import { libc } from "../core/libc.ts";
+import { libc } from "../sys/libc.ts";
 
 /** Every catchable signal that would end the process and that Bun lets JavaScript handle. */
 export const STOP_SIGNALS = [

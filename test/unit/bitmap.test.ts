@@ -5,7 +5,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { adviseHugePages, BITMAP_BYTES, createBitmap, NUMBER_SPACE, testAndSet, touchPages } from "../../src/core/bitmap.ts";
-import { libc } from "../../src/core/libc.ts";
+import { libc } from "../../src/sys/libc.ts";
 import { untouchedBitmap } from "../support/bitmaps.ts";
 
 test("one bit per number: 125,000,000 bytes, all clear", () => {

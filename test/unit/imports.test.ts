@@ -1,6 +1,7 @@
 // The source's layers, read from its import statements (type-only ones too): no import
-// cycle, and no file imports a higher layer: core/ at the bottom, then the shared helpers
-// (output/, options.ts, procnet.ts), then client/ and server/ (which never import each other),
+// cycle, and no file imports a higher layer: sys/ (libc through bun:ffi) at the bottom, then
+// core/, then the shared helpers (output/, options.ts, procnet.ts, address.ts), then client/
+// and server/ (which never import each other),
 // then check/ (whose cases send with client/), then the entrypoint; bench/ may import anything
 // and nothing imports it.
 
@@ -24,12 +25,13 @@ async function importGraph(): Promise<Map<string, string[]>> {
 
 /** A file's layer: a file may import its own layer or lower ones. */
 function layer(file: string): number {
-  if (file.startsWith("bench/")) return 5;
-  if (file.startsWith("src/core/")) return 0;
-  if (file.startsWith("src/output/") || file === "src/options.ts" || file === "src/procnet.ts" || file === "src/address.ts") return 1;
-  if (file.startsWith("src/client/") || file.startsWith("src/server/")) return 2;
-  if (file.startsWith("src/check/")) return 3;
-  if (file === "src/commands.ts" || file === "src/main.ts") return 4;
+  if (file.startsWith("bench/")) return 6;
+  if (file.startsWith("src/sys/")) return 0;
+  if (file.startsWith("src/core/")) return 1;
+  if (file.startsWith("src/output/") || file === "src/options.ts" || file === "src/procnet.ts" || file === "src/address.ts") return 2;
+  if (file.startsWith("src/client/") || file.startsWith("src/server/")) return 3;
+  if (file.startsWith("src/check/")) return 4;
+  if (file === "src/commands.ts" || file === "src/main.ts") return 5;
   throw new Error(`${file} has no layer here: add it to test/unit/imports.test.ts`);
 }
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { untouchedBitmap } from "../support/bitmaps.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
-import { libc } from "../../src/core/libc.ts";
+import { libc } from "../../src/sys/libc.ts";
 import { OwnedLog } from "../../src/server/logowner.ts";
 import { firstRepeat, isTornTail, loadLog, ResumeError } from "../../src/server/resume.ts";
 import { tempDir } from "../support/server.ts";

@@ -9,7 +9,7 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { READER_LAG_BYTES, PIECE_BYTES, streamLog } from "../../src/server/logfile.ts";
 import { StuckPipe } from "../support/fifo.ts";
-import { libc } from "../../src/core/libc.ts";
+import { libc } from "../../src/sys/libc.ts";
 import { parseLog } from "../support/logs.ts";
 import { sequence } from "../support/sequence.ts";
 
@@ -80,7 +80,7 @@ function socketPair(): [number, number] {
   return [fds[0], fds[1]];
 }
 
-// socketpair(2) through libc.so.6, as the server reaches libc (src/core/libc.ts): where that
+// socketpair(2) through libc.so.6, as the server reaches libc (src/sys/libc.ts): where that
 // cannot be loaded (musl), the server has no lock either, and this test is skipped.
 test.skipIf(libc() === undefined)("a socket that takes part of a piece: the rest follows, every byte once and in order", async () => {
   const [fd, peer] = socketPair();
