@@ -114,116 +114,151 @@ export interface StreamOptions {
  * (PIECE_BYTES), each written only once the one before has been taken.
  */
 export function streamLog(log: LogHandle, onError: (message: string) => void, options: StreamOptions): LogFile {
-  const sink = Bun.file(log.fd).writer();
-  const queue: Uint8Array[] = [];
-  let next = 0;
+  return new StreamLog(log, onError, options);
+}
+
+class StreamLog implements LogFile {
+  private readonly sink: ReturnType<ReturnType<typeof Bun.file>["writer"]>;
+  private readonly queue: Uint8Array[] = [];
+  /** The queue's first piece not yet written. */
+  private next = 0;
   /** Bytes queued, the piece being written included. */
-  let unwritten = 0;
-  let writing = false;
-  let failed = false;
-  let lagging = false;
-  let open = true;
-  let drained = Promise.withResolvers<void>();
-  drained.resolve();
+  private unwritten = 0;
+  /** A piece is with the FileSink, which waits until the stream takes it. */
+  private writing = false;
+  private failed = false;
+  private lagging = false;
+  private open = true;
+  private drained = Promise.withResolvers<void>();
   /** Bytes ever queued: those up to an offset of it are written once `unwritten` is down to queued - offset. */
-  let queued = 0;
+  private queued = 0;
   /** settled() calls waiting for the bytes queued before them, in order. */
-  const waiters: { upTo: number; resolve: () => void }[] = [];
-  const settle = () => {
-    while (waiters.length > 0 && (failed || waiters[0].upTo <= queued - unwritten)) waiters.shift()!.resolve();
-  };
-  const fail = (err: unknown) => {
-    if (failed) return;
-    failed = true;
-    onError(`cannot write log file '${log.path}': ${errorReason(err)}`);
-    settle();
-  };
-  // Each piece is written alone, at once while the stream takes it; one it cannot take yet
-  // (EAGAIN), or takes in part (a socket, a terminal), goes to the FileSink, which waits
-  // until it can, and nothing more is written before it has gone. Handed whole buffers, a
-  // FileSink wrote what the stream took, cutting lines at any byte.
-  // (The FileSink made the descriptor non-blocking when it was made.)
-  const later = (piece: Uint8Array) => {
-    sink.write(piece);
-    const flushed = sink.flush();
-    if (!(flushed instanceof Promise)) return taken(piece);
-    writing = true;
-    flushed.then(() => {
-      writing = false;
-      taken(piece);
-      pump();
-    }, fail);
-  };
-  // A piece gone: the last of its buffer frees the buffer now, as freeChunk() does a socket's
-  // chunk (left to the garbage collector, whose pacing counts the bitmap, they piled up in
-  // RSS at the full write rate behind a reader only a little slower than the clients).
-  const taken = (piece: Uint8Array) => {
-    unwritten -= piece.length;
-    if (piece.byteOffset + piece.length === piece.buffer.byteLength) (piece.buffer as ArrayBuffer).transfer(0);
-  };
-  const pump = () => {
-    while (!failed && !writing && next < queue.length) {
-      const piece = queue[next];
+  private readonly waiters: { upTo: number; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly log: LogHandle,
+    private readonly onError: (message: string) => void,
+    private readonly options: StreamOptions,
+  ) {
+    // (The FileSink makes the descriptor non-blocking as it is made.)
+    this.sink = Bun.file(log.fd).writer();
+    this.drained.resolve();
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.failed) return;
+    if (this.next === this.queue.length && !this.writing) this.drained = Promise.withResolvers<void>();
+    // Copied once: the engine reuses its buffer once write() returns.
+    const copy = bytes.slice();
+    for (let at = 0; at < copy.length; at += PIECE_BYTES) this.queue.push(copy.subarray(at, at + PIECE_BYTES));
+    this.unwritten += bytes.length;
+    this.queued += bytes.length;
+    this.pump();
+    if (this.unwritten > READER_LAG_BYTES && !this.lagging && !this.failed) this.options.onReaderLag?.((this.lagging = true));
+  }
+
+  flush(): void {
+    this.pump();
+  }
+
+  waiting(): number {
+    return this.unwritten;
+  }
+
+  /**
+   * Every byte queued so far written to the stream (a pipe then holds it for its reader), or
+   * a failure: a client's close waits for it, so that its FIN never comes while its numbers
+   * are still in this process, behind a reader that is slow or stalled.
+   */
+  settled(): Promise<void> {
+    if (this.failed || this.unwritten === 0) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.waiters.push({ upTo: this.queued, resolve });
+    return promise;
+  }
+
+  async close(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    this.pump();
+    // The reader may never take the rest (stalled, stopped): the stop is bounded.
+    if (!this.failed && !(await settlesWithin(this.drained.promise, this.options.stopTimeoutMs))) {
+      this.fail(new Error(`its reader did not take the last lines within ${this.options.stopTimeoutMs / 1000} s of the stop (--stop-timeout): ${this.unwritten} bytes of them are not written`));
+    }
+  }
+
+  private pump(): void {
+    while (!this.failed && !this.writing && this.next < this.queue.length) {
+      const piece = this.queue[this.next];
       // Let go at once: a reader only a little slower than the clients never empties the
       // queue, so pieces kept until then grew memory at the full write rate (see taken()).
-      queue[next++] = EMPTY;
-      if (next === COMPACT_AT) {
-        queue.splice(0, next);
-        next = 0;
+      this.queue[this.next++] = EMPTY;
+      if (this.next === COMPACT_AT) {
+        this.queue.splice(0, this.next);
+        this.next = 0;
       }
       try {
-        const written = writeSync(log.fd, piece);
-        if (written === piece.length) taken(piece);
+        const written = writeSync(this.log.fd, piece);
+        if (written === piece.length) this.taken(piece);
         else {
-          unwritten -= written;
-          later(piece.subarray(written));
+          this.unwritten -= written;
+          this.later(piece.subarray(written));
         }
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EAGAIN") later(piece);
-        else fail(err);
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") this.later(piece);
+        else this.fail(err);
       }
     }
-    settle();
-    if (next === queue.length && !writing) {
-      queue.length = next = 0;
-      drained.resolve();
+    this.settle();
+    if (this.next === this.queue.length && !this.writing) {
+      this.queue.length = this.next = 0;
+      this.drained.resolve();
       // After a failure nothing was taken: the clients stay held, the server is stopping.
-      if (lagging && !failed) options.onReaderLag?.((lagging = false));
+      if (this.lagging && !this.failed) this.options.onReaderLag?.((this.lagging = false));
     }
-  };
-  return {
-    write(bytes) {
-      if (failed) return;
-      if (next === queue.length && !writing) drained = Promise.withResolvers<void>();
-      // Copied once: the engine reuses its buffer once write() returns.
-      const copy = bytes.slice();
-      for (let at = 0; at < copy.length; at += PIECE_BYTES) queue.push(copy.subarray(at, at + PIECE_BYTES));
-      unwritten += bytes.length;
-      queued += bytes.length;
-      pump();
-      if (unwritten > READER_LAG_BYTES && !lagging && !failed) options.onReaderLag?.((lagging = true));
-    },
-    flush: pump,
-    waiting: () => unwritten,
-    // Every byte queued so far written to the stream (a pipe then holds it for its reader),
-    // or a failure: a client's close waits for it, so that its FIN never comes while its
-    // numbers are still in this process, behind a reader that is slow or stalled.
-    settled: () => {
-      if (failed || unwritten === 0) return Promise.resolve();
-      const { promise, resolve } = Promise.withResolvers<void>();
-      waiters.push({ upTo: queued, resolve });
-      return promise;
-    },
-    async close() {
-      if (!open) return;
-      open = false;
-      pump();
-      // The reader may never take the rest (stalled, stopped): the stop is bounded.
-      if (!failed && !(await settlesWithin(drained.promise, options.stopTimeoutMs))) {
-        fail(new Error(`its reader did not take the last lines within ${options.stopTimeoutMs / 1000} s of the stop (--stop-timeout): ${unwritten} bytes of them are not written`));
-      }
-    },
-  };
+  }
+
+  /**
+   * Each piece is written alone, at once while the stream takes it; one it cannot take yet
+   * (EAGAIN), or takes in part (a socket, a terminal), goes to the FileSink, which waits
+   * until it can, and nothing more is written before it has gone. Handed whole buffers, a
+   * FileSink wrote what the stream took, cutting lines at any byte.
+   */
+  private later(piece: Uint8Array): void {
+    this.sink.write(piece);
+    const flushed = this.sink.flush();
+    if (!(flushed instanceof Promise)) return this.taken(piece);
+    this.writing = true;
+    flushed.then(
+      () => {
+        this.writing = false;
+        this.taken(piece);
+        this.pump();
+      },
+      (err) => this.fail(err),
+    );
+  }
+
+  /**
+   * A piece gone: the last of its buffer frees the buffer now, as freeChunk() does a socket's
+   * chunk (left to the garbage collector, whose pacing counts the bitmap, they piled up in
+   * RSS at the full write rate behind a reader only a little slower than the clients).
+   */
+  private taken(piece: Uint8Array): void {
+    this.unwritten -= piece.length;
+    if (piece.byteOffset + piece.length === piece.buffer.byteLength) (piece.buffer as ArrayBuffer).transfer(0);
+  }
+
+  private settle(): void {
+    while (this.waiters.length > 0 && (this.failed || this.waiters[0].upTo <= this.queued - this.unwritten)) this.waiters.shift()!.resolve();
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.onError(`cannot write log file '${this.log.path}': ${errorReason(err)}`);
+    this.settle();
+  }
 }
 
 /** Whether `promise` settles within `ms` (always, given no limit). */
