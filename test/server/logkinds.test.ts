@@ -136,6 +136,9 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
       const lines = readFileSync(out, "latin1").split("\n");
       const reports = lines.filter((line) => line.startsWith("Received"));
       expect(reports).toEqual([expect.stringMatching(/^Received \d+ unique numbers, \d+ duplicates\. Unique total: \d+$/)]);
+      // Never ahead of the numbers it counts: every one is in the log before the line.
+      const total = Number(/Unique total: (\d+)$/.exec(reports[0])![1]);
+      expect(lines.indexOf(reports[0])).toBeGreaterThanOrEqual(total);
       expectEveryByte(lines.filter((line) => !line.startsWith("Received")).join("\n"));
     } finally {
       proc.kill(9);
