@@ -25,6 +25,15 @@ const INVALID: [string, string][] = [
   ["nul", "12345678\0\n"],
   // U+0663 ARABIC-INDIC DIGIT THREE, in UTF-8: a digit to Unicode, not to the job.
   ["non-ascii-digit", Buffer.from("12345678\u0663\n", "utf8").toString("latin1")],
+  // Nine of them: a server that parses with its language's int() takes them (Python does).
+  ["non-ascii-digits", Buffer.from("\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\n", "utf8").toString("latin1")],
+  // Nine digits after a blank: a server that strips blanks before it counts the digits takes
+  // them (the eight digits of leading-space fail on their length alone).
+  ["space-then-nine", " 123456789\n"],
+  ["tab-then-nine", "\t123456789\n"],
+  ["nine-then-tab", "123456789\t\n"],
+  // Python's int() takes an underscore between digits.
+  ["underscore", "1234_5678\n"],
   ["high-byte", "12345678\xff\n"],
   // More digits than any reasonable read buffer, then LF.
   ["overlong", `${"7".repeat(4 << 20)}\n`],
@@ -134,6 +143,24 @@ export const LINE_CASES: Case[] = [
     },
   },
   {
+    // Before, every bad line ended in LF: a server that judged a line only at its LF (and
+    // kept what came before without bound) passed.
+    name: "lines/invalid-without-newline",
+    needs: "socket",
+    group: GROUP,
+    async run(ctx) {
+      const [before] = fresh(1);
+      const peer = await ctx.connect();
+      peer.write(`${before}\n12x`);
+      const ending = await peer.closedWithin(ctx.timeoutMs);
+      if (!ending) {
+        peer.reset();
+        return fail(`sent "${before}\\n12x" and nothing more; still open after ${ctx.timeoutMs} ms (a line that cannot become valid is invalid at once)`);
+      }
+      return expectLog([before]);
+    },
+  },
+  {
     name: "lines/split-at-every-offset",
     needs: "socket",
     group: GROUP,
@@ -189,7 +216,9 @@ export const LINE_CASES: Case[] = [
     group: GROUP,
     async run(ctx) {
       const numbers = fresh(3);
-      const partial = fresh(1)[0].slice(0, 5);
+      // Nine digits, all a number needs but its LF: a reader that takes a last line without
+      // one (as a line reader at end of input does) logs it; five digits could not tell.
+      const partial = fresh(1)[0];
       const peer = await ctx.connect();
       peer.write(`${lines(numbers)}${partial}`);
       peer.end();

@@ -10,7 +10,7 @@ import { sendPayloads } from "../../client/sender.ts";
 import { CONNECTIONS, workloadNumbers, type WorkloadName } from "../../client/workloads.ts";
 import { describeReport, expectedSet, LogChecker } from "../verify.ts";
 import { Peer } from "../peer.ts";
-import { expectLog, fail, fresh, lines, logLines, pass, quote, show, stopWithTerminate, type Case, type LogCheck } from "../scenario.ts";
+import { expectLog, fail, fresh, lines, logLines, pass, quiet, quote, show, stopWithTerminate, type Case, type LogCheck } from "../scenario.ts";
 
 const LOG_ONLY = "the log is read only with --spawn";
 
@@ -36,6 +36,14 @@ export const LOG_CASES: Case[] = [
     async run(ctx) {
       const stale = ["999999999", "999999998", "000000001"];
       const target = await ctx.start({ prepare: (_dir, log) => writeFileSync(log, lines(stale)) });
+      // Emptied at the start, not when the first number comes: before, a server that opened
+      // (and emptied) its log only then passed, and a start with no input kept the old log.
+      await quiet(ctx.settleMs);
+      const early = logLines(target.readLog()).lines;
+      if (early.some((l) => stale.includes(l))) {
+        await stopWithTerminate(target, ctx.timeoutMs);
+        return fail(`the log held ${quote(lines(stale))} before the start, and still held ${show(early)} once it was ready, before any number was sent`);
+      }
       const numbers = fresh(2);
       const peer = await Peer.connect(target.host, target.port, ctx.timeoutMs);
       peer.write(lines(numbers));

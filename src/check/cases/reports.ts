@@ -58,10 +58,14 @@ export const REPORT_CASES: Case[] = [
     async run(ctx) {
       const numbers = fresh(30);
       const dups = numbers.slice(0, 20);
-      const peer = await ctx.connect();
-      peer.write(lines([...numbers, ...dups]));
-      peer.end();
-      await peer.closedWithin(ctx.timeoutMs);
+      // Half the repeats from the client that first sent them, half from another: before, a
+      // server that counted as duplicates only a client's own repeats passed.
+      for (const batch of [[...numbers, ...dups.slice(0, 10)], dups.slice(10)]) {
+        const peer = await ctx.connect();
+        peer.write(lines(batch));
+        peer.end();
+        await peer.closedWithin(ctx.timeoutMs);
+      }
       let unique = 0;
       let duplicates = 0;
       const limit = performance.now() + 3 * reportSeconds(ctx.config) * 1000 + ctx.timeoutMs;
@@ -120,6 +124,26 @@ export const REPORT_CASES: Case[] = [
       if (counted < numbers.length) return fail(`the reports counted ${counted} unique of the ${numbers.length} numbers sent`);
       await send([...numbers].reverse());
       return expectLog(numbers);
+    },
+  },
+  {
+    ...shared,
+    group: "reports/repeat",
+    // Before, a server that wrote "1 unique number, 1 duplicate." passed: no case made sure
+    // a report counted exactly one. This one new number is alone in the report that counts it.
+    name: "reports/count-of-one-same-words",
+    async run(ctx) {
+      const [one] = fresh(1);
+      const peer = await ctx.connect();
+      peer.write(lines([one, one]));
+      peer.end();
+      await peer.closedWithin(ctx.timeoutMs);
+      const limit = performance.now() + 3 * reportSeconds(ctx.config) * 1000 + ctx.timeoutMs;
+      let counted = 0;
+      // A line not in the job's words fails in nextReport().
+      while (counted < 1 && performance.now() < limit) counted += (await nextReport(ctx)).unique;
+      // More than one is counts-add-up's or repeat-after-report's to tell.
+      return counted >= 1 ? pass() : fail(`sent one new number and its repeat; the reports counted ${counted} unique`);
     },
   },
   {

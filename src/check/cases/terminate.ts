@@ -38,12 +38,16 @@ async function terminateWith(ctx: Context, parts: string[]) {
   return v.ok ? pass(`exit 0 in ${seconds} s`) : fail(`sent ${sent}; exited 0 but ${v.evidence}`);
 }
 
-/** Sends each of `bad` on a client: each must be closed, the server must keep running and counting. */
-async function notTerminate(ctx: Context, bad: string[]) {
+/**
+ * Sends each of `bad` on a client (and its half-close, with `halfClose`): each must be closed,
+ * the server must keep running and counting.
+ */
+async function notTerminate(ctx: Context, bad: string[], halfClose = false) {
   const target: Target = await ctx.start();
   for (const b of bad) {
     const peer = await Peer.connect(target.host, target.port, ctx.timeoutMs);
     peer.write(b);
+    if (halfClose) peer.end();
     const ending = await peer.closedWithin(ctx.timeoutMs);
     if (!target.running || (await target.exit(ctx.settleMs)) !== null) return fail(`sent ${quote(b)}; the server exited`);
     if (!ending) {
@@ -99,5 +103,14 @@ export const TERMINATE_CASES: Case[] = [
     why: WHY,
     controls: true,
     run: (ctx) => notTerminate(ctx, ["xterminate\n", " terminate\n", "123terminate\n", "000000001terminate\n"]),
+  },
+  {
+    // Before, a server that took a last line without LF at the client's half-close (a line
+    // reader at end of input) as `terminate` passed every case.
+    name: "terminate/without-newline-at-half-close-is-not-terminate",
+    needs: "spawn",
+    why: WHY,
+    controls: true,
+    run: (ctx) => notTerminate(ctx, ["terminate"], true),
   },
 ];
