@@ -162,14 +162,7 @@ export class OwnedLog implements LogHandle {
     try {
       const log = fstatSync(this.fd);
       if (!log.isFile() && !log.isFIFO() && !log.isSocket()) return [];
-      return ([[1, "output"], [2, "error"]] as const).filter(([std]) => {
-        try {
-          const stat = fstatSync(std);
-          return stat.dev === log.dev && stat.ino === log.ino;
-        } catch {
-          return false; // closed
-        }
-      }).map(([, name]) => name);
+      return standardStreamsOf(this.fd).map((std) => (std === 1 ? "output" : "error"));
     } catch {
       return [];
     }
@@ -272,15 +265,7 @@ const F_SETFL = 4;
  * end, as for a pipe. Done once the log is locked, so a refused start changes nothing.
  */
 function appendOnStandardStreams(fd: number, path: string): void {
-  const log = fstatSync(fd);
-  for (const std of [1, 2]) {
-    let stat;
-    try {
-      stat = fstatSync(std);
-    } catch {
-      continue; // closed
-    }
-    if (stat.dev !== log.dev || stat.ino !== log.ino) continue;
+  for (const std of standardStreamsOf(fd)) {
     const { fcntl, errno } = needLibc(path);
     const flags = fcntl(std, F_GETFL, 0);
     if (flags >= 0 && (flags & constants.O_APPEND) !== 0) continue;
@@ -288,6 +273,19 @@ function appendOnStandardStreams(fd: number, path: string): void {
       throw new LogOpenError(`cannot use log file '${path}': it is also standard ${std === 1 ? "output" : "error"}, which cannot be made to append (errno ${errno()})`);
     }
   }
+}
+
+/** Standard output and error (1, 2) where they are the file open on `fd`; a closed one is not. */
+function standardStreamsOf(fd: number): (1 | 2)[] {
+  const log = fstatSync(fd);
+  return ([1, 2] as const).filter((std) => {
+    try {
+      const stat = fstatSync(std);
+      return stat.dev === log.dev && stat.ino === log.ino;
+    } catch {
+      return false; // closed
+    }
+  });
 }
 
 /**
