@@ -36,8 +36,8 @@ export const integer = (min: number, max: number) => (text: string, name: string
 
 /**
  * The shortest interval any seconds option takes: a millisecond. Shorter, a typo (an extra
- * `0.0000`) made a report line every microsecond, a flood on stdout, where the timers cannot
- * keep time anyway.
+ * `0.0000`) asked for a report line every microsecond, which the timers cannot keep, and got
+ * a flood on stdout.
  */
 const SHORTEST_SECONDS = 0.001;
 
