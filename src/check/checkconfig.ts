@@ -20,6 +20,8 @@ export interface CheckConfig {
   startTimeout: number;
   /** Seconds of silence that count as "nothing happened" (a client kept, a terminate ignored). */
   settle: number;
+  /** Seconds in which what the job asks "at once" or "as fast as possible" must come. */
+  prompt: number;
   /** Numbers sent in each throughput case; 0 = no throughput cases. */
   throughput: number;
   json: boolean;

@@ -55,6 +55,10 @@ export const CHECK_OPTIONS = {
     flag: "settle", env: "NUMBERS_CHECK_SETTLE", default: "0.5", read: seconds,
     help: "seconds of silence that show nothing happened (a client kept open)",
   },
+  prompt: {
+    flag: "prompt", env: "NUMBERS_CHECK_PROMPT", default: "2", read: seconds,
+    help: "seconds in which what the job asks at once must come: a sixth client's close, a bad one's, the exit after terminate",
+  },
   throughput: {
     flag: "throughput", env: "NUMBERS_CHECK_THROUGHPUT", default: "0", read: integer(0, 100_000_000),
     help: "numbers sent by each throughput case (random, seq, dup); 0 = off",

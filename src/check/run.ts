@@ -42,6 +42,7 @@ function context(config: CheckConfig, target?: Target): Context {
     config, host, port, target,
     timeoutMs: config.timeout * 1000,
     settleMs: config.settle * 1000,
+    promptMs: config.prompt * 1000,
     connect: () => Peer.connect(host, port, config.timeout * 1000),
     start: (options) => start(config, options),
   };

@@ -33,6 +33,8 @@ export interface Context {
   target?: Target;
   timeoutMs: number;
   settleMs: number;
+  /** What the job asks "at once" or "as fast as possible" comes within this (--prompt). */
+  promptMs: number;
   connect(): Promise<Peer>;
   /** Starts a fresh implementation (cases with `controls`); the runner stops it after the case. */
   start(options?: { reportSeconds?: number; prepare?: (dir: string, log: string) => void }): Promise<Target>;

@@ -12,10 +12,10 @@ function config(argv: string[], env: Record<string, string> = {}): CheckConfig {
   return parsed.config;
 }
 
-test("defaults: a server already running on 127.0.0.1:4000, every case, 10 s timeouts", () => {
+test("defaults: a server already running on 127.0.0.1:4000, every case, 10 s timeouts, 2 s for at once", () => {
   expect(config([])).toEqual({
     spawn: "", cwd: "", host: "127.0.0.1", port: 4000, log: "numbers.log", spawnReportInterval: "",
-    timeout: 10, startTimeout: 10, settle: 0.5, throughput: 0, json: false, list: false, only: "",
+    timeout: 10, startTimeout: 10, settle: 0.5, prompt: 2, throughput: 0, json: false, list: false, only: "",
   });
 });
 

@@ -9,7 +9,7 @@ import type { Target } from "../../src/check/target.ts";
 /** A context whose start takes `startMs` (a slow implementation, within its --start-timeout). */
 function context(startMs: number): Context {
   return {
-    config: {} as Context["config"], host: "127.0.0.1", port: 1, timeoutMs: 1000, settleMs: 100,
+    config: {} as Context["config"], host: "127.0.0.1", port: 1, timeoutMs: 1000, settleMs: 100, promptMs: 1000,
     connect: () => Promise.reject(new Error("no server")),
     start: () => new Promise<Target>((r) => setTimeout(() => r({} as Target), startMs)),
   };

@@ -119,6 +119,11 @@ export const CONNECTION_CASES: Case[] = [
         if (!ending) return fail(`with 5 clients connected a sixth sent ${its[0]}\\n and was still open after ${ctx.timeoutMs} ms`);
         if (later.length) return fail(`the sixth was ${how(sixth)}, but so was ${later.join(", ")}`);
         was = `${how(sixth)} after ${after} ms`;
+        // "At once": before, a server that kept it 4 s passed (--timeout bounded it alone).
+        if (after > ctx.promptMs) {
+          for (const p of peers) p.reset();
+          return fail(`with 5 clients connected a sixth was ${was}, not at once (--prompt ${ctx.promptMs / 1000} s)`);
+        }
       }
       // And a seventh, the five still there: refusing the sixth freed no slot.
       const seventh = await refused(ctx);

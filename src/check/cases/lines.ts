@@ -137,9 +137,13 @@ export const LINE_CASES: Case[] = [
     async run(ctx) {
       const peer = await ctx.connect();
       peer.write("12345678x\n");
+      const sent = performance.now();
       const ending = await peer.closedWithin(ctx.timeoutMs);
       if (!ending) return fail(`sent "12345678x\\n"; still open after ${ctx.timeoutMs} ms`);
-      return ending.how === "reset" ? pass() : fail(`sent "12345678x\\n"; the client saw ${ending.how}, not ECONNRESET`);
+      const after = Math.round(performance.now() - sent);
+      // "At once": before, a server that closed it 4 s later passed (--timeout bounded it alone).
+      if (after > ctx.promptMs) return fail(`sent "12345678x\\n"; closed after ${after} ms, not at once (--prompt ${ctx.promptMs / 1000} s)`);
+      return ending.how === "reset" ? pass(`in ${after} ms`) : fail(`sent "12345678x\\n"; the client saw ${ending.how}, not ECONNRESET`);
     },
   },
   {

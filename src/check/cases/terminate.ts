@@ -34,6 +34,8 @@ async function terminateWith(ctx: Context, parts: string[]) {
   if (code === null) return fail(`sent ${sent}; still running after ${ctx.timeoutMs} ms (${open} of 5 clients open)`);
   if (code !== 0) return fail(`sent ${sent}; exited with ${code}${target.stderrTail()}`);
   if (open > 0) return fail(`sent ${sent}; exited 0 but ${open} of 5 clients were never closed`);
+  // "As fast as possible": before, a server that took 5 s passed (--timeout bounded it alone).
+  if (Number(seconds) * 1000 > ctx.promptMs) return fail(`sent ${sent}; exited 0 only after ${seconds} s (--prompt ${ctx.promptMs / 1000} s)`);
   const v = expectLog(numbers)(target.readLog());
   return v.ok ? pass(`exit 0 in ${seconds} s`) : fail(`sent ${sent}; exited 0 but ${v.evidence}`);
 }
