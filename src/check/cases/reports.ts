@@ -19,6 +19,17 @@ async function nextReport(ctx: Context): Promise<{ unique: number; duplicates: n
   return { unique: Number(m[1]), duplicates: Number(m[2]), total: Number(m[3]), at: performance.now() };
 }
 
+/**
+ * Reads reports until they have counted `unique` new numbers, or three intervals and
+ * --timeout have gone by; returns how many they counted.
+ */
+async function countUnique(ctx: Context, unique: number): Promise<number> {
+  const limit = performance.now() + 3 * reportSeconds(ctx.config) * 1000 + ctx.timeoutMs;
+  let counted = 0;
+  while (counted < unique && performance.now() < limit) counted += (await nextReport(ctx)).unique;
+  return counted;
+}
+
 const shared = { needs: "spawn", why: WHY, group: GROUP, shortReports: true } as const;
 
 export const REPORT_CASES: Case[] = [
@@ -118,9 +129,7 @@ export const REPORT_CASES: Case[] = [
       await send(numbers);
       // The report that counts the last of them is printed after they were counted: it lies
       // between the two sends.
-      const limit = performance.now() + 3 * reportSeconds(ctx.config) * 1000 + ctx.timeoutMs;
-      let counted = 0;
-      while (counted < numbers.length && performance.now() < limit) counted += (await nextReport(ctx)).unique;
+      const counted = await countUnique(ctx, numbers.length);
       if (counted < numbers.length) return fail(`the reports counted ${counted} unique of the ${numbers.length} numbers sent`);
       await send([...numbers].reverse());
       return expectLog(numbers);
@@ -138,10 +147,8 @@ export const REPORT_CASES: Case[] = [
       peer.write(lines([one, one]));
       peer.end();
       await peer.closedWithin(ctx.timeoutMs);
-      const limit = performance.now() + 3 * reportSeconds(ctx.config) * 1000 + ctx.timeoutMs;
-      let counted = 0;
       // A line not in the job's words fails in nextReport().
-      while (counted < 1 && performance.now() < limit) counted += (await nextReport(ctx)).unique;
+      const counted = await countUnique(ctx, 1);
       // More than one is counts-add-up's or repeat-after-report's to tell.
       return counted >= 1 ? pass() : fail(`sent one new number and its repeat; the reports counted ${counted} unique`);
     },
