@@ -21,7 +21,7 @@ import { formatReport, nextReportDue } from "./report.ts";
 import { loadLog } from "./resume.ts";
 import { Shard, type ShardStats } from "./shard.ts";
 import { handleSignals } from "./signals.ts";
-import { holdAt, injectFaults, type TestHooks } from "./testhooks.ts";
+import { parkAt, injectFaults, type TestHooks } from "./testhooks.ts";
 import { RemoteShard } from "./threads.ts";
 import { warmUpMain } from "./warmup.ts";
 
@@ -344,9 +344,9 @@ class Server {
     return this.local ? [await ask(this.local), ...answers] : answers;
   }
 
-  /** The one place a test hold (NUMBERS_TEST_HOLD) meets a phase; a no-op otherwise. */
+  /** The one place a test park (NUMBERS_TEST_PARK) meets a phase; a no-op otherwise. */
   private reach(phase: Phase): void | Promise<void> {
-    return holdAt(this.hooks, phase, this.acceptor?.port);
+    return parkAt(this.hooks, phase, this.acceptor?.port);
   }
 
   /** A failed start-up: what bind() opened is closed, and the process may exit. */

@@ -2,13 +2,13 @@
 // deterministically, on the source and on the compiled executable alike. Each is inert
 // unless its environment variable is set, and none is listed in --help.
 //
-// NUMBERS_TEST_HOLD=<phase> pauses the server when it enters that phase: it prints
-// `test: holding at <phase>` on stderr (with ` on port N` once the port is bound) and waits
+// NUMBERS_TEST_PARK=<phase> parks the server when it enters that phase: it prints
+// `test: parked at <phase>` on stderr (with ` on port N` once the port is bound) and waits
 // for a line on stdin. Binding and preparing
-// are held synchronously, as a long --resume load holds them (nothing runs meanwhile);
+// are parked synchronously, as a long --resume load stalls them (nothing runs meanwhile);
 // starting and stopping asynchronously (clients, signals and workers go on).
 //
-// In-process tests may also hand a worker a hold (withWorkerHold), never set by the server.
+// In-process tests may also park a worker (withWorkerPark), never set by the server.
 //
 // NUMBERS_TEST_FAULT=<fault> injects a failure that no real input can cause:
 //   worker-start  every worker thread throws before it has started
@@ -35,12 +35,12 @@ import type { Phase } from "./lifecycle.ts";
 import { printNotice } from "../output/print.ts";
 import { UsageError } from "../options.ts";
 
-const HOLDS = ["binding", "preparing", "starting", "stopping"] as const;
+const PARKS = ["binding", "preparing", "starting", "stopping"] as const;
 const FAULTS = ["worker-start", "worker-crash", "worker-exit", "worker-stop", "worker-write", "throw", "reject"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface TestHooks {
-  hold?: (typeof HOLDS)[number];
+  park?: (typeof PARKS)[number];
   fault?: Fault;
   fatalGraceMs?: number;
   lazyPages?: boolean;
@@ -60,7 +60,7 @@ function milliseconds(name: string, value: string | undefined): number | undefin
 
 export function parseTestHooks(env: Record<string, string | undefined>): TestHooks {
   return {
-    hold: pick("NUMBERS_TEST_HOLD", env.NUMBERS_TEST_HOLD, HOLDS),
+    park: pick("NUMBERS_TEST_PARK", env.NUMBERS_TEST_PARK, PARKS),
     fault: pick("NUMBERS_TEST_FAULT", env.NUMBERS_TEST_FAULT, FAULTS),
     fatalGraceMs: milliseconds("NUMBERS_TEST_FATAL_GRACE", env.NUMBERS_TEST_FATAL_GRACE),
     lazyPages: pick("NUMBERS_TEST_LAZY_PAGES", env.NUMBERS_TEST_LAZY_PAGES, ["0", "1"]) === "1",
@@ -68,26 +68,26 @@ export function parseTestHooks(env: Record<string, string | undefined>): TestHoo
 }
 
 function announce(phase: Phase, port: number | undefined) {
-  printNotice(`test: holding at ${phase}${port === undefined ? "" : ` on port ${port}`}`);
+  printNotice(`test: parked at ${phase}${port === undefined ? "" : ` on port ${port}`}`);
 }
 
 /**
- * Holds the server where it reaches `phase`, if NUMBERS_TEST_HOLD names it: binding and
+ * Parks the server where it reaches `phase`, if NUMBERS_TEST_PARK names it: binding and
  * preparing synchronously (this thread blocks until a line, or EOF, arrives on stdin), the
  * others asynchronously (the returned promise resolves then). The coordinator's one seam.
  */
-export function holdAt(hooks: TestHooks, phase: Phase, port?: number): void | Promise<void> {
-  if (hooks.hold !== phase) return;
+export function parkAt(hooks: TestHooks, phase: Phase, port?: number): void | Promise<void> {
+  if (hooks.park !== phase) return;
   announce(phase, port);
-  return phase === "binding" || phase === "preparing" ? holdSync() : hold();
+  return phase === "binding" || phase === "preparing" ? parkSync() : park();
 }
 
-function holdSync(): void {
+function parkSync(): void {
   const byte = new Uint8Array(1);
   while (readSync(0, byte, 0, 1, null) === 1 && byte[0] !== 10);
 }
 
-async function hold(): Promise<void> {
+async function park(): Promise<void> {
   const reader = Bun.stdin.stream().getReader();
   for (;;) {
     const { value, done } = await reader.read();
@@ -134,15 +134,15 @@ export function withWriteFault(fault: Fault | undefined, path: string, open: (on
 }
 
 /**
- * A worker's message handlers with an in-process test's hold built in: while the Int32 in
- * `hold` is 1, the count handler waits before it counts, so that the test sees the queue
+ * A worker's message handlers with an in-process test's park built in: while the Int32 in
+ * `park` is 1, the count handler waits before it counts, so that the test sees the queue
  * fill with nothing counted (the worker counts in parallel, and did, at times, in the few
- * microseconds between the handovers and the test's look). Without a hold, the handlers as
+ * microseconds between the handovers and the test's look). Not parked, the handlers as
  * they are: the hot path checks nothing.
  */
-export function withWorkerHold<H extends { count: (m: never) => unknown }>(hold: SharedArrayBuffer | undefined, handlers: H): H {
-  if (hold === undefined) return handlers;
-  const flag = new Int32Array(hold);
+export function withWorkerPark<H extends { count: (m: never) => unknown }>(park: SharedArrayBuffer | undefined, handlers: H): H {
+  if (park === undefined) return handlers;
+  const flag = new Int32Array(park);
   return {
     ...handlers,
     count: (m: never) => {

@@ -19,8 +19,8 @@ export type WorkerSetup = Omit<ShardOptions, "onWriteError" | "openLog"> & {
   /** One Int32, shared by every worker: nonzero once the server stops, so a warm-up ends early. */
   stopping: SharedArrayBuffer;
   fault?: Fault;
-  /** Test only (testhooks.ts, withWorkerHold): one Int32; while it is 1 the worker counts nothing. */
-  hold?: SharedArrayBuffer;
+  /** Test only (testhooks.ts, withWorkerPark): one Int32; while it is 1 the worker counts nothing. */
+  park?: SharedArrayBuffer;
 };
 
 export type ToWorker =

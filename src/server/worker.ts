@@ -5,7 +5,7 @@ import { appendLog, handOverLog } from "./logfile.ts";
 import { freeChunk, Shard } from "./shard.ts";
 import { warmUpWorker } from "./warmup.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./threads.ts";
-import { withWorkerFault, withWorkerHold, withWriteFault } from "./testhooks.ts";
+import { withWorkerFault, withWorkerPark, withWriteFault } from "./testhooks.ts";
 
 declare const self: Worker;
 const send = (message: FromWorker) => self.postMessage(message);
@@ -44,8 +44,8 @@ let handlers = HANDLERS;
 self.onmessage = async (event: MessageEvent<WorkerSetup | ToWorker>) => {
   const m = event.data;
   if ("type" in m) return void (await handlers[m.type](m as never));
-  // The first message is the setup. A test's worker fault or hold is built in here, once.
-  handlers = withWorkerHold(m.hold, withWorkerFault(m.fault, HANDLERS));
+  // The first message is the setup. A test's worker fault or park is built in here, once.
+  handlers = withWorkerPark(m.park, withWorkerFault(m.fault, HANDLERS));
   try {
     queued = new Int32Array(m.queued);
     const { log } = m;

@@ -1,5 +1,5 @@
 // Every stop event in every phase it can reach (src/server/lifecycle.ts), on the real server with
-// one and with two threads: start-up or shutdown is held at a phase with NUMBERS_TEST_HOLD,
+// one and with two threads: start-up or shutdown is parked at a phase with NUMBERS_TEST_PARK,
 // the event is delivered inside that window, and the exit code, stdout, stderr and the log
 // are checked. Failures no input can cause are injected with NUMBERS_TEST_FAULT.
 
@@ -27,23 +27,23 @@ interface Held extends Spawned {
 
 /**
  * Spawns `serve --port 0 <args>` in a directory whose numbers.log holds `oldLog`, with
- * start-up or shutdown held at `phase`; resolves once the server says it is holding there
- * (for stopping, the caller first brings the stop about and then awaits `held`).
+ * start-up or shutdown parked at `phase`; resolves once the server says it is parked there
+ * (for stopping, the caller first brings the stop about and then awaits `parkedAt`).
  */
 function spawnHeld(phase: string, args: string[], env: Record<string, string> = {}, oldLog = OLD_LOG) {
   const dir = tempDir();
   writeFileSync(join(dir, "numbers.log"), oldLog);
-  const server = servers.spawn(["serve", "--port", "0", ...args], { cwd: dir, env: { NUMBERS_TEST_HOLD: phase, ...env } });
+  const server = servers.spawn(["serve", "--port", "0", ...args], { cwd: dir, env: { NUMBERS_TEST_PARK: phase, ...env } });
   const log = join(dir, "numbers.log");
   return { ...server, dir, log };
 }
 
-/** Reads stderr lines until the hold line of `phase`; returns its port (0 while binding). */
-async function heldAt(server: Spawned, phase: string): Promise<number> {
+/** Reads stderr lines until the park line of `phase`; returns its port (0 while binding). */
+async function parkedAt(server: Spawned, phase: string): Promise<number> {
   for (;;) {
     const line = await server.stderr.next();
-    if (line === null) throw new Error(`server exited before holding at ${phase}: ${server.stderr.text}`);
-    const m = new RegExp(`^test: holding at ${phase}(?: on port (\\d+))?$`).exec(line);
+    if (line === null) throw new Error(`server exited before it parked at ${phase}: ${server.stderr.text}`);
+    const m = new RegExp(`^test: parked at ${phase}(?: on port (\\d+))?$`).exec(line);
     if (m) return Number(m[1] ?? 0);
     expect(line).toMatch(READY);
   }
@@ -51,7 +51,7 @@ async function heldAt(server: Spawned, phase: string): Promise<number> {
 
 async function startHeld(phase: string, args: string[], env?: Record<string, string>, oldLog?: string): Promise<Held> {
   const server = spawnHeld(phase, args, env, oldLog);
-  return { ...server, port: await heldAt(server, phase) };
+  return { ...server, port: await parkedAt(server, phase) };
 }
 
 const internal = (fault: string) => `numbers-server: internal error: injected fault (NUMBERS_TEST_FAULT=${fault})`;
@@ -68,7 +68,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       const result = await outcome(server);
       expect(result.code).toBe(0);
       expect(result.stdout).toEqual([]);
-      expect(result.stderr[0]).toBe("test: holding at binding");
+      expect(result.stderr[0]).toBe("test: parked at binding");
       // The server may have printed its readiness line before it saw the signal.
       expect(result.stderr.slice(1).every((line) => READY.test(line))).toBe(true);
       expect(readFileSync(server.log, "latin1")).toBe("");
@@ -76,7 +76,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
 
     test("preparing with --resume, SIGTERM: the loaded log is kept but for its torn tail, exit 0", async () => {
       const server = await startHeld("preparing", [...w, "--resume"], {}, OLD_LOG + "00000");
-      // The port is bound: the file is not touched until the hold ends.
+      // The port is bound: the file is not touched until the park ends.
       expect(readFileSync(server.log, "latin1")).toBe(OLD_LOG + "00000");
       server.proc.kill("SIGTERM");
       server.proceed();
@@ -99,7 +99,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     });
     test("preparing: clients that connect, send a line and leave one after another are all served, though accepted together", async () => {
       // Held, the server reads nothing: the twenty connections, each with its line and its FIN,
-      // wait in the kernel, and the event loop accepts them in one go once the hold ends,
+      // wait in the kernel, and the event loop accepts them in one go once the park ends,
       // before it has read the first five's FINs. Before 2026-12-07 fifteen were refused.
       const server = await startHeld("preparing", [...w, "--warmup", "0"]);
       const peers = [];
@@ -118,7 +118,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     });
   });
 
-  describe("starting (held while the worker threads start)", () => {
+  describe("starting (parked while the worker threads start)", () => {
     test("terminate from an early client: exit 0 without a readiness line; early clients' numbers count", async () => {
       const server = await startHeld("starting", w);
       const [a, b] = await Promise.all([connect(server.port), connect(server.port)]);
@@ -127,7 +127,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       a.write("000000008\nterminate\n");
       await a.closed;
       const result = await outcome(server);
-      expect(result).toEqual({ code: 0, stdout: [], stderr: [`test: holding at starting on port ${server.port}`] });
+      expect(result).toEqual({ code: 0, stdout: [], stderr: [`test: parked at starting on port ${server.port}`] });
       expectLogged(server.log, [7, 8, 9]);
     });
 
@@ -137,7 +137,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       server.proc.kill(signal);
       await peer.closed;
       const result = await outcome(server);
-      expect(result).toEqual({ code: 0, stdout: [], stderr: [`test: holding at starting on port ${server.port}`] });
+      expect(result).toEqual({ code: 0, stdout: [], stderr: [`test: parked at starting on port ${server.port}`] });
       expect(readFileSync(server.log, "latin1")).toBe("");
     });
 
@@ -150,7 +150,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       expect(result).toEqual({
         code: 1,
         stdout: [],
-        stderr: [`test: holding at starting on port ${server.port}`, "numbers-server: cannot write log file '/dev/full': no space left on device"],
+        stderr: [`test: parked at starting on port ${server.port}`, "numbers-server: cannot write log file '/dev/full': no space left on device"],
       });
     });
 
@@ -177,7 +177,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       const server = await startHeld("starting", w, { NUMBERS_TEST_FAULT: fault });
       server.proc.kill("SIGUSR2");
       const result = await outcome(server);
-      expect(result).toEqual({ code: 1, stdout: [], stderr: [`test: holding at starting on port ${server.port}`, internal(fault)] });
+      expect(result).toEqual({ code: 1, stdout: [], stderr: [`test: parked at starting on port ${server.port}`, internal(fault)] });
     });
   });
 
@@ -199,7 +199,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       // running after 10 s is killed, so that the failure says which step it was at.
       const giveUp = setTimeout(() => server.proc.kill("SIGKILL"), 10_000);
       // The port is only known from the readiness line, so this is the earliest a test can
-      // know it; the windows before are covered by the holds above.
+      // know it; the windows before are covered by the parks above.
       const ready = (await server.stderr.next()) ?? "";
       expect(ready, "the readiness line").toMatch(/^listening on .+:\d+$/);
       const peer = await connect(Number(/:(\d+)$/.exec(ready)![1]));
@@ -211,7 +211,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     });
   });
 
-  describe("stopping (held after the clients are read no more, before the shards stop)", () => {
+  describe("stopping (parked after the clients are read no more, before the shards stop)", () => {
     test("a second signal, and a second terminate, are ignored: exit 0", async () => {
       const server = spawnHeld("stopping", w);
       const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
@@ -221,7 +221,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       const idle = await connect(port);
       const peer = await connect(port);
       peer.write("000000006\nterminate\n");
-      await heldAt(server, "stopping");
+      await parkedAt(server, "stopping");
       server.proc.kill("SIGTERM");
       server.proc.kill("SIGINT");
       // Lines sent once the stop has begun are not read: that client's close is a reset, not a
@@ -237,7 +237,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
       server.proceed();
       expect(await Promise.all([peer.how, idle.how])).toEqual(["fin", "reset"]);
       const result = await outcome(server);
-      expect(result).toEqual({ code: 0, stdout: [], stderr: [`listening on 127.0.0.1:${port}`, `test: holding at stopping on port ${port}`] });
+      expect(result).toEqual({ code: 0, stdout: [], stderr: [`listening on 127.0.0.1:${port}`, `test: parked at stopping on port ${port}`] });
       expectLogged(server.log, [6, 7]);
     });
 
@@ -245,28 +245,28 @@ describe.each([1, 2])("--workers %d", (workers) => {
       const server = spawnHeld("stopping", w, { NUMBERS_TEST_FAULT: "throw" });
       const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
       (await connect(port)).write("000000006\nterminate\n");
-      await heldAt(server, "stopping");
+      await parkedAt(server, "stopping");
       server.proc.kill("SIGUSR2");
       expect(await server.stderr.next()).toBe(internal("throw"));
       server.proceed();
       // No line after the fault's: the stop ended by itself, not by the grace timer after a fault.
-      const stderr = [`listening on 127.0.0.1:${port}`, `test: holding at stopping on port ${port}`, internal("throw")];
+      const stderr = [`listening on 127.0.0.1:${port}`, `test: parked at stopping on port ${port}`, internal("throw")];
       expect(await outcome(server)).toEqual({ code: 1, stdout: [], stderr });
       expectLogged(server.log, [6]);
     });
 
-    // A stop that cannot end after a fault (here: held for good) ends by the grace timer,
+    // A stop that cannot end after a fault (here: parked for good) ends by the grace timer,
     // saying so; the test shortens the 5 s grace to 0.3 s.
     test("an uncaught exception and a stop that never ends: exit 1 after the grace, saying so", async () => {
       const server = spawnHeld("stopping", w, { NUMBERS_TEST_FAULT: "throw", NUMBERS_TEST_FATAL_GRACE: "300" });
       const port = Number(/:(\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
       (await connect(port)).write("terminate\n");
-      await heldAt(server, "stopping");
+      await parkedAt(server, "stopping");
       server.proc.kill("SIGUSR2");
       expect(await server.stderr.next()).toBe(internal("throw"));
       const stderr = [
         `listening on 127.0.0.1:${port}`,
-        `test: holding at stopping on port ${port}`,
+        `test: parked at stopping on port ${port}`,
         internal("throw"),
         "numbers-server: the stop did not end within 0.3 s of the internal error; exiting",
       ];

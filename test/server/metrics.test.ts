@@ -1,7 +1,7 @@
 // The metrics endpoint (--metrics-port) of a live server, with one and with two threads:
 // exact counts after known input, clients connected, refused and closed for each reason,
-// scrapes that take nothing from the reports, /healthz through start-up and shutdown (held
-// with NUMBERS_TEST_HOLD), the HTTP cases, and a port that is taken.
+// scrapes that take nothing from the reports, /healthz through start-up and shutdown (parked
+// with NUMBERS_TEST_PARK), the HTTP cases, and a port that is taken.
 
 import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
@@ -83,7 +83,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     await bad.closed;
     // Two silent clients fill the slots and a third is refused. Connections are accepted in
     // order, so once the third is closed the server has admitted the two before it.
-    const held = [await connect(server.port), await connect(server.port)];
+    const silent = [await connect(server.port), await connect(server.port)];
     await (await connect(server.port)).closed;
     const samples = await scrape(server.base);
     expect(pick(samples, COUNTS)).toEqual(counts(3, 2, 3, 30));
@@ -98,8 +98,8 @@ describe.each([1, 2])("--workers %d", (workers) => {
     expect(samples.get("process_start_time_seconds")).toBeGreaterThan(startedAt - 1);
     expect(samples.get("process_start_time_seconds")).toBeLessThan(Date.now() / 1000);
     expect(samples.get(`numbers_build_info{version="${pkg.version}",bun="${Bun.version}"}`)).toBe(1);
-    held[0].write("terminate\n");
-    await Promise.all(held.map((peer) => peer.closed));
+    silent[0].write("terminate\n");
+    await Promise.all(silent.map((peer) => peer.closed));
     expect((await outcome(server)).code).toBe(0);
   });
 
@@ -130,9 +130,9 @@ describe.each([1, 2])("--workers %d", (workers) => {
     server.proc.kill(9);
   });
 
-  test("/healthz is 503 starting while start-up is held, then 200 ok; /metrics answers meanwhile", async () => {
-    const server = await start(w, { env: { NUMBERS_TEST_HOLD: "starting" }, ready: false });
-    const port = Number(/^test: holding at starting on port (\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
+  test("/healthz is 503 starting while start-up is parked, then 200 ok; /metrics answers meanwhile", async () => {
+    const server = await start(w, { env: { NUMBERS_TEST_PARK: "starting" }, ready: false });
+    const port = Number(/^test: parked at starting on port (\d+)$/.exec((await server.stderr.next()) ?? "")?.[1]);
     expect(await request(server.base, "/healthz")).toMatchObject({ status: 503, body: "starting\n" });
     expect(pick(await scrape(server.base), CLIENTS)).toEqual(clients(0, 0, 0, {}));
     server.proceed();
@@ -142,8 +142,8 @@ describe.each([1, 2])("--workers %d", (workers) => {
     expect((await outcome(server)).code).toBe(0);
   });
 
-  test("/healthz is 503 stopping while shutdown is held; /metrics counts the clients the stop let go", async () => {
-    const server = await start([...w, "--report-interval", "0.05"], { env: { NUMBERS_TEST_HOLD: "stopping" } });
+  test("/healthz is 503 stopping while shutdown is parked; /metrics counts the clients the stop let go", async () => {
+    const server = await start([...w, "--report-interval", "0.05"], { env: { NUMBERS_TEST_PARK: "stopping" } });
     // A report that counts its number shows that the bystander was admitted before the stop.
     const bystander = await connect(server.port);
     const counted = reportsUntil(server.stdout, (s) => s.unique >= 1);
@@ -151,8 +151,8 @@ describe.each([1, 2])("--workers %d", (workers) => {
     await counted;
     const peer = await connect(server.port);
     peer.write("000000006\nterminate\n");
-    const held = `test: holding at stopping on port ${server.port}`;
-    expect(await server.stderr.next()).toBe(held);
+    const parked = `test: parked at stopping on port ${server.port}`;
+    expect(await server.stderr.next()).toBe(parked);
     expect(await request(server.base, "/healthz")).toMatchObject({ status: 503, body: "stopping\n" });
     const samples = await scrape(server.base);
     expect(pick(samples, COUNTS)).toEqual(counts(2, 0, 2, 20));
@@ -165,7 +165,7 @@ describe.each([1, 2])("--workers %d", (workers) => {
     const result = await outcome(server);
     expect({ code: result.code, stderr: result.stderr }).toEqual({
       code: 0,
-      stderr: [`metrics on ${server.base}/metrics`, `listening on 127.0.0.1:${server.port}`, held],
+      stderr: [`metrics on ${server.base}/metrics`, `listening on 127.0.0.1:${server.port}`, parked],
     });
     expectOnlyReports(result.stdout);
     expectLogged(server.log, [6, 7]);

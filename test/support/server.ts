@@ -103,12 +103,12 @@ export interface Spawned {
   stdout: Lines;
   stderr: Lines;
   exited: Promise<number>;
-  /** Lets a server held by NUMBERS_TEST_HOLD go on (a line on its stdin). */
+  /** Lets a server parked by NUMBERS_TEST_PARK go on (a line on its stdin). */
   proceed(): void;
 }
 
 /**
- * Spawns `numbers-server <args>` in `cwd`; its stdin is a pipe, read only by a test hold.
+ * Spawns `numbers-server <args>` in `cwd`; its stdin is a pipe, read only by a test park.
  * `env` adds to this process's environment; a variable given as undefined is left out.
  */
 export function spawnServer(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Spawned {

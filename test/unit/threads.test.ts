@@ -14,7 +14,7 @@ function setup() {
   const log = join(tempDir(), "numbers.log");
   // The descriptor the coordinator would open (logowner.ts); the worker writes through it.
   const handle = { fd: openSync(log, "a"), path: log, stream: false };
-  const start = (hold?: SharedArrayBuffer) => RemoteShard.start({ bits: untouchedBitmap(true), atomic: true, log: handle, flushInterval: 60, hold }, {
+  const start = (park?: SharedArrayBuffer) => RemoteShard.start({ bits: untouchedBitmap(true), atomic: true, log: handle, flushInterval: 60, park }, {
     onFailure: (message) => {
       throw new Error(message);
     },
@@ -29,11 +29,11 @@ describe("RemoteShard", () => {
   test("lines handed over are counted in the worker; the queue fills, closes, and empties", async () => {
     const s = setup();
     // The worker counts in parallel: held (testhooks.ts) until the test has seen the queue
-    // fill. Without the hold, it counted a chunk before the test's look at times (once in
+    // fill. Not parked, it counted a chunk before the test's look at times (once in
     // a CI run of 2026-12-07, after a garbage collection and a copy had each done so before).
-    const hold = new SharedArrayBuffer(4);
-    Atomics.store(new Int32Array(hold), 0, 1);
-    const shard = await s.start(hold);
+    const park = new SharedArrayBuffer(4);
+    Atomics.store(new Int32Array(park), 0, 1);
+    const shard = await s.start(park);
     const count = Math.ceil((QUEUE_BYTES * 1.5) / 10);
     const lines = encodeLines(numbers({ kind: "seq" }, count, 0, 1));
     expect(shard.open).toBe(true);
@@ -47,8 +47,8 @@ describe("RemoteShard", () => {
     }
     expect(shard.queuedBytes).toBe(lines.length);
     expect(shard.open).toBe(false);
-    Atomics.store(new Int32Array(hold), 0, 0);
-    Atomics.notify(new Int32Array(hold), 0);
+    Atomics.store(new Int32Array(park), 0, 0);
+    Atomics.notify(new Int32Array(park), 0);
     // The report comes after every line sent before it was counted.
     expect(await shard.report()).toEqual({ unique: count, duplicates: 0 });
     expect(shard.queuedBytes).toBe(0);
