@@ -245,13 +245,28 @@ export class Target {
   }
 
   private static async startOn(port: number, config: CheckConfig, spawned: (t: Target) => void, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Promise<Target> {
-    const where = address(config.host, port);
-    // A port someone listens on already is theirs: nothing is prepared (a stale log written
-    // into --cwd would replace that server's log) and nothing is started. The last group's
-    // implementation, stopped a moment ago, is given a second to let go of it.
+    await Target.awaitFreePort(config, port);
+    const target = Target.launch(port, config, reportSeconds, prepare);
+    // Known to the checker from now on: stopping it (Ctrl-C) stops this one too, even while
+    // it is still starting.
+    spawned(target);
+    await target.accepting(config);
+    return target;
+  }
+
+  /**
+   * A port someone listens on already is theirs: nothing is prepared (a stale log written
+   * into --cwd would replace that server's log) and nothing is started. The last group's
+   * implementation, stopped a moment ago, is given a second to let go of it.
+   */
+  private static async awaitFreePort(config: CheckConfig, port: number): Promise<void> {
     for (const until = performance.now() + 1000; portTaken(config.host, port); await Bun.sleep(25)) {
-      if (performance.now() > until) throw new PortTaken(`\`${config.spawn}\` was not started: ${where} is held by another process`);
+      if (performance.now() > until) throw new PortTaken(`\`${config.spawn}\` was not started: ${address(config.host, port)} is held by another process`);
     }
+  }
+
+  /** Prepares its directory and spawns the command there, in a process group of its own. */
+  private static launch(port: number, config: CheckConfig, reportSeconds?: number, prepare?: (dir: string, log: string) => void): Target {
     const ownDir = config.cwd === "";
     const dir = ownDir ? mkdtempSync(join(tmpdir(), "numbers-check-")) : resolve(config.cwd);
     let command = config.spawn.replaceAll("{PORT}", String(port));
@@ -279,13 +294,20 @@ export class Target {
       // The directory refused (no search permission), or no /bin/sh: one line for the run.
       throw new StartError(`\`${command}\` was not started in ${dir}: ${(e as Error).message}`);
     }
-    const target = new Target(proc, command, dir, config.host, port, logPath, ownDir);
-    // Known to the checker from now on: stopping it (Ctrl-C) stops this one too, even while
-    // it is still starting.
-    spawned(target);
-    // Its own bound, not --timeout: a start costs what the machine makes it cost (a runtime to
-    // load, other processes on the cores), which a short --timeout for the cases' events does
-    // not foresee (on a loaded CI machine starts outlasted the quick tests' --timeout 1).
+    return new Target(proc, command, dir, config.host, port, logPath, ownDir);
+  }
+
+  /**
+   * Resolves once the implementation accepts connections on its port; disposes of it and
+   * throws (PortTaken where the port was someone else's) if it ends or --start-timeout passes
+   * first. Its own bound, not --timeout: a start costs what the machine makes it cost (a
+   * runtime to load, other processes on the cores), which a short --timeout for the cases'
+   * events does not foresee (on a loaded CI machine starts outlasted the quick tests'
+   * --timeout 1).
+   */
+  private async accepting(config: CheckConfig): Promise<void> {
+    const { proc, port, command } = this;
+    const where = address(this.host, port);
     const began = performance.now();
     const deadline = began + config.startTimeout * 1000;
     for (;;) {
@@ -296,9 +318,9 @@ export class Target {
       // (before, one that had reached a listener of a moment, gone by the look at /proc,
       // counted as the start).
       let owner = listenerOwner(port, proc.pid);
-      const answered = owner !== "foreign" && (await canConnect(config.host, port, 250, config.startTimeout * 1000));
+      const answered = owner !== "foreign" && (await canConnect(this.host, port, 250, config.startTimeout * 1000));
       if (answered) owner = listenerOwner(port, proc.pid);
-      if (answered && (owner === "ours" || owner === "unknown")) return target;
+      if (answered && (owner === "ours" || owner === "unknown")) return;
       const foreign = owner === "foreign";
       // Ended once every process of its group has: a shell that put the server in the
       // background (`cmd &`) exits at once, and the server it started is the implementation.
@@ -307,19 +329,19 @@ export class Target {
         // Held now, or held when it tried to listen: the port the checker picked can be taken
         // for a moment (another process's outgoing connection given it as its local port)
         // and free again by the time it is looked at here.
-        const held = ended && portTaken(config.host, port);
-        const found = ended && !held && IN_USE.test(target.stderr.tail);
+        const held = ended && portTaken(this.host, port);
+        const found = ended && !held && IN_USE.test(this.stderr.tail);
         const taken = foreign || held || found;
         const why = ended
           ? `exited (${proc.signalCode ?? `code ${proc.exitCode}`}) before it accepted connections${held ? `; ${where} is held by another process` : found ? `; it found ${where} in use` : ""}`
           : foreign
             ? `did not take ${where} within ${config.startTimeout} s (--start-timeout): a process it did not start listens there`
             : `did not accept connections on ${where} within ${config.startTimeout} s (--start-timeout)`;
-        await target.dispose(1000);
+        await this.dispose(1000);
         // 127 is the shell's "command not found": most often a relative path, since the
         // command runs in a fresh directory.
-        const hint = ownDir && proc.exitCode === 127 ? " (it runs in a fresh temp directory: give absolute paths, or --cwd DIR)" : "";
-        const message = `\`${command}\` ${why}${target.stderrTail()}${hint}`;
+        const hint = this.ownDir && proc.exitCode === 127 ? " (it runs in a fresh temp directory: give absolute paths, or --cwd DIR)" : "";
+        const message = `\`${command}\` ${why}${this.stderrTail()}${hint}`;
         throw taken ? new PortTaken(message) : new StartError(message);
       }
       // Often at first, when most starts end; then less, since each look reads /proc and

@@ -89,15 +89,86 @@ export async function sendPayloads(
   repeat?: Repeat,
   abort?: AbortSignal,
 ): Promise<SendResult> {
-  let cutShort = 0;
-  let answered = 0;
-  let repeated = false;
-  const minPasses = repeat?.wholeFirst ? 1 : 0;
-  let until = Infinity; // set at the first byte
-  const pump = (socket: Socket<Conn>) => {
+  const send = new Send(progress, repeat, abort);
+  abort?.addEventListener("abort", send.abort, { once: true });
+  try {
+    if (abort?.aborted) send.abort();
+    await send.connect(host, port, payloads);
+    return await send.stream();
+  } finally {
+    abort?.removeEventListener("abort", send.abort);
+  }
+}
+
+/** One sendPayloads() call: its connections, their socket handlers and what they tally. */
+class Send {
+  private cutShort = 0;
+  private answered = 0;
+  private repeated = false;
+  /** When the pass being sent becomes the last: set at the first byte. */
+  private until = Infinity;
+  private readonly minPasses: number;
+  private readonly sockets: Socket<Conn>[] = [];
+  private readonly closed: Promise<void>[] = [];
+  private readonly aborted = Promise.withResolvers<never>();
+
+  constructor(
+    private readonly progress: SendProgress,
+    private readonly repeat: Repeat | undefined,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.minPasses = repeat?.wholeFirst ? 1 : 0;
+    this.aborted.promise.catch(() => {});
+  }
+
+  /** The abort signal's listener: every connection reset, the send rejected with its reason. */
+  readonly abort = () => {
+    for (const s of this.sockets) s.terminate();
+    this.aborted.reject(this.signal!.reason);
+  };
+
+  /** Connects once per payload, all before the first byte. */
+  async connect(host: string, port: number, payloads: Uint8Array[]): Promise<void> {
+    try {
+      for (const payload of payloads) {
+        let closedResolve!: () => void;
+        this.closed.push(new Promise<void>((r) => (closedResolve = r)));
+        // An empty payload has nothing to repeat.
+        const lastPass = this.repeat === undefined || payload.length === 0;
+        const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, cut: false, answered: false, closed: closedResolve };
+        const connecting = Bun.connect<Conn>({ hostname: host, port, data, socket: this.handlers, allowHalfOpen: true });
+        // A connect still pending when the send is aborted is reset once it completes.
+        connecting.then((s) => this.signal?.aborted && s.terminate(), () => {});
+        try {
+          this.sockets.push(await Promise.race([connecting, this.aborted.promise]));
+        } catch (err) {
+          // Reset before the connect completed here: the server took it and refused it at once.
+          if ((err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
+          this.cutShort++;
+          closedResolve();
+        }
+      }
+    } catch (err) {
+      for (const s of this.sockets) s.terminate();
+      throw this.signal?.aborted ? err : connectError(host, port, err);
+    }
+  }
+
+  /** Writes on every connection at once; resolves when the server has closed them all. */
+  async stream(): Promise<SendResult> {
+    const firstByteAt = performance.now();
+    if (this.repeat !== undefined) this.until = firstByteAt + this.repeat.seconds * 1000;
+    for (const s of this.sockets) this.pump(s);
+    await Promise.race([Promise.all(this.closed), this.aborted.promise]);
+    const { cutShort, answered, repeated } = this;
+    return { firstByteAt, lastCloseAt: performance.now(), sentBytes: this.progress.sentBytes, cutShort, answered, repeated };
+  }
+
+  /** Writes until the kernel takes no more (drain calls it again) or the last pass is sent. */
+  private readonly pump = (socket: Socket<Conn>) => {
     const c = socket.data;
     for (;;) {
-      if (!c.lastPass && c.passes >= minPasses && performance.now() >= until) {
+      if (!c.lastPass && c.passes >= this.minPasses && performance.now() >= this.until) {
         c.lastPass = true;
         c.end = Math.ceil(c.offset / LINE_BYTES) * LINE_BYTES;
       }
@@ -105,15 +176,15 @@ export async function sendPayloads(
         if (c.lastPass) break;
         c.offset = 0;
         c.passes++;
-        repeated = true;
-        return void setImmediate(() => pump(socket));
+        this.repeated = true;
+        return void setImmediate(() => this.pump(socket));
       }
       const want = Math.min(WRITE_SLICE, c.end - c.offset);
       const n = socket.write(c.payload.subarray(c.offset, c.offset + want));
       // -1: the socket is closed (the close handler counts it); nothing was sent.
       if (n < 0) return;
       c.offset += n;
-      progress.sentBytes += n;
+      this.progress.sentBytes += n;
       if (n < want) return;
     }
     if (!c.finished) {
@@ -121,72 +192,30 @@ export async function sendPayloads(
       socket.shutdown();
     }
   };
-  const handlers = {
-    drain: pump,
-    data(socket: Socket<Conn>) {
+
+  private readonly handlers = {
+    drain: this.pump,
+    data: (socket: Socket<Conn>) => {
       if (socket.data.answered) return;
       socket.data.answered = true;
-      progress.answered = (progress.answered ?? 0) + 1;
+      this.progress.answered = (this.progress.answered ?? 0) + 1;
     },
     // The server's FIN before this side's own: it let go of the connection before it had
     // read everything (a shutdown, --idle-timeout). Half-open, so that this is seen here
     // instead of Bun closing the socket at once.
-    end(socket: Socket<Conn>) {
+    end: (socket: Socket<Conn>) => {
       if (!socket.data.finished) socket.data.cut = true;
       socket.end();
     },
     // A reset means the server did not read everything: it refuses a client over its limit
     // with one. The protocol has no acknowledgement: a close after this side's FIN, without
     // a reset, is taken as success (docs/edges.md says when that cannot be told).
-    close(socket: Socket<Conn>, error?: Error) {
-      if (!socket.data.finished || socket.data.cut || error) cutShort++;
-      if (socket.data.answered) answered++;
-      progress.closed = (progress.closed ?? 0) + 1;
+    close: (socket: Socket<Conn>, error?: Error) => {
+      if (!socket.data.finished || socket.data.cut || error) this.cutShort++;
+      if (socket.data.answered) this.answered++;
+      this.progress.closed = (this.progress.closed ?? 0) + 1;
       socket.data.closed();
     },
     error() {},
   };
-
-  const sockets: Socket<Conn>[] = [];
-  const closed: Promise<void>[] = [];
-  const aborted = Promise.withResolvers<never>();
-  aborted.promise.catch(() => {});
-  const onAbort = () => {
-    for (const s of sockets) s.terminate();
-    aborted.reject(abort!.reason);
-  };
-  abort?.addEventListener("abort", onAbort, { once: true });
-  try {
-    if (abort?.aborted) onAbort();
-    try {
-      for (const payload of payloads) {
-        let closedResolve!: () => void;
-        closed.push(new Promise<void>((r) => (closedResolve = r)));
-        // An empty payload has nothing to repeat.
-        const lastPass = repeat === undefined || payload.length === 0;
-        const data: Conn = { payload, offset: 0, end: payload.length, lastPass, passes: 0, finished: false, cut: false, answered: false, closed: closedResolve };
-        const connecting = Bun.connect<Conn>({ hostname: host, port, data, socket: handlers, allowHalfOpen: true });
-        // A connect still pending when the send is aborted is reset once it completes.
-        connecting.then((s) => abort?.aborted && s.terminate(), () => {});
-        try {
-          sockets.push(await Promise.race([connecting, aborted.promise]));
-        } catch (err) {
-          // Reset before the connect completed here: the server took it and refused it at once.
-          if ((err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
-          cutShort++;
-          closedResolve();
-        }
-      }
-    } catch (err) {
-      for (const s of sockets) s.terminate();
-      throw abort?.aborted ? err : connectError(host, port, err);
-    }
-    const firstByteAt = performance.now();
-    if (repeat !== undefined) until = firstByteAt + repeat.seconds * 1000;
-    for (const s of sockets) pump(s);
-    await Promise.race([Promise.all(closed), aborted.promise]);
-    return { firstByteAt, lastCloseAt: performance.now(), sentBytes: progress.sentBytes, cutShort, answered, repeated };
-  } finally {
-    abort?.removeEventListener("abort", onAbort);
-  }
 }
