@@ -7,6 +7,7 @@
 // the log holds only whole lines.
 
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { isatty } from "node:tty";
 import { LINE_BYTES } from "../core/protocol.ts";
 import { errorReason, type LogHandle } from "./logowner.ts";
 
@@ -98,6 +99,8 @@ export const READER_LAG_BYTES = 16 << 20;
 export const PIECE_BYTES = Math.floor(4096 / LINE_BYTES) * LINE_BYTES;
 
 const EMPTY = new Uint8Array(0);
+/** The longest a terminal that took nothing waits to be tried again (StreamLog.poll()). */
+const POLL_MS = 10;
 /** Pieces taken from the front of a stream's queue before they are cut off it. */
 const COMPACT_AT = 4096;
 
@@ -118,7 +121,8 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
 }
 
 class StreamLog implements LogFile {
-  private readonly sink: ReturnType<ReturnType<typeof Bun.file>["writer"]>;
+  /** Undefined for a terminal: written by poll() alone. */
+  private readonly sink?: ReturnType<ReturnType<typeof Bun.file>["writer"]>;
   private readonly queue: Uint8Array[] = [];
   /** The queue's first piece not yet written. */
   private next = 0;
@@ -140,8 +144,10 @@ class StreamLog implements LogFile {
     private readonly onError: (message: string) => void,
     private readonly options: StreamOptions,
   ) {
-    // (The FileSink makes the descriptor non-blocking as it is made.)
-    this.sink = Bun.file(log.fd).writer();
+    // A FileSink makes a pipe's descriptor non-blocking as it is made, but a terminal's
+    // blocking again: a write then waited, the whole server with it, while the terminal took
+    // nothing (Ctrl-S, a pty nobody reads), and no stop could end it.
+    if (!isatty(log.fd)) this.sink = Bun.file(log.fd).writer();
     this.drained.resolve();
   }
 
@@ -225,6 +231,7 @@ class StreamLog implements LogFile {
    * FileSink wrote what the stream took, cutting lines at any byte.
    */
   private later(piece: Uint8Array): void {
+    if (this.sink === undefined) return this.poll(piece);
     this.sink.write(piece);
     const flushed = this.sink.flush();
     if (!(flushed instanceof Promise)) return this.taken(piece);
@@ -237,6 +244,34 @@ class StreamLog implements LogFile {
       },
       (err) => this.fail(err),
     );
+  }
+
+  /**
+   * A terminal's way of later(): the piece is tried again until the terminal has taken all
+   * of it (a terminal has no readiness to wait for that a FileSink keeps non-blocking), and
+   * nothing more is written before it has gone. At once while the terminal takes something;
+   * once it takes nothing, after 1 ms, then twice as long each time up to POLL_MS.
+   */
+  private poll(piece: Uint8Array, waitMs = 0): void {
+    this.writing = true;
+    const retry = () => {
+      if (this.failed) return;
+      let written = 0;
+      try {
+        written = writeSync(this.log.fd, piece);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return this.fail(err);
+      }
+      if (written < piece.length) {
+        this.unwritten -= written;
+        return this.poll(piece.subarray(written), written > 0 ? 0 : Math.min(POLL_MS, Math.max(1, 2 * waitMs)));
+      }
+      this.writing = false;
+      this.taken(piece);
+      this.pump();
+    };
+    if (waitMs === 0) setImmediate(retry);
+    else setTimeout(retry, waitMs);
   }
 
   /**

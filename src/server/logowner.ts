@@ -71,15 +71,18 @@ export class OwnedLog implements LogHandle {
     if (kernel !== undefined) throw new LogOpenError(`cannot use log file '${path}': it is a file of the kernel's ${kernel}, where a write sets what it controls`);
     let fd: number;
     try {
-      // O_NONBLOCK on a FIFO: no reader means ENXIO at once, not an open that never returns.
-      // Bun's FileSink makes a FIFO non-blocking anyway, to write it without blocking. Never
-      // read: a FIFO opened for reading too would be its own reader, and never see its
-      // reader leave.
-      const nonBlocking = kind === "fifo" ? constants.O_NONBLOCK : 0;
+      // O_NONBLOCK on every stream: a FIFO with no reader is then ENXIO at once, not an open
+      // that never returns; and a full one, or a terminal that takes nothing (Ctrl-S, nobody
+      // reading its pty), is EAGAIN, where a blocking write froze the whole server, a stop
+      // included (Bun's FileSink makes a pipe non-blocking, not a terminal). The description
+      // is this open's own, shared with no other process. O_NOCTTY: a terminal as the log
+      // never becomes the server's controlling terminal. Never read: a FIFO opened for
+      // reading too would be its own reader, and never see its reader leave.
+      const nonBlocking = kind === "file" ? 0 : constants.O_NONBLOCK;
       // Only a regular file is loaded: a device is opened as before, for writing alone (one a
       // user may write but not read must still serve).
       const access = readable && kind === "file" ? constants.O_RDWR : constants.O_WRONLY;
-      fd = openSync(path, access | constants.O_CREAT | constants.O_APPEND | constants.O_CLOEXEC | nonBlocking, 0o666);
+      fd = openSync(path, access | constants.O_CREAT | constants.O_APPEND | constants.O_CLOEXEC | constants.O_NOCTTY | nonBlocking, 0o666);
     } catch (err) {
       const noReader = kind === "fifo" && (err as NodeJS.ErrnoException).code === "ENXIO";
       if (noReader) throw new LogOpenError(`cannot open log file '${path}': it is a FIFO that nobody reads (start its reader first)`);

@@ -3,7 +3,8 @@
 // whole and once under heavy traffic, with 1 and 2 threads; a FIFO is opened once, so a
 // reader that ends at its first EOF (cat) stays to the end; a FIFO nobody reads is refused
 // at once (it used to block start-up for good); a reader that leaves is a write failure;
-// a socket is refused. And one regular file: standard output that is the log itself, opened
+// a terminal nobody reads holds the clients and still lets the server stop (it used to
+// freeze it); a socket is refused. And one regular file: standard output that is the log itself, opened
 // without O_APPEND by the shell's `>`, whose report lines used to overwrite the log's lines.
 
 import { describe, expect, test } from "bun:test";
@@ -15,6 +16,7 @@ import { sendPayloads } from "../../src/client/sender.ts";
 import { expectReadWhole } from "../support/client.ts";
 import { METRICS_ON, metricsBase, pick, readyPort, scrape } from "../support/metrics.ts";
 import { StuckPipe } from "../support/fifo.ts";
+import { StuckTerminal } from "../support/pty.ts";
 import { distinct, parseLog, sorted, waitForSize } from "../support/logs.ts";
 import { sequence } from "../support/sequence.ts";
 import { nonBlocking, socketPair } from "../support/sockets.ts";
@@ -193,6 +195,53 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
     expect(await proc.exited).toBe(0);
     expectEveryByte(await terminal);
   });
+
+  // Before, a terminal was written blocking (Bun's FileSink makes a terminal blocking): one
+  // that took nothing froze the server, and no signal or terminate could stop it.
+  test("a terminal nobody reads (as one stopped with Ctrl-S): clients held past 16 MiB behind, the terminate command still stops the server, exit 1 after --stop-timeout", async () => {
+    const terminal = new StuckTerminal();
+    const server = await servers.start(["--workers", workers, "--warmup", "0", "--stop-timeout", "0.5", "--log", terminal.path]);
+    const lines = sequence(0, 2_000_000); // 20 MB of new lines, over two of the five slots
+    const sending = sendPayloads("127.0.0.1", server.port, [encodeLines(lines.subarray(0, 1_000_000)), encodeLines(lines.subarray(1_000_000))]);
+    expect(await server.stderr.next()).toBe(BEHIND);
+    (await connect(server.port)).write("terminate\n");
+    const result = await outcome(server);
+    await sending;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toHaveLength(3);
+    expect(result.stderr[2]).toMatch(new RegExp(`^numbers-server: cannot write log file '${terminal.path}': its reader did not take the last lines within 0.5 s of the stop \\(--stop-timeout\\): \\d+ bytes of them are not written$`));
+    const { cat, text } = terminal.reader();
+    readers.push(cat);
+    // A terminal takes part of a write (a pipe does not): where the stop gave up, the last
+    // line may be cut short; every line before it is whole.
+    const got = await text;
+    terminal.close();
+    const torn = got.length % LINE_BYTES;
+    expect(got.slice(got.length - torn)).toMatch(/^\d*$/);
+    const logged = parseLog(got.slice(0, got.length - torn), "the terminal");
+    expect(logged.length).toBeGreaterThan(0);
+    expect(distinct(logged)).toBe(logged.length);
+  });
+
+  // Two threads alone: the workers' lines reach the terminal through the main thread's writer, as one thread's do.
+  test.if(workers === "2")("a terminal whose reader falls behind and catches up: clients held meanwhile, then served again; every line whole and once", async () => {
+    const terminal = new StuckTerminal();
+    const server = await servers.start(["--workers", workers, "--warmup", "0", "--log", terminal.path]);
+    const lines = sequence(0, 2_000_000);
+    const sending = sendPayloads("127.0.0.1", server.port, [encodeLines(lines.subarray(0, 1_000_000)), encodeLines(lines.subarray(1_000_000))]);
+    expect(await server.stderr.next()).toBe(BEHIND);
+    const { cat, text } = terminal.reader();
+    readers.push(cat);
+    expect(await server.stderr.next()).toBe("the log's reader caught up: clients are served again");
+    await expectReadWhole(await sending, server);
+    (await connect(server.port)).write("terminate\n");
+    expect((await outcome(server)).code).toBe(0);
+    const logged = sorted(parseLog(await text, "the terminal"));
+    terminal.close();
+    const sent = sorted(lines);
+    expect(logged.length).toBe(sent.length);
+    expect(logged.findIndex((v, i) => v !== sent[i])).toBe(-1);
+  }, 20_000);
 
   test("a FIFO read by cat: opened once, so cat reads to the end, every line whole and once", async () => {
     const { fifo, cat, text } = fifoReadByCat();
