@@ -119,10 +119,15 @@ export class OwnedLog implements LogHandle {
       if (size < keepBytes || (loadedBytes !== undefined && size !== loadedBytes)) {
         throw new LogOpenError(`cannot resume from '${this.path}': it changed while it was loaded (another process made it ${size} bytes long, ${loadedBytes ?? keepBytes} when loaded); the file was left as it was`);
       }
-      ftruncateSync(this.fd, keepBytes);
+      // Nothing to cut, nothing asked of the file: an append-only one (chattr +a), which
+      // refuses any ftruncate, can be resumed whole, or used from empty.
+      if (size !== keepBytes) ftruncateSync(this.fd, keepBytes);
     } catch (err) {
       if (err instanceof LogOpenError) throw err;
-      throw new LogOpenError(`cannot open log file '${this.path}': ${errorReason(err)}`);
+      const what = keepBytes === 0 ? "empty log file" : "cut log file";
+      const whole = keepBytes === 0 ? "" : " back to its last whole line";
+      const hint = (err as NodeJS.ErrnoException).code === "EPERM" ? " (is it append-only or immutable? lsattr shows it)" : "";
+      throw new LogOpenError(`cannot ${what} '${this.path}'${whole}: ${errorReason(err)}${hint}`);
     }
   }
 

@@ -15,6 +15,15 @@ import { outcome, serverPool } from "../support/servers.ts";
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
 const lines = (values: number[]) => text(encodeLines(Uint32Array.from(values)));
 
+/** Whether this user on this file system may set a file append-only (root, on ext4 or tmpfs). */
+function canChattr(): boolean {
+  const probe = join(tempDir(), "probe");
+  writeFileSync(probe, "");
+  const set = Bun.spawnSync(["chattr", "+a", probe], { stderr: "ignore" }).exitCode === 0;
+  if (set) Bun.spawnSync(["chattr", "-a", probe]);
+  return set;
+}
+
 describe("serve --resume", () => {
   const servers = serverPool();
 
@@ -79,6 +88,31 @@ describe("serve --resume", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toHaveLength(1);
     expect(result.stderr[0]).toBe("numbers-server: cannot open log file 'numbers.log': it is a directory");
+  });
+
+  // Before, --resume always cut the file to what it loaded, even to its own length: an
+  // append-only file refused that, and the start failed as if the file could not be opened.
+  test.skipIf(!canChattr())("an append-only log (chattr +a): --resume loads and appends to it; without --resume, one line saying it cannot be emptied, the file as it was", async () => {
+    const dir = tempDir();
+    const path = join(dir, "numbers.log");
+    writeFileSync(path, lines([5, 6]));
+    expect(Bun.spawnSync(["chattr", "+a", path]).exitCode).toBe(0);
+    try {
+      const refused = await outcome(servers.spawn(["serve", "--port", "0"], { cwd: dir }));
+      expect(refused).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["numbers-server: cannot empty log file 'numbers.log': operation not permitted (is it append-only or immutable? lsattr shows it)"],
+      });
+      expect(readFileSync(path, "latin1")).toBe(lines([5, 6]));
+      const server = await servers.start(["--resume"], { dir });
+      const peer = await connect(server.port);
+      peer.write(lines([6, 7]) + "terminate\n");
+      expect(await server.exited).toBe(0);
+      expect(readFileSync(path, "latin1")).toBe(lines([5, 6, 7]));
+    } finally {
+      Bun.spawnSync(["chattr", "-a", path]);
+    }
   });
 
   test.each([
