@@ -118,8 +118,15 @@ async function serverRun(driver: Driver, o: Options, expected: NumberSet, worker
     try {
       let scrapes = 0;
       let failure: unknown;
+      // One scrape at a time, as Prometheus scrapes a target: on a loaded machine scrapes that
+      // did not wait for the one before piled up past the endpoint's connection limit (503).
+      let scraping = false;
       const scrapeNow = () => {
-        if (server.metrics) void scrape(server.metrics).then(() => scrapes++, (err) => (failure ??= err));
+        if (!server.metrics || scraping) return;
+        scraping = true;
+        void scrape(server.metrics)
+          .then(() => scrapes++, (err) => (failure ??= err))
+          .finally(() => (scraping = false));
       };
       scrapeNow();
       const timer = setInterval(scrapeNow, o.scrapeInterval * 1000);
