@@ -95,8 +95,8 @@ export const STASH_BYTES = 64 << 10;
 
 /**
  * How long a connection over the limit waits for a slot (counting nothing), counted from its
- * accept or from the last slot freed, whichever is later: it is refused once no slot has freed
- * for that long. Clients that connect one after another, each closing before the next connects, reach
+ * accept or from the last slot freed (or begun to: its client ended its input), whichever is
+ * later: it is refused once no slot has freed or begun to for that long. Clients that connect one after another, each closing before the next connects, reach
  * a busy server together: its event loop accepts them all in one go, before it has read the
  * earlier ones' FINs that free their slots (before 2026-12-07 all but five of such a burst
  * were refused: docs/behaviour.md). A sixth client beside five that stay is still refused,
@@ -153,8 +153,12 @@ export class Acceptor {
   private terminated = false;
   /** seatWaiting() is running: a slot freed meanwhile is taken by its loop. */
   private seating = false;
-  /** performance.now() when a slot last freed. */
-  private lastFreed = -Infinity;
+  /**
+   * performance.now() when a slot last freed, or began to: its client ended its input (FIN),
+   * and its slot frees once its numbers are written, which on a loaded machine (a worker
+   * thread to answer, a slow disk) can take longer than TURNOVER_MS.
+   */
+  private lastTurnover = -Infinity;
   private waitTimer?: ReturnType<typeof setTimeout>;
   /** performance.now() when waitTimer is due. */
   private waitDue = 0;
@@ -347,7 +351,7 @@ export class Acceptor {
    * finished at once: its slot then frees in this loop, for the next.
    */
   private seatWaiting() {
-    this.lastFreed = performance.now();
+    this.lastTurnover = performance.now();
     if (this.seating || this.terminated) return;
     this.seating = true;
     try {
@@ -355,7 +359,7 @@ export class Acceptor {
       while (this.waiting.length > 0 && this.clients.size < this.o.maxClients && !this.terminated) {
         const socket = this.waiting.shift()!;
         this.leaveQueue(socket);
-        socket.data.lastSeen = this.lastFreed;
+        socket.data.lastSeen = this.lastTurnover;
         this.seat(socket);
         if (!this.held) this.release(socket);
         else this.keepAhead(socket);
@@ -391,7 +395,7 @@ export class Acceptor {
       this.waitTimer = setTimeout(() => this.refuseStale(false), 0);
       return;
     }
-    const since = (socket: Socket<Client>) => Math.max(socket.data.waitingSince!, this.lastFreed);
+    const since = (socket: Socket<Client>) => Math.max(socket.data.waitingSince!, this.lastTurnover);
     while (this.waiting.length > 0 && now - since(this.waiting[0]) >= this.turnover) {
       const socket = this.waiting.shift()!;
       this.leaveQueue(socket);
@@ -450,6 +454,9 @@ export class Acceptor {
     // (the lines before it count). A FIN would say every line it sent was taken.
     if (endsInsideLine(carry)) return this.judge(socket, CLOSE);
     socket.data.finishing = true;
+    // Its slot is turning over: the connections waiting for one wait on from here. Once per
+    // client, so a slot whose numbers are never written does not keep them waiting for good.
+    this.lastTurnover = performance.now();
     this.o.intake.whenWritten((written) => {
       if (socket.data.carry !== carry) return;
       if (written) return this.drop(socket, "eof");

@@ -32,7 +32,7 @@ export const SERVER_OPTIONS = {
   port: PORT,
   maxClients: {
     flag: "max-clients", env: "NUMBERS_MAX_CLIENTS", default: "5", read: integer(1, 10000),
-    help: "clients connected at once; one more waits for a slot, and is reset once none has freed for 50 ms",
+    help: "clients connected at once; one more waits for a slot, and is reset once none has freed (or begun to) for 50 ms",
   },
   log: {
     flag: "log", env: "NUMBERS_LOG", default: "numbers.log", read: filePath,

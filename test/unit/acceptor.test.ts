@@ -376,6 +376,46 @@ test("over the limit beside a client that stays: it waits, then is reset, none o
   }
 });
 
+// A slot whose client has ended its input frees once its numbers are written, which on a
+// loaded machine (a worker thread to answer, a slow disk) took longer than the turnover:
+// before, the connections waiting since before that client's FIN were refused meanwhile.
+test("a slot begins to turn over when its client ends its input: a connection waiting since before is not refused a turnover after its accept", async () => {
+  const turnoverMs = 1000;
+  const received: string[] = [];
+  const asked = Promise.withResolvers<(written: boolean) => void>();
+  let fed = Promise.withResolvers<void>();
+  const intake: Intake = {
+    feed: (conn, chunk) => (received.push(Buffer.from(chunk).toString("latin1")), fed.resolve(), frame(conn, chunk).verdict),
+    // The holder's numbers are written when the test says; the waiting one's at once.
+    whenWritten: (done) => (received.length === 1 ? asked.resolve(done) : done(true)),
+  };
+  const acceptor = acceptorWith(intake, { maxClients: 1, waitingRoom: 4, turnoverMs });
+  try {
+    const holder = await client(acceptor.port);
+    holder.socket.write("000000001\n");
+    await fed.promise;
+    fed = Promise.withResolvers<void>();
+    const late = await client(acceptor.port);
+    late.socket.write("000000002\n");
+    late.socket.shutdown();
+    await until(() => acceptor.stats().waiting === 1, "the late client waits");
+    const accepted = performance.now();
+    // Half a turnover later the holder ends its input; its numbers are written once the
+    // turnover since the late client's accept has passed, but not the one since its FIN.
+    await Bun.sleep(turnoverMs / 2);
+    holder.socket.shutdown();
+    const written = await asked.promise;
+    await Bun.sleep(accepted + turnoverMs * 1.1 - performance.now());
+    written(true);
+    expect((await holder.closed).reset).toBe(false);
+    expect((await late.closed).reset).toBe(false);
+    expect(received.join("")).toBe("000000001\n000000002\n");
+    expect(acceptor.stats()).toMatchObject({ admitted: 2, refused: 0 });
+  } finally {
+    acceptor.stop();
+  }
+});
+
 /** Blocks the event loop for `ms` in every turn until stopped; `turned()` resolves after the next such turn. */
 function busyLoop(ms: number) {
   let onTurn = () => {};

@@ -71,7 +71,7 @@ export function renderMetrics(s: Snapshot): string {
     {
       name: "numbers_clients_waiting",
       type: "gauge",
-      help: "Connections over --max-clients waiting now for a slot to free (nothing counted; refused once none has freed for 50 ms).",
+      help: "Connections over --max-clients waiting now for a slot to free (nothing counted; refused once none has freed, or begun to, for 50 ms).",
       samples: [{ value: s.connections.waiting }],
     },
     {
