@@ -3,7 +3,7 @@
 // clients are held (a log's reader behind), a terminate from a new client still gets through.
 
 import { expect, test } from "bun:test";
-import { startAcceptor, TURNOVER_MS, type Acceptor, type AcceptorOptions, type Intake } from "../../src/server/acceptor.ts";
+import { READ_AHEAD_BYTES, STASH_BYTES, startAcceptor, TURNOVER_MS, type Acceptor, type AcceptorOptions, type Intake } from "../../src/server/acceptor.ts";
 import { frame, KEEP } from "../../src/core/protocol.ts";
 
 /**
@@ -411,6 +411,36 @@ test("a slot begins to turn over when its client ends its input: a connection wa
     expect((await late.closed).reset).toBe(false);
     expect(received.join("")).toBe("000000001\n000000002\n");
     expect(acceptor.stats()).toMatchObject({ admitted: 2, refused: 0 });
+  } finally {
+    acceptor.stop();
+  }
+});
+
+/** The most one read adds to a connection's stash: a chunk, which Bun makes at most 512 KiB. */
+const CHUNK_MOST = 512 << 10;
+
+// What a client holds in the server's memory while it is not counted is bounded: it is read
+// no more past its bound, and the rest waits in the kernel (TCP's own backpressure). Before,
+// nothing tested either bound: with the pause removed, each held all 8 MB sent.
+test.each([
+  ["held (a log's reader behind)", STASH_BYTES, false],
+  ["waiting for a slot, read ahead", READ_AHEAD_BYTES, true],
+])("a client %s is read no further than its bound, plus one chunk", async (_, bound, waits) => {
+  const { acceptor, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 4, turnoverMs: LONG_WAIT });
+  try {
+    const holder = await admitted("000000000\n");
+    if (!waits) {
+      holder.socket.end();
+      await holder.closed;
+      acceptor.hold(true);
+    }
+    const peer = await client(acceptor.port);
+    peer.socket.write(Buffer.alloc(8 << 20, "000000001\n"));
+    await until(() => acceptor.stats().stashedBytes >= bound, "the bound reached");
+    // Time for many more reads, were the connection still read.
+    for (let i = 0; i < 5; i++) await loopbackRoundTrips();
+    expect(acceptor.stats().stashedBytes).toBeLessThan(bound + CHUNK_MOST);
+    peer.socket.terminate();
   } finally {
     acceptor.stop();
   }
