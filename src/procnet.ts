@@ -30,7 +30,10 @@ export function listeningSockets(): ListeningSocket[] {
   return sockets;
 }
 
-/** The inodes of the sockets process `pid` holds; null where its descriptors cannot be read (gone, or another user's). */
+/**
+ * The inodes of the sockets process `pid` holds, in the order of its descriptors (as
+ * /proc lists them); null where its descriptors cannot be read (gone, or another user's).
+ */
 export function socketInodes(pid: number | string): string[] | null {
   let fds: string[];
   try {

@@ -139,7 +139,7 @@ class Server {
         onFault: this.onFatal,
       });
       if (config.metricsPort !== undefined) {
-        this.endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, numbersPort: this.acceptor.port, phase: () => life.phase, scrape: () => this.scrape(), onFault: this.onFatal });
+        this.endpoint = startEndpoint({ host: config.metricsHost, port: config.metricsPort, numbersHost: config.host, numbersPort: this.acceptor.port, phase: () => life.phase, scrape: () => this.scrape(), onFault: this.onFatal });
         printNotice(`metrics on ${this.endpoint.url}`);
       }
     } catch (err) {

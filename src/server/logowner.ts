@@ -351,18 +351,24 @@ function ownerOf(fd: number): string {
       .find((f) => f[1] === "FLOCK" && f[5] === id);
     if (!row) return "owner unknown";
     const pid = Number(row[4]);
-    const ports = listeningPorts(pid);
-    return ports.length === 0 ? `pid ${pid}` : `pid ${pid}, port ${ports.join(", ")}`;
+    const [port, ...more] = listeningPorts(pid);
+    if (port === undefined) return `pid ${pid}`;
+    // Its numbers port first: bound before the metrics port, it has the lower descriptor.
+    // Before, the ports were listed by number, the metrics port first at times, unnamed.
+    return `pid ${pid}, port ${port}${more.length === 0 ? "" : `, metrics port ${more.join(", ")}`}`;
   } catch {
     return "owner unknown";
   }
 }
 
-/** The TCP ports process `pid` listens on: its socket inodes among the listeners (procnet.ts). */
+/**
+ * The TCP ports process `pid` listens on, in the order of its descriptors: its socket inodes
+ * among the listeners (procnet.ts).
+ */
 function listeningPorts(pid: number): number[] {
-  const mine = new Set(socketInodes(pid) ?? []);
-  const ports = new Set(listeningSockets().filter((s) => mine.has(s.inode)).map((s) => s.port));
-  return [...ports].sort((a, b) => a - b);
+  const listening = new Map(listeningSockets().map((s) => [s.inode, s.port]));
+  const ports = (socketInodes(pid) ?? []).flatMap((inode) => listening.get(inode) ?? []);
+  return [...new Set(ports)];
 }
 
 /** Symbolic links followed at most, as the kernel does (ELOOP past 40). */

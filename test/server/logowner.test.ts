@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectLogged, sendAll } from "../support/client.ts";
+import { metricsBase, METRICS_ON, readyPort } from "../support/metrics.ts";
 import { connect } from "../support/peer.ts";
 import { reportsUntil } from "../support/reports.ts";
 import { Lines, tempDir, type Server } from "../support/server.ts";
@@ -25,6 +26,23 @@ async function terminate(server: Server): Promise<number> {
   (await connect(server.port)).write("terminate\n");
   return server.exited;
 }
+
+// Before, the ports were listed by number without saying which was which: the metrics port
+// came first at times, and `terminate` sent there reached the wrong server.
+test("the owner with a metrics port: named by its numbers port, then its metrics port", async () => {
+  const dir = tempDir();
+  const first = servers.spawn(["serve", "--port", "0", ...METRICS_ON], { cwd: dir });
+  const metricsPort = Number(new URL(await metricsBase(first)).port);
+  const port = await readyPort(first);
+  const second = await outcome(servers.spawn(["serve", "--port", "0"], { cwd: dir }));
+  expect(second).toEqual({
+    code: 1,
+    stdout: [],
+    stderr: [`numbers-server: cannot use log file 'numbers.log': another server writes it (pid ${first.proc.pid}, port ${port}, metrics port ${metricsPort}); stop it first, or pick another --log`],
+  });
+  first.proc.kill("SIGTERM");
+  expect((await outcome(first)).code).toBe(0);
+});
 
 describe.each(["1", "2"])("--workers %s", (workers) => {
   test("a second instance on another port, without and with --resume, is refused naming the owner; the log unchanged", async () => {

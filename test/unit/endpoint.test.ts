@@ -3,7 +3,7 @@
 // a place freed by a close, and a scrape that fails (503, never 500).
 
 import { afterEach, expect, test } from "bun:test";
-import { MAX_CONNECTIONS, startEndpoint, type Endpoint } from "../../src/server/metrics/endpoint.ts";
+import { MAX_CONNECTIONS, overlaps, startEndpoint, type Endpoint } from "../../src/server/metrics/endpoint.ts";
 import { rawRequest, silentConnection, statusOf } from "../support/metrics.ts";
 
 const DEADLINE_MS = 300;
@@ -143,4 +143,34 @@ test("a request line that cannot be one is answered 400 (505 for another major v
   const { port } = start(async () => "m 1\n", 60_000);
   const answers = await Promise.all(["hello world\r\n", "terminate\n", "\x16\x03\x01\x02\x00\x01\x00", "GET /metrics HTTP/3.0\r\n"].map((bytes) => exchange(port, [bytes])));
   expect(answers.map(statusOf)).toEqual([400, 400, 400, 505]);
+});
+
+test("which addresses on one port take each other's place: the same, or a wildcard over the other's family (:: over both)", () => {
+  const pairs: [string, string, boolean][] = [
+    ["127.0.0.1", "127.0.0.1", true],
+    ["127.0.0.1", "127.0.0.2", false],
+    ["0.0.0.0", "127.0.0.2", true],
+    ["127.0.0.2", "0.0.0.0", true],
+    ["0.0.0.0", "::1", false],
+    ["::", "127.0.0.1", true],
+    ["[::]", "[::1]", true],
+    ["::1", "[::1]", true],
+    ["::1", "127.0.0.1", false],
+    ["localhost", "127.0.0.1", false],
+  ];
+  expect(pairs.map(([a, b]) => overlaps(a, b))).toEqual(pairs.map(([, , want]) => want));
+});
+
+// Before, the port alone was compared: another process's listener at another address was
+// taken for the numbers listener, and the message blamed --port.
+test("a metrics port held by another process at another address than the numbers listener's: 'in use', not 'the numbers port'", () => {
+  const foreign = Bun.listen({ hostname: "127.0.0.2", port: 0, socket: { data() {} } });
+  try {
+    const port = foreign.port;
+    const attempt = (numbersHost: string) => () => startEndpoint({ host: "127.0.0.2", port, numbersHost, numbersPort: port, phase: () => "serving", scrape: async () => "", onFault: () => {} });
+    expect(attempt("127.0.0.1")).toThrow(`cannot listen on 127.0.0.2:${port} for metrics: the port is in use`);
+    expect(attempt("0.0.0.0")).toThrow(`cannot listen on 127.0.0.2:${port} for metrics: it is the numbers port (--port); pick another --metrics-port`);
+  } finally {
+    foreign.stop(true);
+  }
 });

@@ -33,7 +33,8 @@ export const REQUEST_DEADLINE_MS = 5000;
 export interface EndpointOptions {
   host: string;
   port: number;
-  /** The numbers port, named when the metrics port cannot be bound because it is that one. */
+  /** The numbers listener's address, named when the metrics port cannot be bound because it is that one. */
+  numbersHost?: string;
   numbersPort?: number;
   /** The server's phase now: /healthz is 200 while it is serving. */
   phase: () => Phase;
@@ -98,7 +99,9 @@ class MetricsEndpoint implements Endpoint {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       // The numbers server's own port on an address that overlaps (the same, or a wildcard).
-      const ours = e.code === "EADDRINUSE" && o.port === o.numbersPort;
+      // Before, the port alone was compared: another process on that port at another
+      // address was taken for the numbers listener, and --port blamed.
+      const ours = e.code === "EADDRINUSE" && o.port === o.numbersPort && o.numbersHost !== undefined && overlaps(o.host, o.numbersHost);
       throw new ListenError(`cannot listen on ${address(o.host, o.port)} for metrics: ${ours ? "it is the numbers port (--port); pick another --metrics-port" : why(e, o.host)}`);
     }
     this.url = `http://${address(o.host, this.listener.port)}/metrics`;
@@ -227,6 +230,21 @@ class MetricsEndpoint implements Endpoint {
 }
 
 /** A port in use, or a host that is not here: Bun's code alone does not always tell. */
+/**
+ * Whether listeners on hosts `a` and `b` (IP literals), on one port, take each other's
+ * place: the same address, or a wildcard that covers the other (`::` covers IPv4 too, as
+ * Linux binds it by default). Other names are compared as written.
+ */
+export function overlaps(a: string, b: string): boolean {
+  const bare = (h: string) => h.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  [a, b] = [bare(a), bare(b)];
+  const anyV6 = (h: string) => /^[0:]+$/.test(h) && h.includes("::") || h === "0:0:0:0:0:0:0:0";
+  if (a === b || anyV6(a) || anyV6(b)) return true;
+  if (a === "0.0.0.0") return !b.includes(":");
+  if (b === "0.0.0.0") return !a.includes(":");
+  return false;
+}
+
 function why(err: NodeJS.ErrnoException, host: string): string {
   try {
     Bun.listen({ hostname: host, port: 0, socket: { data() {} } }).stop(true);
