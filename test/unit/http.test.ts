@@ -50,7 +50,13 @@ test("malformed heads are 400; another major version is 505", () => {
     // A bare CR, refused at once rather than waited on until the deadline.
     "GET /healthz HTTP/1.1\r\r\r\r",
     "GET /healthz HTTP/1.1\rhost: x\r\n\r\n",
+    // A control character in a field value (RFC 9110 5.5); before, served.
+    "GET /healthz HTTP/1.1\r\nx: \x00\r\n\r\n",
+    "GET /healthz HTTP/1.1\r\nx: a\rb\r\n\r\n",
+    "GET /healthz HTTP/1.1\r\nx: \x7f\r\n\r\n",
   ];
+  // A tab in a value is allowed, as is obs-text.
+  expect(parseHead("GET /healthz HTTP/1.1\r\nx: a\tb \xe9\r\n\r\n")).toEqual({ kind: "request", method: "GET", path: "/healthz" });
   for (const head of bad) expect(parseHead(head), JSON.stringify(head)).toEqual({ kind: "refused", status: 400 });
   expect(parseHead("GET /metrics HTTP/2.0\r\n\r\n")).toEqual({ kind: "refused", status: 505 });
   // Before, 400 as well.
@@ -147,11 +153,12 @@ test("a head sent a byte at a time is parsed at a few points (its method's chars
   expect(parseHead(received + "\n")).toEqual({ kind: "request", method: "GET", path: "/metrics" });
 });
 
-test("a response: status line, headers, connection: close; a HEAD's has no body", () => {
+test("a response: status line, date, headers, connection: close; a HEAD's has no body", () => {
   const response = { status: 405, body: "method not allowed\n", headers: { allow: "GET, HEAD" } };
-  const whole = "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 19\r\nconnection: close\r\nallow: GET, HEAD\r\n\r\n";
-  expect(new TextDecoder().decode(formatResponse(response))).toBe(`${whole}method not allowed\n`);
-  expect(new TextDecoder().decode(formatResponse(response, true))).toBe(whole);
+  const now = new Date(Date.UTC(2026, 11, 7, 18, 5, 9));
+  const whole = "HTTP/1.1 405 Method Not Allowed\r\ndate: Mon, 07 Dec 2026 18:05:09 GMT\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 19\r\nconnection: close\r\nallow: GET, HEAD\r\n\r\n";
+  expect(new TextDecoder().decode(formatResponse(response, false, now))).toBe(`${whole}method not allowed\n`);
+  expect(new TextDecoder().decode(formatResponse(response, true, now))).toBe(whole);
   // content-length counts bytes, not characters.
   expect(new TextDecoder().decode(formatResponse({ status: 200, body: "é" }))).toContain("content-length: 2\r\n");
 });

@@ -15,6 +15,8 @@ export type Head =
 
 /** RFC 9110 token characters, for the method and header names. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What no field value may hold (RFC 9110 5.5): a control character other than HTAB (NUL, a bare CR, DEL). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 /** The start of a request line whose method may still be one: token chars, then a space or nothing (or a CR). */
 const METHOD_SO_FAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |\r?$)/;
@@ -48,7 +50,7 @@ export function parseHead(received: string): Head {
   for (const line of received.slice(lineEnd + 1, start + end.index).split(/\r?\n/)) {
     if (line === "") continue;
     const colon = line.indexOf(":");
-    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return refused(400);
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || CONTROL.test(line.slice(colon + 1))) return refused(400);
   }
   return request;
 }
@@ -120,11 +122,15 @@ export interface Response {
   headers?: Record<string, string>;
 }
 
-/** The bytes of a whole response; a HEAD's has the GET's headers and no body. */
-export function formatResponse(r: Response, head = false): Uint8Array {
+/**
+ * The bytes of a whole response; a HEAD's has the GET's headers and no body. Dated `now`, as
+ * RFC 9110 6.6.1 asks of a server with a clock.
+ */
+export function formatResponse(r: Response, head = false, now = new Date()): Uint8Array {
   const body = Buffer.from(r.body, "utf8");
   const lines = [
     `HTTP/1.1 ${r.status} ${REASONS[r.status] ?? "Unknown"}`,
+    `date: ${now.toUTCString()}`,
     `content-type: ${r.contentType ?? "text/plain; charset=utf-8"}`,
     `content-length: ${body.length}`,
     "connection: close",
