@@ -12,10 +12,12 @@
 // A command's first word, when it is a relative path, is taken from the current directory.
 
 import { loadavg } from "node:os";
+import { resolve } from "node:path";
 import { expectedSet, type NumberSet } from "../src/check/verify.ts";
 import type { WorkloadName } from "../src/client/workloads.ts";
 import { cpuTotal } from "./cpu.ts";
-import { BenchError, Driver, killAll, machineName, startTarget } from "./procs.ts";
+import { BenchError, Driver, exitOnSignals, killAll, machineName, startTarget } from "./procs.ts";
+import { serverCommand, stale } from "./server.ts";
 import { REPORT_ARGS, serverRun } from "./run.ts";
 import { median } from "./table.ts";
 import { AB_OPTIONS, parseAbConfig, type AbConfig, type Variant } from "./options.ts";
@@ -76,6 +78,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const { runs, count, workloads: names, variants } = config;
+  if (stale && variants.some((v) => resolve(v.cmd[0]) === serverCommand[0])) {
+    process.stderr.write("bench:ab: warning: a variant runs dist/numbers-server, which is older than src/; run `bun run build` first\n");
+  }
   process.stdout.write(`${machineName()}; load average ${loadavg()[0].toFixed(2)} at start; ${count} numbers per run, ${runs} runs per variant, taking turns\n`);
   try {
     for (const name of names) process.stdout.write((await workload(name, variants, runs, count)).join("\n") + "\n");
@@ -89,4 +94,5 @@ async function main(): Promise<number> {
   return 0;
 }
 
+exitOnSignals();
 process.exit(await main());

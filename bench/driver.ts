@@ -23,6 +23,8 @@ export interface DriverSent {
   sentBytes: number;
   /** Connections the server closed before they had sent everything. */
   cutShort: number;
+  /** When the last connection was closed, in ms since the epoch (performance.timeOrigin + now): another process's clock can compare it. */
+  lastCloseEpochMs: number;
 }
 
 export type DriverError = { error: string };
@@ -85,7 +87,7 @@ if (import.meta.main) {
     }
     try {
       const r = await sendWatched(m[1], Number(m[2]), payloads);
-      emit({ elapsedMs: r.lastCloseAt - r.firstByteAt, sentBytes: r.sentBytes, cutShort: r.cutShort });
+      emit({ elapsedMs: r.lastCloseAt - r.firstByteAt, sentBytes: r.sentBytes, cutShort: r.cutShort, lastCloseEpochMs: performance.timeOrigin + r.lastCloseAt });
     } catch (err) {
       emit({ error: (err as Error).message });
     }

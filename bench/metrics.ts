@@ -7,22 +7,18 @@
 // closed, a last scrape must match the run exactly (unique and duplicate numbers, log
 // numbers and bytes, connections). Progress goes to stderr, the table to stdout.
 
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { describeOptions, parseOptions, seconds, UsageError, type OptionSpec } from "../src/options.ts";
 import { parseSamples } from "../src/server/metrics/exposition.ts";
 import { BENCH_OPTIONS } from "./options.ts";
-import { BenchError, Driver, lines, machineName, type Target } from "./procs.ts";
-import { stopServer } from "./server.ts";
+import { LINE_BYTES } from "../src/core/protocol.ts";
+import { BenchError, Driver, exitOnSignals, killAll, lines, machineName, makeDir, nextWithin, removeDir, track, type Target } from "./procs.ts";
+import { logComplete } from "./run.ts";
+import { serverCommand, serverForm, stale, stopServer } from "./server.ts";
+import { median } from "./table.ts";
 import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
 import { CONNECTIONS, type WorkloadName } from "../src/client/workloads.ts";
-
-const ROOT = resolve(import.meta.dir, "..");
-const BINARY = join(ROOT, "dist/numbers-server");
-/** The binary when it is built, else the source: the same choice as `bun run bench`. */
-const SERVER = existsSync(BINARY) ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
-const SERVER_FORM = existsSync(BINARY) ? "binary dist/numbers-server" : "source (bun src/main.ts)";
 
 interface Options {
   count: number;
@@ -62,11 +58,11 @@ async function startServer(dir: string, workers: number | undefined, metrics: bo
   const args = ["serve", "--port", "0", "--report-interval", "3600"];
   if (workers !== undefined) args.push("--workers", String(workers));
   if (metrics) args.push("--metrics-port", "0");
-  const proc = Bun.spawn([...SERVER, ...args], { cwd: dir, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const proc = track(Bun.spawn([...serverCommand, ...args], { cwd: dir, stdin: "ignore", stdout: "ignore", stderr: "pipe" }));
   const errLines = lines(proc.stderr);
   let text = "";
   const next = async () => {
-    const line = await errLines.next();
+    const line = await nextWithin(errLines, "the server");
     if (!line.done) text += line.value + "\n";
     return line.done ? "" : line.value;
   };
@@ -112,7 +108,7 @@ function checkCounters(samples: Map<string, number>, count: number, expected: Nu
 
 /** One run on a fresh server; throws unless the log (and, with metrics on, the counters) are exactly right. */
 async function serverRun(driver: Driver, o: Options, expected: NumberSet, workers: number | undefined, metrics: boolean): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
+  const dir = makeDir("numbers-bench-");
   try {
     const server = await startServer(dir, workers, metrics);
     try {
@@ -120,17 +116,20 @@ async function serverRun(driver: Driver, o: Options, expected: NumberSet, worker
       let failure: unknown;
       // One scrape at a time, as Prometheus scrapes a target: on a loaded machine scrapes that
       // did not wait for the one before piled up past the endpoint's connection limit (503).
-      let scraping = false;
+      let scraping: Promise<unknown> | undefined;
       const scrapeNow = () => {
         if (!server.metrics || scraping) return;
-        scraping = true;
-        void scrape(server.metrics)
+        scraping = scrape(server.metrics)
           .then(() => scrapes++, (err) => (failure ??= err))
-          .finally(() => (scraping = false));
+          .finally(() => (scraping = undefined));
       };
       scrapeNow();
       const timer = setInterval(scrapeNow, o.scrapeInterval * 1000);
       const sent = await driver.send(server.host, server.port).finally(() => clearInterval(timer));
+      // Timed to the complete log, as `bun run bench` times a run (before, to the last close).
+      const waitedMs = await logComplete(join(dir, "numbers.log"), expected.size * LINE_BYTES, "the server", sent.lastCloseEpochMs);
+      // A scrape still in flight may fail yet (before, such a failure went unread).
+      await scraping;
       if (failure) throw failure;
       if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
         throw new BenchError(`the server closed ${sent.cutShort} connection(s) early: ${sent.sentBytes} of ${driver.ready.bytes} bytes\n${server.stderr()}`);
@@ -139,19 +138,15 @@ async function serverRun(driver: Driver, o: Options, expected: NumberSet, worker
       await stopServer(server);
       const report = verifyLog(join(dir, "numbers.log"), expected);
       if (!report.ok) throw new BenchError(`WRONG OUTPUT: ${describeReport(report)}`);
-      return { ms: sent.elapsedMs, scrapes };
+      return { ms: sent.elapsedMs + waitedMs, scrapes };
     } finally {
       server.proc.kill("SIGKILL");
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
-const median = (xs: number[]) => {
-  const s = xs.toSorted((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const mps = (count: number, ms: number) => count / (ms / 1000) / 1e6;
 
 interface Row {
@@ -202,7 +197,7 @@ function table(rows: Row[]): string {
 }
 
 function machine(o: Options, load: number): string {
-  return `${machineName()}, server: ${SERVER_FORM}; ` +
+  return `${machineName()}, server: ${serverForm}; ` +
     `${o.count} numbers per run over ${CONNECTIONS} connections, median of ${o.runs} run(s) each, metrics off and on ` +
     `interleaved, /metrics scraped every ${o.scrapeInterval} s; load average ${load.toFixed(2)} at start`;
 }
@@ -225,6 +220,7 @@ async function main(): Promise<number> {
     process.stderr.write("bench:metrics: --workloads must name at least one workload (see --help)\n");
     return 2;
   }
+  if (stale) process.stderr.write("bench:metrics: warning: measuring dist/numbers-server, which is older than src/; run `bun run build` first\n");
   const load = loadavg()[0];
   const rows: Row[] = [];
   try {
@@ -233,9 +229,12 @@ async function main(): Promise<number> {
     const e = err as Error;
     process.stderr.write(`bench:metrics: FAILED: ${err instanceof BenchError ? e.message : (e.stack ?? String(err))}\n`);
     return 1;
+  } finally {
+    killAll();
   }
   process.stdout.write(`${machine(o, load)}\n\n${table(rows)}\n`);
   return 0;
 }
 
+exitOnSignals();
 process.exit(await main());

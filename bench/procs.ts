@@ -1,9 +1,12 @@
 // The benchmark's child processes: targets (the server or the sink) started until their
-// readiness line, and the driver spoken to over stdin/stdout. Every child is registered
-// so that a failure anywhere can kill whatever is still running.
+// readiness line, and the driver spoken to over stdin/stdout. Every child and every temp
+// directory is registered, so that a failure anywhere, or a signal, kills whatever is still
+// running and removes what was made.
 
 import type { Subprocess } from "bun";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { resolve } from "node:path";
 import type { DriverError, DriverReady, DriverSent } from "./driver.ts";
 import type { WorkloadName } from "../src/client/workloads.ts";
@@ -18,7 +21,8 @@ export function machineName(): string {
 
 const running = new Set<Subprocess>();
 
-function track<P extends Subprocess>(proc: P): P {
+/** Registers a child, to be killed by killAll(). */
+export function track<P extends Subprocess>(proc: P): P {
   running.add(proc);
   void proc.exited.then(() => running.delete(proc));
   return proc;
@@ -27,6 +31,56 @@ function track<P extends Subprocess>(proc: P): P {
 /** Kills every child that has not exited yet (for failure paths). */
 export function killAll(): void {
   for (const proc of running) proc.kill("SIGKILL");
+}
+
+const made = new Set<string>();
+
+/** A fresh temp directory named `prefix`XXXXXX; removeDir() removes it, and a signal does (exitOnSignals). */
+export function makeDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.add(dir);
+  return dir;
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  made.delete(dir);
+}
+
+/**
+ * SIGINT and SIGTERM kill every child and remove every temp directory before the exit
+ * (130, 143). Before, only `bun run bench` killed its children, and none removed its
+ * directories: a run's log (~200 MB) stayed behind, and a server of bench:ab or
+ * bench:metrics went on running, its parent gone (a review; a terminal's Ctrl-C reaches the
+ * whole group, but `timeout`, CI or a supervisor signal the bench alone).
+ */
+export function exitOnSignals(): void {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.on(signal, () => {
+      killAll();
+      for (const dir of made) removeDir(dir);
+      process.exit(code);
+    });
+  }
+}
+
+/**
+ * How long a target may take to print its readiness line: the server's warm-up takes about a
+ * second here; one that never prints it hung the bench for good (a review).
+ */
+const READY_MS = 60_000;
+
+/** The next line of `lines`, or a BenchError past READY_MS (for a start). */
+export async function nextWithin<T>(lines: AsyncGenerator<T>, what: string): Promise<IteratorResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BenchError(`${what} printed nothing within ${READY_MS / 1000} s of its start`)), READY_MS);
+  });
+  try {
+    return await Promise.race([lines.next(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Reads a byte stream as text lines, without their LF. */
@@ -65,7 +119,13 @@ export async function startTarget(cmd: string[], cwd: string, stdout: "ignore" |
   const spawnedAt = performance.now();
   const proc = track(Bun.spawn(cmd, { cwd, stdin: "ignore", stdout, stderr: "pipe" }));
   const errLines = lines(proc.stderr);
-  const first = await errLines.next();
+  let first: IteratorResult<string>;
+  try {
+    first = await nextWithin(errLines, cmd.join(" "));
+  } catch (err) {
+    proc.kill("SIGKILL");
+    throw err;
+  }
   const readyMs = performance.now() - spawnedAt;
   const m = !first.done && /^listening on (.+):(\d+)$/.exec(first.value);
   let text = "";

@@ -2,10 +2,8 @@
 // compiler is on the PATH, and started like our server (`serve --port 0` in the run's
 // directory, readiness line on stderr). It is never part of the build or the binary.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTarget, type Target } from "./procs.ts";
+import { makeDir, removeDir, startTarget, type Target } from "./procs.ts";
 
 const SOURCE = join(import.meta.dir, "reference.c");
 
@@ -20,15 +18,15 @@ export interface Reference {
 export function buildReference(): Reference | { skipped: string } {
   const cc = Bun.which("cc");
   if (cc === null) return { skipped: "no C compiler (cc) on the PATH: the C yardstick is skipped" };
-  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-c-"));
+  const dir = makeDir("numbers-bench-c-");
   const binary = join(dir, "reference");
   const built = Bun.spawnSync([cc, "-O2", "-o", binary, SOURCE], { stdout: "pipe", stderr: "pipe" });
   if (built.exitCode !== 0) {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
     const why = built.stderr.toString().trim().split("\n")[0] ?? `exit code ${built.exitCode}`;
     return { skipped: `cc -O2 reference.c failed (${why}): the C yardstick is skipped` };
   }
-  return { binary, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { binary, remove: () => removeDir(dir) };
 }
 
 /** Starts the yardstick in `dir` on a free port; resolves at its readiness line. */

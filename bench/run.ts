@@ -3,14 +3,13 @@
 // log, the server's CPU and peak RSS taken, the server stopped with `terminate`, and its log
 // checked against the exact expected set; any shortfall or wrong log throws a BenchError.
 
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describeReport, verifyLog, type NumberSet } from "../src/check/verify.ts";
 import { LINE_BYTES } from "../src/core/protocol.ts";
 import { cpuSince, threadTimes, totalSince, type CpuSplit } from "./cpu.ts";
 import type { DriverSent } from "./driver.ts";
-import { BenchError, type Driver, type Target } from "./procs.ts";
+import { BenchError, makeDir, removeDir, type Driver, type Target } from "./procs.ts";
 import { stopServer } from "./server.ts";
 
 /** The peak resident set of a live process, in KiB (Linux). */
@@ -66,7 +65,7 @@ export async function serverRun(
   start: (dir: string) => Promise<Target>,
   then?: (dir: string) => Promise<void>,
 ): Promise<ServerRun> {
-  const dir = mkdtempSync(join(tmpdir(), "numbers-bench-"));
+  const dir = makeDir("numbers-bench-");
   try {
     const server = await start(dir);
     try {
@@ -75,7 +74,7 @@ export async function serverRun(
       const ticks = machineTicks();
       const sent = await driver.send(server.host, server.port);
       const logPath = join(dir, "numbers.log");
-      const waitedMs = await logComplete(logPath, expected.size * LINE_BYTES, what);
+      const waitedMs = await logComplete(logPath, expected.size * LINE_BYTES, what, sent.lastCloseEpochMs);
       const cpu = cpuSince(server.proc.pid, before);
       const driverCpu = totalSince(driver.pid, driverBefore);
       const after = machineTicks();
@@ -98,7 +97,7 @@ export async function serverRun(
       server.proc.kill("SIGKILL");
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
@@ -107,16 +106,19 @@ const LOG_WAIT_MS = 10_000;
 
 /**
  * Waits until the log at `path` holds `bytes` (every expected number), checking each
- * millisecond; returns how long that took after the last close, which the run's time then
- * includes: a server that closes its clients before their numbers are written is timed to its
- * complete log, not to the close. Both servers measured write before they close, so this is
- * 0 unless one regresses. Past LOG_WAIT_MS it is a BenchError.
+ * millisecond; returns how long that took after the last close (`lastCloseEpochMs`, the
+ * driver's clock), which the run's time then includes: a server that closes its clients
+ * before their numbers are written is timed to its complete log, not to the close. Counted
+ * from the last close itself, not from this look, which comes a message from the driver
+ * later (before, a log completed in that hop was timed as done at the close); 0 when the
+ * first look finds it complete, which both servers measured do unless one regresses. Past
+ * LOG_WAIT_MS it is a BenchError.
  */
-export async function logComplete(path: string, bytes: number, what: string, waitMs = LOG_WAIT_MS): Promise<number> {
+export async function logComplete(path: string, bytes: number, what: string, lastCloseEpochMs: number, waitMs = LOG_WAIT_MS): Promise<number> {
   const start = performance.now();
-  for (;;) {
+  for (let first = true; ; first = false) {
     const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
-    if (size >= bytes) return performance.now() - start;
+    if (size >= bytes) return first ? 0 : Math.max(0, performance.timeOrigin + performance.now() - lastCloseEpochMs);
     if (performance.now() - start > waitMs) {
       throw new BenchError(`${what}'s log holds ${size} of ${bytes} bytes ${waitMs / 1000} s after the last close: numbers are missing`);
     }

@@ -10,7 +10,8 @@ const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/numbers-server");
 
 const binary = existsSync(BINARY);
-const serverCommand = binary ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
+/** The server's command: the binary when it is built, else the source. */
+export const serverCommand = binary ? [BINARY] : [process.execPath, join(ROOT, "src/main.ts")];
 
 /** Whether some server source changed after the binary was built, so it may not be what src/ says. */
 function binaryIsStale(): boolean {

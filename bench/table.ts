@@ -2,7 +2,11 @@
 // aligned text and as Markdown.
 
 import { cpuTotal, type CpuSplit } from "./cpu.ts";
+import { serveThreads } from "../src/server/config.ts";
 import { boundCell, goalCell, GOALS, RSS_MIB, SCALING } from "./goals.ts";
+
+/** The serving threads of the default settings here (--workers auto), for which the speed goals are set. */
+const DEFAULT_THREADS = serveThreads("auto");
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -62,7 +66,9 @@ function cells(rows: Row[]): string[][] {
   const body = rows.map((r) => {
     const rate = median(r.rates);
     const sink = median(r.sinkRates);
-    const goal = GOALS[r.workload as keyof typeof GOALS];
+    // The speed goals are for the default settings (issue 19): a row of another thread count
+    // is shown beside none (before, a --workers 1 row was called short of two threads' goal).
+    const goal = r.threads === undefined || r.threads === DEFAULT_THREADS ? GOALS[r.workload as keyof typeof GOALS] : undefined;
     const ofC = cRatio(r);
     const ratio = (v: number) => `${v.toFixed(2)}x`;
     const percent = (v: number) => `${(v * 100).toFixed(0)}%`;
