@@ -15,8 +15,20 @@ const TERMINATE = new TextEncoder().encode("terminate");
 /** What the caller must do with the connection after a chunk. */
 export const KEEP = 0;
 export const CLOSE = 1;
+/** Stop the server; the client sent nothing after its `terminate` line so far: a FIN at the end. */
 export const TERMINATE_SERVER = 2;
-export type Verdict = typeof KEEP | typeof CLOSE | typeof TERMINATE_SERVER;
+/**
+ * Stop the server; bytes after the `terminate` line came in the same chunk, discarded: a
+ * reset at the end, since a FIN says every byte sent was taken (before 2026-12-07 such a
+ * client got a FIN, its lines after `terminate` lost).
+ */
+export const TERMINATE_SERVER_RESET = 3;
+export type Verdict = typeof KEEP | typeof CLOSE | typeof TERMINATE_SERVER | typeof TERMINATE_SERVER_RESET;
+
+/** The verdict of a `terminate` line ending at byte `lf` of a chunk of `length` bytes. */
+function terminateVerdict(lf: number, length: number): Verdict {
+  return lf + 1 < length ? TERMINATE_SERVER_RESET : TERMINATE_SERVER;
+}
 
 /** Lines checked per pass: the unit a bad line is looked for in, line by line, once found. */
 const PASS_LINES = 8192;
@@ -74,7 +86,7 @@ export function frame(conn: LineCarry, chunk: Uint8Array): Frame {
       return { carried, start: i, end: i, verdict: partialLineIsValid(carry, k) ? KEEP : CLOSE };
     }
     conn.carryLen = 0;
-    if (parseLine(carry, 0) < 0) return { carried, start: i, end: i, verdict: isTerminate(carry, 0) ? TERMINATE_SERVER : CLOSE };
+    if (parseLine(carry, 0) < 0) return { carried, start: i, end: i, verdict: isTerminate(carry, 0) ? terminateVerdict(i - 1, n) : CLOSE };
     conn.carry = conn.completed;
     conn.completed = carry;
     carried = true;
@@ -82,7 +94,7 @@ export function frame(conn: LineCarry, chunk: Uint8Array): Frame {
   const start = i;
   const whole = start + Math.floor((n - start) / LINE_BYTES) * LINE_BYTES;
   const end = firstBadLine(chunk, start, whole);
-  if (end < whole) return { carried, start, end, verdict: isTerminate(chunk, end) ? TERMINATE_SERVER : CLOSE };
+  if (end < whole) return { carried, start, end, verdict: isTerminate(chunk, end) ? terminateVerdict(end + LINE_BYTES - 1, n) : CLOSE };
   const rest = n - whole;
   if (rest > 0) {
     const carry = conn.carry;

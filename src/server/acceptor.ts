@@ -5,7 +5,7 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import { guarded, listen } from "./listen.ts";
-import { CLOSE, endsInsideLine, holdsTerminateLine, KEEP, newLineCarry, type LineCarry, type Verdict } from "../core/protocol.ts";
+import { CLOSE, endsInsideLine, holdsTerminateLine, KEEP, newLineCarry, TERMINATE_SERVER_RESET, type LineCarry, type Verdict } from "../core/protocol.ts";
 
 /** Where every connection's bytes go (a Dispatcher). */
 export interface Intake {
@@ -501,6 +501,8 @@ export class Acceptor {
     this.terminated = true;
     this.vacate(socket, "terminate");
     socket.pause();
+    // Bytes after its terminate line were discarded: a reset, as for part of a line.
+    if (verdict === TERMINATE_SERVER_RESET) this.resetLast.add(socket);
     this.closingLast.add(socket);
     this.o.onTerminate();
   }

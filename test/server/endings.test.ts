@@ -3,7 +3,8 @@
 //   an unfinished line    at the client's FIN: abortive close (RST), as for invalid input
 //   a client over limit   abortive close (RST) right after it is accepted, unread: ECONNRESET
 //                         (so that a client that sent all and half-closed first can tell)
-//   terminate             graceful close of every client, a reset of one holding part of a line
+//   terminate             graceful close of every client, a reset of one holding part of a line,
+//                         and of the sender of terminate if bytes came after it
 //   --idle-timeout        graceful close, a reset of a client holding part of a line
 // The reference server closes on invalid input with a reset, and its clients expect
 // ConnectionResetError on their next send.
@@ -103,4 +104,16 @@ test("terminate: a client holding part of a line is reset, its whole lines count
   expect(await whole).toEqual(["end", "close"]);
   expect(await server.exited).toBe(0);
   expect((await Bun.file(server.log).text()).split("\n").sort()).toEqual(["", "000000001", "000000002"]);
+});
+
+// Before, the sender of terminate got a FIN even where bytes came after its terminate line
+// (the lines there discarded): a FIN says every byte sent was taken.
+test.each([
+  ["a line after it", "000000001\nterminate\n000000002\n"],
+  ["part of a line after it", "000000001\nterminate\n00000"],
+])("terminate with %s in the same write: its sender is reset, the bytes after it never counted", async (_, sent) => {
+  const server = await servers.start();
+  expect(await observe(server.port, sent)).toEqual(["error ECONNRESET", "close"]);
+  expect(await server.exited).toBe(0);
+  expect(await Bun.file(server.log).text()).toBe("000000001\n");
 });

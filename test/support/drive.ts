@@ -2,10 +2,10 @@
 // the reference model's answer (test/support/model.ts), so tests can compare the two.
 
 import { Engine } from "../../src/core/engine.ts";
-import { CLOSE, KEEP, newLineCarry, TERMINATE_SERVER, type Verdict } from "../../src/core/protocol.ts";
+import { CLOSE, KEEP, newLineCarry, TERMINATE_SERVER, TERMINATE_SERVER_RESET, type Verdict } from "../../src/core/protocol.ts";
 import type { ModelVerdict, Slice } from "./model.ts";
 
-const NAMES: Record<Verdict, ModelVerdict> = { [KEEP]: "KEEP", [CLOSE]: "CLOSE", [TERMINATE_SERVER]: "TERMINATE" };
+const NAMES: Record<Verdict, ModelVerdict> = { [KEEP]: "KEEP", [CLOSE]: "CLOSE", [TERMINATE_SERVER]: "TERMINATE", [TERMINATE_SERVER_RESET]: "TERMINATE_RESET" };
 
 export interface EngineRun {
   /** Per slice: the engine's verdict, or null when the slice was not fed. */
@@ -46,7 +46,7 @@ export function driveEngine(streams: Uint8Array[], slices: Slice[], reused?: Uin
     const verdict = engine.frameAndCount(carries[conn], streams[conn].subarray(start, end));
     verdicts.push(NAMES[verdict]);
     if (verdict === CLOSE) closed[conn] = true;
-    if (verdict === TERMINATE_SERVER) stopped = true;
+    if (verdict === TERMINATE_SERVER || verdict === TERMINATE_SERVER_RESET) stopped = true;
   }
   const fedWrites = writes.length;
   engine.drain();

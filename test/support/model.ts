@@ -1,7 +1,8 @@
 // A plain reference model of the line protocol, the oracle for the engine and fuzz tests.
 // It is written to be obviously right, not fast: split on LF, test each line with a regex.
 
-export type ModelVerdict = "KEEP" | "CLOSE" | "TERMINATE";
+/** TERMINATE_RESET: a terminate line with bytes after it in the same chunk (a slice's verdict, never a stream's). */
+export type ModelVerdict = "KEEP" | "CLOSE" | "TERMINATE" | "TERMINATE_RESET";
 
 export interface StreamModel {
   /** The valid lines before the stream ends or turns bad, each with the index of its LF. */
@@ -40,6 +41,11 @@ export function modelStream(bytes: Uint8Array): StreamModel {
     }
     return { lines, verdict: "KEEP", at: -1 };
   }
+}
+
+/** The verdict of the slice ending before `end` that decides a stream's `verdict` at byte `at`. */
+export function sliceVerdict(verdict: ModelVerdict, at: number, end: number): ModelVerdict {
+  return verdict === "TERMINATE" && end > at + 1 ? "TERMINATE_RESET" : verdict;
 }
 
 /** One chunk of a schedule: bytes [start, end) of connection `conn`'s stream. */
@@ -87,7 +93,7 @@ export function modelSchedule(streams: Uint8Array[], slices: Slice[]): ScheduleM
       seen.add(value);
     }
     const decided = m.at >= start && m.at < end;
-    result.verdicts.push(decided ? m.verdict : "KEEP");
+    result.verdicts.push(decided ? sliceVerdict(m.verdict, m.at, end) : "KEEP");
     if (decided && m.verdict === "CLOSE") closed[conn] = true;
     if (decided && m.verdict === "TERMINATE") stopped = true;
   }

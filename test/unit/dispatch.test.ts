@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { untouchedBitmap } from "../support/bitmaps.ts";
 import { Dispatcher, HANDOFF_BYTES, type Remote } from "../../src/server/dispatch.ts";
 import { appendLog } from "../../src/server/logfile.ts";
-import { CLOSE, encodeLines, KEEP, newLineCarry, TERMINATE_SERVER } from "../../src/core/protocol.ts";
+import { CLOSE, encodeLines, KEEP, newLineCarry, TERMINATE_SERVER_RESET } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { Shard } from "../../src/server/shard.ts";
 import { QUEUE_BYTES, RemoteShard } from "../../src/server/threads.ts";
@@ -192,7 +192,8 @@ describe("Dispatcher", () => {
     expect(s.dispatcher.feed(a, text("000000001\n0000"))).toBe(KEEP);
     // The line cut between chunks is completed here, then a bad line follows.
     expect(s.dispatcher.feed(a, text("00002\n000000003\n00000004\n000000005\n"))).toBe(CLOSE);
-    expect(s.dispatcher.feed(b, text("000000006\nterminate\n000000007\n"))).toBe(TERMINATE_SERVER);
+    // A line after terminate in its chunk, discarded: the verdict says reset at the end.
+    expect(s.dispatcher.feed(b, text("000000006\nterminate\n000000007\n"))).toBe(TERMINATE_SERVER_RESET);
     await s.consumed();
     const counts = [s.local.report(), await s.remote.report()];
     expect(counts[0].unique + counts[1].unique).toBe(4);

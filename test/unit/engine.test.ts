@@ -4,11 +4,11 @@
 import { describe, expect, test } from "bun:test";
 import { untouchedBitmap } from "../support/bitmaps.ts";
 import { claimByte, Engine, LOG_BUFFER_BYTES } from "../../src/core/engine.ts";
-import { CLOSE, encodeLines, frame, holdsTerminateLine, KEEP, newLineCarry, TERMINATE_SERVER } from "../../src/core/protocol.ts";
+import { CLOSE, encodeLines, frame, holdsTerminateLine, KEEP, newLineCarry, TERMINATE_SERVER, TERMINATE_SERVER_RESET } from "../../src/core/protocol.ts";
 import { rng } from "../../src/client/payload.ts";
 import { CASES, type ProtocolCase } from "../support/cases.ts";
 import { driveEngine } from "../support/drive.ts";
-import { cutAt, type Slice } from "../support/model.ts";
+import { cutAt, sliceVerdict, type Slice } from "../support/model.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 /**
@@ -35,7 +35,7 @@ function cuttings(length: number): [string, number[]][] {
 /** The verdict each slice must get: KEEP until the slice holding byte `at`, nothing fed after it. */
 function expectedVerdicts(c: ProtocolCase, slices: Slice[]) {
   const decided = slices.findIndex((s) => c.at >= s.start && c.at < s.end);
-  return slices.map((_, k) => (decided < 0 || k < decided ? "KEEP" : k === decided ? c.verdict : null));
+  return slices.map((_, k) => (decided < 0 || k < decided ? "KEEP" : k === decided ? sliceVerdict(c.verdict, c.at, slices[k].end) : null));
 }
 
 describe("every example, cut every way", () => {
@@ -145,7 +145,8 @@ describe("large chunks", () => {
     const { stream } = repeating(65536, 65536);
     const withTerminate = new Uint8Array([...stream, ...bytes("terminate\n000000001\n")]);
     const run = driveEngine([withTerminate], cutAt(0, withTerminate.length, []), shared);
-    expect(run.verdicts).toEqual(["TERMINATE"]);
+    // A line came after it in the same chunk, discarded: the client is reset at the end.
+    expect(run.verdicts).toEqual(["TERMINATE_RESET"]);
     expect(run.log.join("")).toBe(text(stream));
   });
 
@@ -428,7 +429,7 @@ describe("holdsTerminateLine: a terminate among a connection's unframed bytes", 
         if (frame(conn, c.bytes.slice(0, cut)).verdict !== KEEP) continue;
         const rest = c.bytes.slice(cut);
         const looked = holdsTerminateLine(conn, rest);
-        const framed = frame(conn, rest).verdict === TERMINATE_SERVER;
+        const framed = [TERMINATE_SERVER, TERMINATE_SERVER_RESET].includes(frame(conn, rest).verdict);
         expect({ name: c.name, cut, looked: looked || !framed }).toEqual({ name: c.name, cut, looked: true });
         if (framed) found++;
       }
