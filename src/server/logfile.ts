@@ -98,6 +98,21 @@ export const READER_LAG_BYTES = 16 << 20;
  */
 export const PIECE_BYTES = Math.floor(4096 / LINE_BYTES) * LINE_BYTES;
 
+/**
+ * A terminal's pieces: a tenth as long, since a terminal that takes a write whole may still
+ * take its time over it in the kernel (a serial console writes each byte out before the write
+ * returns: a 4 KiB piece held the thread ~0.35 s at 115200 baud).
+ */
+const TERMINAL_PIECE_BYTES = Math.floor(PIECE_BYTES / 10 / LINE_BYTES) * LINE_BYTES;
+
+/**
+ * The longest one pump() writes before it lets the event loop run (signals, `terminate`,
+ * the stop's own --stop-timeout timer), going on in the next turn. Before, it wrote its
+ * whole queue in one go: into a serial console, seconds with nothing else served, and a
+ * stop that ended only once every byte was out, past --stop-timeout (a review).
+ */
+const PUMP_MS = 5;
+
 const EMPTY = new Uint8Array(0);
 /** The longest a terminal that took nothing waits to be tried again (StreamLog.poll()). */
 const POLL_MS = 10;
@@ -123,6 +138,7 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
 class StreamLog implements LogFile {
   /** Undefined for a terminal: written by poll() alone. */
   private readonly sink?: ReturnType<ReturnType<typeof Bun.file>["writer"]>;
+  private readonly pieceBytes: number;
   private readonly queue: Uint8Array[] = [];
   /** The queue's first piece not yet written. */
   private next = 0;
@@ -147,7 +163,9 @@ class StreamLog implements LogFile {
     // A FileSink makes a pipe's descriptor non-blocking as it is made, but a terminal's
     // blocking again: a write then waited, the whole server with it, while the terminal took
     // nothing (Ctrl-S, a pty nobody reads), and no stop could end it.
-    if (!isatty(log.fd)) this.sink = Bun.file(log.fd).writer();
+    const terminal = isatty(log.fd);
+    if (!terminal) this.sink = Bun.file(log.fd).writer();
+    this.pieceBytes = terminal ? TERMINAL_PIECE_BYTES : PIECE_BYTES;
     this.drained.resolve();
   }
 
@@ -156,7 +174,7 @@ class StreamLog implements LogFile {
     if (this.next === this.queue.length && !this.writing) this.drained = Promise.withResolvers<void>();
     // Copied once: the engine reuses its buffer once write() returns.
     const copy = bytes.slice();
-    for (let at = 0; at < copy.length; at += PIECE_BYTES) this.queue.push(copy.subarray(at, at + PIECE_BYTES));
+    for (let at = 0; at < copy.length; at += this.pieceBytes) this.queue.push(copy.subarray(at, at + this.pieceBytes));
     this.unwritten += bytes.length;
     this.queued += bytes.length;
     this.pump();
@@ -194,7 +212,16 @@ class StreamLog implements LogFile {
   }
 
   private pump(): void {
+    const until = performance.now() + PUMP_MS;
     while (!this.failed && !this.writing && this.next < this.queue.length) {
+      if (performance.now() > until) {
+        this.writing = true;
+        setImmediate(() => {
+          this.writing = false;
+          this.pump();
+        });
+        break;
+      }
       const piece = this.queue[this.next];
       // Let go at once: a reader only a little slower than the clients never empties the
       // queue, so pieces kept until then grew memory at the full write rate (see taken()).

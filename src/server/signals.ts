@@ -6,6 +6,9 @@
 // - SIGUSR2 is ignored (the test hook NUMBERS_TEST_FAULT adds its own listener);
 // - SIGSTKFLT and the real-time signals, which Bun cannot listen to, are set to SIG_IGN
 //   through libc's signal() (bun:ffi; where libc.so.6 cannot be loaded they stay as they were);
+// - SIGTTOU is set to SIG_IGN the same way: a write to the terminal from a background job
+//   under `stty tostop` stopped the server (its default action) at each try, so that no
+//   signal but SIGKILL could end it; ignored, the write goes through (a review);
 // - SIGPIPE and SIGXFSZ are already ignored by Bun (a failed write is an error, not a death);
 // - the crash signals (SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS) stay with Bun's crash
 //   handler: when the CPU raises one, returning from a handler would only run the faulting
@@ -35,6 +38,7 @@ export const REPORT_SIGNAL = "SIGUSR1";
 export const IGNORED_SIGNAL = "SIGUSR2";
 
 const SIGSTKFLT = 16;
+const SIGTTOU = 22;
 const SIG_IGN = 1;
 
 export interface SignalHandlers {
@@ -55,11 +59,12 @@ export function handleSignals(h: SignalHandlers): () => void {
   };
 }
 
-/** SIGSTKFLT and SIGRTMIN..SIGRTMAX to SIG_IGN, through libc (glibc's own numbering of them). */
+/** SIGSTKFLT, SIGTTOU and SIGRTMIN..SIGRTMAX to SIG_IGN, through libc (glibc's own numbering of the last). */
 function ignoreUnlistenable(): void {
   const c = libc();
   if (c === undefined) return;
   const last = c.sigrtmax();
   c.signal(SIGSTKFLT, SIG_IGN);
+  c.signal(SIGTTOU, SIG_IGN);
   for (let n = c.sigrtmin(); n <= last; n++) c.signal(n, SIG_IGN);
 }

@@ -14,6 +14,7 @@ const servers = serverPool();
 
 /** Linux numbers (x86-64 and arm64) of the signals Bun has no name for. */
 const SIGSTKFLT = 16;
+const SIGTTOU = 22;
 const SIGRTMIN = 34;
 const SIGRTMAX = 64;
 
@@ -44,7 +45,7 @@ describe("a signal that stops the server: exit 0, every number read in the log",
 });
 
 describe.each([1, 2])("--workers %d", (workers) => {
-  test("SIGUSR1 prints a report line at once; SIGUSR2, SIGSTKFLT and every real-time signal (SIGRTMIN to SIGRTMAX) change nothing", async () => {
+  test("SIGUSR1 prints a report line at once; SIGUSR2, SIGSTKFLT, SIGTTOU and every real-time signal (SIGRTMIN to SIGRTMAX) change nothing", async () => {
     const server = await servers.start(["--workers", String(workers), "--report-interval", "3600"]);
     await sendAll(await connect(server.port), "000000001\n000000002\n000000001\n");
     server.proc.kill("SIGUSR1");
@@ -53,7 +54,8 @@ describe.each([1, 2])("--workers %d", (workers) => {
     expectLogged(server.log, [1, 2]);
     server.proc.kill("SIGUSR2");
     // Every one: a server that ignored only the range's ends died of SIGRTMIN+6 (a review).
-    sendSignals(server.proc.pid, [SIGSTKFLT, ...Array.from({ length: SIGRTMAX - SIGRTMIN + 1 }, (_, i) => SIGRTMIN + i)]);
+    // SIGTTOU's default action stops the process (a background job writing to its terminal).
+    sendSignals(server.proc.pid, [SIGSTKFLT, SIGTTOU, ...Array.from({ length: SIGRTMAX - SIGRTMIN + 1 }, (_, i) => SIGRTMIN + i)]);
     // A client served after the signals shows the server alive; the next report counts
     // from the last one.
     await sendAll(await connect(server.port), "000000003\n000000002\n");
