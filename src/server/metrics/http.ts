@@ -61,7 +61,9 @@ function requestOf(line: string): Head {
   if (parts.length !== 3) return refused(400);
   const [method, target, version] = parts;
   const v = VERSION.exec(version);
-  if (!TOKEN.test(method) || v === null) return refused(400);
+  // A control character in the target (a tab too) is no target at all (RFC 9112 3.2): 400,
+  // where it used to be taken as part of a path, 404.
+  if (!TOKEN.test(method) || v === null || /[\x00-\x1f\x7f]/.test(target)) return refused(400);
   if (v[1] !== "1") return refused(505);
   // The asterisk-form (`OPTIONS *`, the server as a whole) is for OPTIONS alone (RFC 9112).
   const path = target === "*" && method === "OPTIONS" ? "*" : pathOf(target);
