@@ -402,6 +402,8 @@ test("a slot begins to turn over when its client ends its input: a connection wa
     const accepted = performance.now();
     // Half a turnover later the holder ends its input; its numbers are written once the
     // turnover since the late client's accept has passed, but not the one since its FIN.
+    // (These waits are the subject, a span of the turnover's own clock, not a wait for an
+    // event; the margins are 400 ms either way.)
     await Bun.sleep(turnoverMs / 2);
     holder.socket.shutdown();
     const written = await asked.promise;
