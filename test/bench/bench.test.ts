@@ -13,6 +13,7 @@ import { LogChecker, expectedSet, type NumberSet } from "../../src/check/verify.
 import { buildReference, startReference } from "../../bench/reference.ts";
 import { cpuSince, threadTimes } from "../../bench/cpu.ts";
 import { cpuMarkdownTable, markdownTable } from "../../bench/table.ts";
+import { serveThreads } from "../../src/server/config.ts";
 import { CONNECTIONS, workloadNumbers } from "../../src/client/workloads.ts";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { parseAbConfig } from "../../bench/options.ts";
@@ -308,6 +309,19 @@ test("with the C yardstick, the table gives its median, our median's ratio to it
     "| seq | 20.0 | 200 | 10.0-30.0 | 16.0 | 1.25x | ≥1.80x short | 200.0 | 10% | ≥30% short | 170.0 | 170.0 | - |",
     "| dup | 29.5 | 295 | 29.0-30.0 | 16.0 | 1.84x | ≥1.60x met | 50.0 | 59% | ≥55% met | 170.0 | 170.0 | - |",
   ]);
+});
+
+// The speed goals are issue 19's for the default settings: before, a --workers 1 row was
+// called short of two threads' goal.
+test("the speed goals stand beside the rows of the default thread count alone", () => {
+  const auto = serveThreads("auto");
+  const row = (threads: number) => ({ workload: "seq", workers: threads, threads, rates: [20e6], sinkRates: [200e6], cRates: [10e6], bytesPerNumber: 10, rssKiB: [150 * 1024] });
+  const goalCells = (threads: number) => {
+    const [head, , line] = markdownTable([row(threads)]).split("\n").map((l) => l.split(" | "));
+    return [head.indexOf("C goal"), head.indexOf("sink goal")].map((k) => line[k]);
+  };
+  expect(goalCells(auto)).toEqual(["≥1.80x met", "≥30% short"]);
+  expect(goalCells(auto + 1)).toEqual(["-", "-"]);
 });
 
 test("the CPU table gives each kind of thread's median seconds, their total, C's, the driver's, the idle share and the sink's", () => {

@@ -92,7 +92,7 @@ describe("serve --resume", () => {
 
   // Before, --resume always cut the file to what it loaded, even to its own length: an
   // append-only file refused that, and the start failed as if the file could not be opened.
-  test.skipIf(!canChattr())("an append-only log (chattr +a): --resume loads and appends to it; without --resume, one line saying it cannot be emptied, the file as it was", async () => {
+  test.skipIf(!canChattr())("an append-only log (chattr +a): --resume loads and appends to it; without --resume, or with a torn tail, one line saying it cannot be emptied or cut, the file as it was", async () => {
     const dir = tempDir();
     const path = join(dir, "numbers.log");
     writeFileSync(path, lines([5, 6]));
@@ -110,6 +110,17 @@ describe("serve --resume", () => {
       peer.write(lines([6, 7]) + "terminate\n");
       expect(await server.exited).toBe(0);
       expect(readFileSync(path, "latin1")).toBe(lines([5, 6, 7]));
+      // A torn tail must be cut, which the file refuses.
+      expect(Bun.spawnSync(["chattr", "-a", path]).exitCode).toBe(0);
+      writeFileSync(path, lines([5, 6]) + "0000");
+      expect(Bun.spawnSync(["chattr", "+a", path]).exitCode).toBe(0);
+      const torn = await outcome(servers.spawn(["serve", "--port", "0", "--resume"], { cwd: dir }));
+      expect(torn).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["numbers-server: cannot cut log file 'numbers.log' back to its last whole line: operation not permitted (is it append-only or immutable? lsattr shows it)"],
+      });
+      expect(readFileSync(path, "latin1")).toBe(lines([5, 6]) + "0000");
     } finally {
       Bun.spawnSync(["chattr", "-a", path]);
     }

@@ -123,7 +123,7 @@ test("an intake that answers at once closes the client at once", async () => {
  * An acceptor whose intake records every chunk fed and answers terminate for a connection
  * whose bytes so far end in a terminate line; `terminated` resolves at its onTerminate.
  */
-function recordingAcceptor(limits: { maxClients: number; waitingRoom: number; turnoverMs?: number } = { maxClients: 5, waitingRoom: 0 }) {
+function recordingAcceptor(limits: { maxClients: number; waitingRoom: number; turnoverMs?: number; idleTimeout?: number } = { maxClients: 5, waitingRoom: 0 }) {
   const received: string[] = [];
   let onFed = () => {};
   let onTerminate = () => {};
@@ -413,6 +413,26 @@ test("a slot begins to turn over when its client ends its input: a connection wa
     expect((await late.closed).reset).toBe(false);
     expect(received.join("")).toBe("000000001\n000000002\n");
     expect(acceptor.stats()).toMatchObject({ admitted: 2, refused: 0 });
+  } finally {
+    acceptor.stop();
+  }
+});
+
+// A slot freed by a reset (or an idle close), not by a FIN: the connection seated in it had
+// its silence counted from the last turnover before (none here: from the beginning of time),
+// and was swept as idle at once. A review's mutant; nothing tested it.
+test("a connection seated in a slot freed by a reset is not idle: its silence counts from its seating", async () => {
+  const { acceptor, admitted } = recordingAcceptor({ maxClients: 1, waitingRoom: 4, turnoverMs: LONG_WAIT, idleTimeout: 1 });
+  try {
+    const holder = await admitted("000000001\n");
+    const late = await client(acceptor.port);
+    await until(() => acceptor.stats().waiting === 1, "the late client waits");
+    holder.socket.write("bad line\n");
+    expect((await holder.closed).reset).toBe(true);
+    await until(() => acceptor.stats().waiting === 0, "the late client seated");
+    acceptor.sweepIdle(performance.now());
+    expect(acceptor.stats()).toMatchObject({ connected: 1, closed: { idle: 0, invalid: 1 } });
+    late.socket.end();
   } finally {
     acceptor.stop();
   }

@@ -88,6 +88,9 @@ test("a request sent in pieces within the deadline is served; OPTIONS * is 405 w
   });
   // Separate writes (they may still arrive together; http.test.ts cuts at every offset).
   expect(await exchange(port, ["GET /met", "rics HTTP/1.1\r\n", "Host:", "\r\n", "\r\n"])).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nm 1\n$/);
+  // Dated now (RFC 9110 6.6.1): within a few seconds of this clock, to the second.
+  const dated = /\r\ndate: ([^\r]+)\r\n/.exec(await rawRequest(base, "GET /healthz HTTP/1.1\r\n\r\n"))?.[1] ?? "";
+  expect(Math.abs(Date.parse(dated) - Date.now())).toBeLessThan(5_000);
   // `OPTIONS *`: what the server allows (before, 400).
   const options = await rawRequest(base, "OPTIONS * HTTP/1.1\r\n\r\n");
   expect(statusOf(options)).toBe(405);
@@ -157,6 +160,10 @@ test("which addresses on one port take each other's place: the same, or a wildca
     ["::1", "[::1]", true],
     ["::1", "127.0.0.1", false],
     ["localhost", "127.0.0.1", false],
+    ["0:0:0:0:0:0:0:0", "127.0.0.1", true],
+    ["0::0", "::1", true],
+    ["127.0.0.1", "::", true],
+    ["FE80::1", "fe80::1", true],
   ];
   expect(pairs.map(([a, b]) => overlaps(a, b))).toEqual(pairs.map(([, , want]) => want));
 });

@@ -54,8 +54,10 @@ test("malformed heads are 400; another major version is 505", () => {
     "GET /heal\x01thz HTTP/1.1\r\n\r\n",
     "GET /healthz\x00 HTTP/1.1\r\n\r\n",
     "GET /healthz\t HTTP/1.1\r\n\r\n",
+    "GET /heal\x7fthz HTTP/1.1\r\n\r\n",
     // A control character in a field value (RFC 9110 5.5); before, served.
     "GET /healthz HTTP/1.1\r\nx: \x00\r\n\r\n",
+    "GET /healthz HTTP/1.1\r\nx:\x00\r\n\r\n",
     "GET /healthz HTTP/1.1\r\nx: a\rb\r\n\r\n",
     "GET /healthz HTTP/1.1\r\nx: \x7f\r\n\r\n",
   ];
