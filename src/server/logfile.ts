@@ -320,6 +320,9 @@ class StreamLog implements LogFile {
     this.failed = true;
     this.onError(`cannot write log file '${this.log.path}': ${errorReason(err)}`);
     this.settle();
+    // Nothing more will be written: a close waiting for the reader ends now (before, a
+    // reader that left during the stop kept it waiting until --stop-timeout).
+    this.drained.resolve();
   }
 }
 

@@ -46,6 +46,18 @@ test("a full pipe holds whole lines only; close gives up after the stop timeout,
   expect(Array.from(parseLog(held.subarray(0, n)))).toEqual(Array.from(lines.subarray(0, PIECE_BYTES / 10)));
 });
 
+// Before, the close went on waiting for the reader to take the rest, which it never would:
+// the stop took the whole --stop-timeout (10 s by default) to end (a review).
+test("a reader that leaves while the close waits for it: the close ends at the failure, not at the stop timeout", async () => {
+  const { pipe, fd, log, errors } = stalledStream(4096, 60_000);
+  log.write(encodeLines(sequence(0, 10_000)));
+  const closing = log.close();
+  pipe.closeHeldEnd();
+  await closing;
+  closeSync(fd);
+  expect(errors).toEqual([`cannot write log file '${pipe.path}': its reader has gone (broken pipe)`]);
+});
+
 test("past READER_LAG_BYTES waiting it says so once; once the reader has taken everything, that it caught up; every line in order", async () => {
   const { pipe, fd, log, errors, backlog } = stalledStream(65536, 10_000);
   const lines = sequence(0, 2_000_000); // 20 MB, over READER_LAG_BYTES
