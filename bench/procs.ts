@@ -70,11 +70,11 @@ export function exitOnSignals(): void {
  */
 const READY_MS = 60_000;
 
-/** The next line of `lines`, or a BenchError past READY_MS (for a start). */
-export async function nextWithin<T>(lines: AsyncGenerator<T>, what: string): Promise<IteratorResult<T>> {
+/** The next line of `lines`, or a BenchError past `ms` (READY_MS: for a start). */
+export async function nextWithin<T>(lines: AsyncGenerator<T>, what: string, ms = READY_MS): Promise<IteratorResult<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BenchError(`${what} printed nothing within ${READY_MS / 1000} s of its start`)), READY_MS);
+    timer = setTimeout(() => reject(new BenchError(`${what} printed nothing within ${ms / 1000} s of its start`)), ms);
   });
   try {
     return await Promise.race([lines.next(), late]);

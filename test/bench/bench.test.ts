@@ -2,10 +2,10 @@
 // itself must run end to end against the real server.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createBitmap, testAndSet } from "../../src/core/bitmap.ts";
-import { BenchError } from "../../bench/procs.ts";
+import { BenchError, nextWithin } from "../../bench/procs.ts";
 import { sendWatched } from "../../bench/driver.ts";
 import { logComplete } from "../../bench/run.ts";
 import { resumeRun, resumeText } from "../../bench/resume.ts";
@@ -241,6 +241,32 @@ describe("a run that never ends, or ends before its log does", () => {
     writeFileSync(path, "000000002\n", { flag: "a" });
     expect(await waiting).toBeGreaterThanOrEqual(50);
     await expect(logComplete(path, 30, "C", epochNow(), 50)).rejects.toThrow("C's log holds 20 of 30 bytes 0.05 s after the last close: numbers are missing");
+  });
+});
+
+// Before, a target that never printed its readiness line hung the bench for good, and a
+// signal left its temp dirs (a run's ~200 MB log) behind (a review).
+describe("a bench's children and temp dirs", () => {
+  test("a target silent past the bound is a BenchError naming it", async () => {
+    async function* silent(): AsyncGenerator<string> {
+      await new Promise(() => {});
+    }
+    await expect(nextWithin(silent(), "the server", 50)).rejects.toThrow(new BenchError("the server printed nothing within 0.05 s of its start"));
+  });
+
+  test("SIGTERM removes every temp dir the bench made and exits 143", async () => {
+    const script = join(tempDir(), "bench-like.ts");
+    writeFileSync(script, `import { exitOnSignals, makeDir } from ${JSON.stringify(resolve(import.meta.dir, "../../bench/procs.ts"))};\n` +
+      `exitOnSignals();\nconsole.log(makeDir("numbers-bench-test-"));\nsetInterval(() => {}, 1000);\n`);
+    const proc = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "inherit" });
+    const reader = proc.stdout.getReader();
+    let out = "";
+    while (!out.includes("\n")) out += new TextDecoder().decode((await reader.read()).value);
+    const dir = out.trim();
+    expect(existsSync(dir)).toBe(true);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(143);
+    expect(existsSync(dir)).toBe(false);
   });
 });
 

@@ -9,6 +9,7 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { encodeLines } from "../../src/core/protocol.ts";
 import { READER_LAG_BYTES, PIECE_BYTES, streamLog } from "../../src/server/logfile.ts";
 import { StuckPipe } from "../support/fifo.ts";
+import { StuckTerminal } from "../support/pty.ts";
 import { libc } from "../../src/sys/libc.ts";
 import { parseLog } from "../support/logs.ts";
 import { sequence } from "../support/sequence.ts";
@@ -56,6 +57,28 @@ test("a reader that leaves while the close waits for it: the close ends at the f
   await closing;
   closeSync(fd);
   expect(errors).toEqual([`cannot write log file '${pipe.path}': its reader has gone (broken pipe)`]);
+});
+
+// A terminal has no readiness for the writer to wait for: it is tried again, at once only
+// while it takes something. A review's mutants: retried at every turn of the loop (or with no
+// cap on the wait between tries), the writer spun on a core while a terminal took nothing.
+test("a terminal that takes nothing: tried again without spinning while the close waits, then the close gives up", async () => {
+  const terminal = new StuckTerminal();
+  const fd = openSync(terminal.path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  const errors: string[] = [];
+  const log = streamLog({ fd, path: terminal.path, stream: true }, (message) => errors.push(message), { stopTimeoutMs: 300 });
+  log.write(encodeLines(sequence(0, 10_000))); // 100 kB: more than a pty holds
+  const before = process.cpuUsage();
+  const started = performance.now();
+  await log.close();
+  const wall = performance.now() - started;
+  const used = process.cpuUsage(before);
+  closeSync(fd);
+  terminal.close();
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toContain("its reader did not take the last lines within 0.3 s of the stop");
+  // This process's CPU over the wait: the writer's tries, and whatever else it runs.
+  expect((used.user + used.system) / 1000 / wall).toBeLessThan(0.5);
 });
 
 test("past READER_LAG_BYTES waiting it says so once; once the reader has taken everything, that it caught up; every line in order", async () => {
