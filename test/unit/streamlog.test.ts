@@ -59,6 +59,23 @@ test("a reader that leaves while the close waits for it: the close ends at the f
   expect(errors).toEqual([`cannot write log file '${pipe.path}': its reader has gone (broken pipe)`]);
 });
 
+// A stream the writer could write without a pause (/dev/null) is still written a few ms at a
+// time, the event loop running between: a slow device (a serial console) had the server
+// serve nothing for seconds, a stop included. A review's mutant: a bound of 5 s, not 5 ms.
+test("a stream is written a few milliseconds at a time, the rest in later turns of the event loop", async () => {
+  const fd = openSync("/dev/null", constants.O_WRONLY | constants.O_NONBLOCK);
+  const errors: string[] = [];
+  const log = streamLog({ fd, path: "/dev/null", stream: true }, (message) => errors.push(message), { stopTimeoutMs: 60_000 });
+  const bytes = encodeLines(sequence(0, 6_000_000)); // 60 MB: ~15,000 pieces, far more than 5 ms of writes
+  log.write(bytes);
+  const left = log.waiting!();
+  await log.close();
+  closeSync(fd);
+  expect(left).toBeGreaterThan(0);
+  expect(left).toBeLessThan(bytes.length);
+  expect({ waiting: log.waiting!(), errors }).toEqual({ waiting: 0, errors: [] });
+});
+
 // A terminal has no readiness for the writer to wait for: it is tried again, at once only
 // while it takes something. A review's mutants: retried at every turn of the loop (or with no
 // cap on the wait between tries), the writer spun on a core while a terminal took nothing.
