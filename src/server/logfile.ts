@@ -106,8 +106,9 @@ export const PIECE_BYTES = Math.floor(4096 / LINE_BYTES) * LINE_BYTES;
 const TERMINAL_PIECE_BYTES = Math.floor(PIECE_BYTES / 10 / LINE_BYTES) * LINE_BYTES;
 
 /**
- * The longest one pump() writes before it lets the event loop run (signals, `terminate`,
- * the stop's own --stop-timeout timer), going on in the next turn. Before, it wrote its
+ * How long one pump() goes on starting pieces before it lets the event loop run (signals,
+ * `terminate`, the stop's own --stop-timeout timer), going on in the next turn (a piece
+ * begun runs to its end: hence a terminal's short pieces). Before, it wrote its
  * whole queue in one go: into a serial console, seconds with nothing else served, and a
  * stop that ended only once every byte was out, past --stop-timeout (a review).
  */
