@@ -96,8 +96,9 @@ export const STASH_BYTES = 64 << 10;
 /**
  * How long a connection over the limit waits for a slot (counting nothing), counted from its
  * accept or from the last slot freed (or begun to: its client ended its input), whichever is
- * later: it is refused once no slot has freed or begun to for that long. Clients that connect one after another, each closing before the next connects, reach
- * a busy server together: its event loop accepts them all in one go, before it has read the
+ * later: it is refused once no slot has freed or begun to for that long. Clients that
+ * connect one after another, each closing before the next connects, reach a busy server
+ * together: its event loop accepts them all in one go, before it has read the
  * earlier ones' FINs that free their slots (before 2026-12-07 all but five of such a burst
  * were refused: docs/behaviour.md). A sixth client beside five that stay is still refused,
  * after this long, none of its bytes counted.
