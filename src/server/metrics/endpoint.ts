@@ -238,7 +238,8 @@ class MetricsEndpoint implements Endpoint {
 export function overlaps(a: string, b: string): boolean {
   const bare = (h: string) => h.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   [a, b] = [bare(a), bare(b)];
-  const anyV6 = (h: string) => /^[0:]+$/.test(h) && h.includes("::") || h === "0:0:0:0:0:0:0:0";
+  // Zeros and colons alone: the unspecified IPv6 address, however written (`::`, `0::0`, eight zeros).
+  const anyV6 = (h: string) => /^[0:]+$/.test(h) && h.includes(":");
   if (a === b || anyV6(a) || anyV6(b)) return true;
   if (a === "0.0.0.0") return !b.includes(":");
   if (b === "0.0.0.0") return !a.includes(":");
