@@ -3,21 +3,19 @@
 // servers with metrics off and with --metrics-port on and /metrics scraped every
 // --scrape-interval seconds while the load runs (the first scrape as the first byte goes
 // out), interleaved run by run and in alternating order, with the same driver, timing and
-// log check as `bun run bench`. After each metrics-on run, once every connection has been
-// closed, a last scrape must match the run exactly (unique and duplicate numbers, log
+// log check as `bun run bench` (run.ts serverRun()). After each metrics-on run, once the log is
+// complete, a last scrape must match the run exactly (unique and duplicate numbers, log
 // numbers and bytes, connections). Progress goes to stderr, the table to stdout.
 
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import { describeOptions, parseOptions, seconds, UsageError, type OptionSpec } from "../src/options.ts";
 import { parseSamples } from "../src/server/metrics/exposition.ts";
 import { BENCH_OPTIONS } from "./options.ts";
-import { LINE_BYTES } from "../src/core/protocol.ts";
-import { BenchError, Driver, exitOnSignals, killAll, lines, machineName, makeDir, nextWithin, removeDir, track, type Target } from "./procs.ts";
-import { logComplete } from "./run.ts";
-import { serverCommand, serverForm, stale, stopServer } from "./server.ts";
+import { BenchError, Driver, exitOnSignals, killAll, lines, machineName, nextWithin, track, type Target } from "./procs.ts";
+import { serverRun } from "./run.ts";
+import { serverCommand, serverForm, stale } from "./server.ts";
 import { median } from "./table.ts";
-import { describeReport, expectedSet, verifyLog, type NumberSet } from "../src/check/verify.ts";
+import { expectedSet, type NumberSet } from "../src/check/verify.ts";
 import { CONNECTIONS, type WorkloadName } from "../src/client/workloads.ts";
 
 interface Options {
@@ -106,45 +104,44 @@ function checkCounters(samples: Map<string, number>, count: number, expected: Nu
   }
 }
 
-/** One run on a fresh server; throws unless the log (and, with metrics on, the counters) are exactly right. */
-async function serverRun(driver: Driver, o: Options, expected: NumberSet, workers: number | undefined, metrics: boolean): Promise<Run> {
-  const dir = makeDir("numbers-bench-");
-  try {
+/**
+ * One run on a fresh server, as `bun run bench` makes one (run.ts: timed to the complete log,
+ * the log verified); with metrics on, /metrics is scraped while the load runs, and once the
+ * log is complete the counters must tell exactly what the run sent.
+ */
+async function meteredRun(driver: Driver, o: Options, expected: NumberSet, workers: number | undefined, metrics: boolean): Promise<Run> {
+  let url: string | undefined;
+  let scrapes = 0;
+  const start = async (dir: string) => {
     const server = await startServer(dir, workers, metrics);
-    try {
-      let scrapes = 0;
-      let failure: unknown;
-      // One scrape at a time, as Prometheus scrapes a target: on a loaded machine scrapes that
-      // did not wait for the one before piled up past the endpoint's connection limit (503).
-      let scraping: Promise<unknown> | undefined;
-      const scrapeNow = () => {
-        if (!server.metrics || scraping) return;
-        scraping = scrape(server.metrics)
-          .then(() => scrapes++, (err) => (failure ??= err))
-          .finally(() => (scraping = undefined));
-      };
-      scrapeNow();
-      const timer = setInterval(scrapeNow, o.scrapeInterval * 1000);
-      const sent = await driver.send(server.host, server.port).finally(() => clearInterval(timer));
-      // Timed to the complete log, as `bun run bench` times a run (before, to the last close).
-      const waitedMs = await logComplete(join(dir, "numbers.log"), expected.size * LINE_BYTES, "the server", sent.lastCloseEpochMs);
+    url = server.metrics;
+    return server;
+  };
+  const watch = () => {
+    if (url === undefined) return async () => {};
+    const at = url;
+    let failure: unknown;
+    // One scrape at a time, as Prometheus scrapes a target: on a loaded machine scrapes that
+    // did not wait for the one before piled up past the endpoint's connection limit (503).
+    let scraping: Promise<unknown> | undefined;
+    const scrapeNow = () => {
+      if (scraping) return;
+      scraping = scrape(at)
+        .then(() => scrapes++, (err) => (failure ??= err))
+        .finally(() => (scraping = undefined));
+    };
+    scrapeNow();
+    const timer = setInterval(scrapeNow, o.scrapeInterval * 1000);
+    return async () => {
+      clearInterval(timer);
       // A scrape still in flight may fail yet (before, such a failure went unread).
       await scraping;
       if (failure) throw failure;
-      if (sent.cutShort > 0 || sent.sentBytes !== driver.ready.bytes) {
-        throw new BenchError(`the server closed ${sent.cutShort} connection(s) early: ${sent.sentBytes} of ${driver.ready.bytes} bytes\n${server.stderr()}`);
-      }
-      if (server.metrics) checkCounters(await scrape(server.metrics), o.count, expected);
-      await stopServer(server);
-      const report = verifyLog(join(dir, "numbers.log"), expected);
-      if (!report.ok) throw new BenchError(`WRONG OUTPUT: ${describeReport(report)}`);
-      return { ms: sent.elapsedMs + waitedMs, scrapes };
-    } finally {
-      server.proc.kill("SIGKILL");
-    }
-  } finally {
-    removeDir(dir);
-  }
+      checkCounters(await scrape(at), o.count, expected);
+    };
+  };
+  const { ms } = await serverRun(driver, expected, "the server", start, undefined, watch);
+  return { ms, scrapes };
 }
 
 const mps = (count: number, ms: number) => count / (ms / 1000) / 1e6;
@@ -169,7 +166,7 @@ async function benchWorkload(o: Options, workload: WorkloadName): Promise<Row[]>
       for (const row of rows) {
         // Alternating which goes first, so that a drift in the machine's load favours neither.
         for (const metrics of run % 2 === 1 ? [false, true] : [true, false]) {
-          const r = await serverRun(driver, o, expected, row.workers, metrics);
+          const r = await meteredRun(driver, o, expected, row.workers, metrics);
           (metrics ? row.on : row.off).push(mps(o.count, r.ms));
           if (metrics) row.scrapes.push(r.scrapes);
           const label = `${row.workers === undefined ? "" : ` --workers ${row.workers}`} metrics ${metrics ? "on" : "off"}`;

@@ -56,7 +56,9 @@ export const REPORT_ARGS = ["--report-interval", "3600"];
 /**
  * One run on a fresh server (ours, or the C yardstick: `what` names it) in a fresh
  * directory; throws unless its log is exactly right. With `then`, the verified log's
- * directory is handed to it before it is removed.
+ * directory is handed to it before it is removed. With `around`, it is called as the send
+ * begins, and what it returns once the log is complete, before the server is stopped (the
+ * metrics bench scrapes meanwhile, then checks the counters against the run).
  */
 export async function serverRun(
   driver: Driver,
@@ -64,6 +66,7 @@ export async function serverRun(
   what: string,
   start: (dir: string) => Promise<Target>,
   then?: (dir: string) => Promise<void>,
+  around?: (server: Target) => () => Promise<void>,
 ): Promise<ServerRun> {
   const dir = makeDir("numbers-bench-");
   try {
@@ -72,6 +75,7 @@ export async function serverRun(
       const before = threadTimes(server.proc.pid);
       const driverBefore = threadTimes(driver.pid);
       const ticks = machineTicks();
+      const finish = around?.(server);
       const sent = await driver.send(server.host, server.port);
       const logPath = join(dir, "numbers.log");
       const waitedMs = await logComplete(logPath, expected.size * LINE_BYTES, what, sent.lastCloseEpochMs);
@@ -87,6 +91,7 @@ export async function serverRun(
       // What the log held when the clock stopped (untimed) must be what is verified after the
       // stop: a log of the right size then but rewritten later would otherwise be timed as done.
       const atClock = Bun.hash(readFileSync(logPath));
+      await finish?.();
       await stopServer(server);
       const report = verifyLog(logPath, expected);
       if (!report.ok) throw new BenchError(`WRONG OUTPUT from ${what}: ${describeReport(report)}`);
