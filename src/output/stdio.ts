@@ -62,8 +62,11 @@ const nothing = () => {};
 /** errno numbers to their names (EPIPE, ECONNRESET, …), for the errors a write throws. */
 const ERRNO_NAMES = new Map(Object.entries(os.errno).map(([name, n]) => [n, name]));
 
-/** A socket, written with send(MSG_DONTWAIT): nothing of the shared description changes. */
-function socketWriter(c: Libc, fd: number): Writer {
+/**
+ * A socket, written with send(MSG_DONTWAIT): nothing of the shared description changes (the
+ * log's writer uses it too, for a log that is a socket: logfile.ts).
+ */
+export function socketWriter(c: Libc, fd: number): Writer {
   return {
     write(bytes) {
       if (bytes.length === 0) return 0;

@@ -9,6 +9,8 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { isatty } from "node:tty";
 import { LINE_BYTES } from "../core/protocol.ts";
+import { socketWriter } from "../output/stdio.ts";
+import { libc } from "../sys/libc.ts";
 import { errorReason, type LogHandle } from "./logowner.ts";
 
 export interface LogFile {
@@ -115,7 +117,7 @@ const TERMINAL_PIECE_BYTES = Math.floor(PIECE_BYTES / 10 / LINE_BYTES) * LINE_BY
 const PUMP_MS = 5;
 
 const EMPTY = new Uint8Array(0);
-/** The longest a terminal that took nothing waits to be tried again (StreamLog.poll()). */
+/** The longest a stream written without a FileSink waits to be tried again once it took nothing (StreamLog.poll()). */
 const POLL_MS = 10;
 /** Pieces taken from the front of a stream's queue before they are cut off it. */
 const COMPACT_AT = 4096;
@@ -137,15 +139,20 @@ export function streamLog(log: LogHandle, onError: (message: string) => void, op
 }
 
 class StreamLog implements LogFile {
-  /** Undefined for a terminal: written by poll() alone. */
+  /** A pipe's or a device's, for a piece it could not take at once; a terminal and a socket have none (poll()). */
   private readonly sink?: ReturnType<ReturnType<typeof Bun.file>["writer"]>;
+  /** Writes what the stream takes now of `bytes`, 0 when it would block; throws on a failure. */
+  private readonly put: (bytes: Uint8Array) => number;
   private readonly pieceBytes: number;
   private readonly queue: Uint8Array[] = [];
   /** The queue's first piece not yet written. */
   private next = 0;
   /** Bytes queued, the piece being written included. */
   private unwritten = 0;
-  /** A piece is with the FileSink, which waits until the stream takes it. */
+  /**
+   * A piece is on its way (with the FileSink, or tried again by poll()), or the pump goes on
+   * in the next turn of the event loop: nothing else is written meanwhile.
+   */
   private writing = false;
   private failed = false;
   private lagging = false;
@@ -161,11 +168,24 @@ class StreamLog implements LogFile {
     private readonly onError: (message: string) => void,
     private readonly options: StreamOptions,
   ) {
-    // A FileSink makes a pipe's descriptor non-blocking as it is made, but a terminal's
+    // The descriptor was opened O_NONBLOCK (logowner.ts), but a FileSink makes a terminal's
     // blocking again: a write then waited, the whole server with it, while the terminal took
-    // nothing (Ctrl-S, a pty nobody reads), and no stop could end it.
+    // nothing (Ctrl-S, a pty nobody reads), and no stop could end it. A socket (standard
+    // output under systemd) is a duplicate sharing its description with whoever else holds
+    // it: sent with MSG_DONTWAIT, call by call, its flags are never changed (a FileSink made
+    // it non-blocking for every holder, put back at the exit but not after a kill -9).
     const terminal = isatty(log.fd);
-    if (!terminal) this.sink = Bun.file(log.fd).writer();
+    const c = libc();
+    const socket = c !== undefined && fstatSync(log.fd).isSocket() ? socketWriter(c, log.fd) : undefined;
+    this.put = socket?.write ?? ((bytes) => {
+      try {
+        return writeSync(log.fd, bytes);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") return 0;
+        throw err;
+      }
+    });
+    if (!terminal && socket === undefined) this.sink = Bun.file(log.fd).writer();
     this.pieceBytes = terminal ? TERMINAL_PIECE_BYTES : PIECE_BYTES;
     this.drained.resolve();
   }
@@ -232,15 +252,14 @@ class StreamLog implements LogFile {
         this.next = 0;
       }
       try {
-        const written = writeSync(this.log.fd, piece);
+        const written = this.put(piece);
         if (written === piece.length) this.taken(piece);
         else {
           this.unwritten -= written;
           this.later(piece.subarray(written));
         }
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EAGAIN") this.later(piece);
-        else this.fail(err);
+        this.fail(err);
       }
     }
     this.settle();
@@ -275,20 +294,20 @@ class StreamLog implements LogFile {
   }
 
   /**
-   * A terminal's way of later(): the piece is tried again until the terminal has taken all
-   * of it (a terminal has no readiness to wait for that a FileSink keeps non-blocking), and
-   * nothing more is written before it has gone. At once while the terminal takes something;
-   * once it takes nothing, after 1 ms, then twice as long each time up to POLL_MS.
+   * later() without a FileSink (a terminal, a socket): the piece is tried again until the
+   * stream has taken all of it, and nothing more is written before it has gone. At once
+   * while the stream takes something; once it takes nothing, after 1 ms, then twice as long
+   * each time up to POLL_MS.
    */
   private poll(piece: Uint8Array, waitMs = 0): void {
     this.writing = true;
     const retry = () => {
       if (this.failed) return;
-      let written = 0;
+      let written: number;
       try {
-        written = writeSync(this.log.fd, piece);
+        written = this.put(piece);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return this.fail(err);
+        return this.fail(err);
       }
       if (written < piece.length) {
         this.unwritten -= written;

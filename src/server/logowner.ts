@@ -46,11 +46,6 @@ export class OwnedLog implements LogHandle {
     readonly fd: number,
     readonly path: string,
     readonly stream: boolean,
-    /**
-     * A socket's file status flags as they were (duplicate()): its writer (logfile.ts) makes
-     * it non-blocking, and the description is shared with whoever else holds the socket.
-     */
-    private readonly sharedFlags?: number,
   ) {}
 
   /**
@@ -62,10 +57,7 @@ export class OwnedLog implements LogHandle {
    */
   static open(path: string, readable = false): OwnedLog {
     const kind = kindOf(path);
-    if (kind === "socket") {
-      const fd = duplicate(path);
-      return new OwnedLog(fd, path, true, needLibc(path).fcntl(fd, F_GETFL, 0));
-    }
+    if (kind === "socket") return new OwnedLog(duplicate(path), path, true);
     if (kind === "block") throw blockDevice(path);
     const kernel = kind === "file" ? kernelFileSystem(path) : undefined;
     if (kernel !== undefined) throw new LogOpenError(`cannot use log file '${path}': it is a file of the kernel's ${kernel}, where a write sets what it controls`);
@@ -181,15 +173,10 @@ export class OwnedLog implements LogHandle {
     return { fd: this.fd, path: this.path, stream: this.stream };
   }
 
-  /**
-   * Closes the descriptor (and so drops the lock), once every writer is done with it; a
-   * socket's flags are put back first, so that its other holders find it blocking again (not
-   * after a SIGKILL, which no code outlives: docs/log.md).
-   */
+  /** Closes the descriptor (and so drops the lock), once every writer is done with it. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.sharedFlags !== undefined && this.sharedFlags >= 0) libc()?.fcntl(this.fd, F_SETFL, this.sharedFlags);
     closeSync(this.fd);
   }
 }

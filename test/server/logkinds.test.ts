@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { encodeLines, LINE_BYTES } from "../../src/core/protocol.ts";
 import { numbers } from "../../src/client/payload.ts";
 import { sendPayloads } from "../../src/client/sender.ts";
-import { expectReadWhole } from "../support/client.ts";
+import { expectReadWhole, sendAll } from "../support/client.ts";
 import { METRICS_ON, metricsBase, pick, readyPort, scrape } from "../support/metrics.ts";
 import { StuckPipe } from "../support/fifo.ts";
 import { StuckTerminal } from "../support/pty.ts";
@@ -160,20 +160,24 @@ describe.each(["1", "2"])("--workers %s", (workers) => {
   // A socket cannot be opened anew: the log is a duplicate of standard output, whose open file
   // description its holders share, and the log's writer makes it non-blocking. Before, it was
   // left so after the server's exit, for whoever else held the socket.
-  test("--log /dev/stdout, a socket shared with another holder: blocking again once the server has exited", async () => {
+  // Before, the FileSink made the shared description non-blocking for every holder while the
+  // server ran, and after a kill -9 for good; now it is sent to with MSG_DONTWAIT, call by call.
+  test("--log /dev/stdout, a socket shared with another holder: its description never made non-blocking, while the server runs or after", async () => {
     const [ours, peer] = socketPair();
     const proc = Bun.spawn([...serverCommand(), "serve", "--port", "0", "--workers", workers, ...QUIET, "--log", "/dev/stdout"], { cwd: tempDir(), stdin: "ignore", stdout: ours, stderr: "pipe" });
     readers.push(proc);
     try {
       const stderr = new Lines(proc.stderr);
       const port = Number(/^listening on .+:(\d+)$/.exec((await stderr.next()) ?? "")?.[1]);
-      // While it serves, the description is non-blocking (the FileSink's doing): the check below can fail.
-      expect(nonBlocking(ours)).toBe(true);
-      (await connect(port)).write("000000042\nterminate\n");
+      // A line written and read while it serves: the writer has used the socket by then.
+      await sendAll(await connect(port), "000000042\n");
+      const got = Buffer.alloc(64);
+      let text = "";
+      while (!text.includes("000000042\n")) text += got.toString("latin1", 0, readSync(peer, got));
+      expect(nonBlocking(ours)).toBe(false);
+      (await connect(port)).write("terminate\n");
       expect(await proc.exited).toBe(0);
       expect(nonBlocking(ours)).toBe(false);
-      const got = Buffer.alloc(64);
-      expect(got.toString("latin1", 0, readSync(peer, got))).toStartWith("000000042\n");
     } finally {
       proc.kill(9);
       closeSync(ours);
